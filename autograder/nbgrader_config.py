@@ -1,0 +1,20 @@
+"""nbgrader configuration of the gradlab course (loaded by ../nbgrader_config.py).
+
+Source notebooks (with solutions and hidden tests) live in ``solutions/``; the student release
+that ``nbgrader generate_assignment`` makes from them lives in ``course/``.
+"""
+import os
+
+c = get_config()  # noqa: F821 — injected by traitlets
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+c.CourseDirectory.root = ROOT
+c.CourseDirectory.course_id = "gradlab"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "course"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
+
+# What students see in place of a solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -1,0 +1,20 @@
+"""gradlab — helpers for the course on training deep nets: data, nets, training, diagnostics, plots.
+
+The public API is small; everything else lives in the submodules
+(``gradlab.data``, ``gradlab.nets``, ``gradlab.train``, ``gradlab.diagnostics``, ``gradlab.plots``,
+``gradlab.widgets``, ``gradlab.sweep``, ``gradlab.checks``).
+"""
+from .device import get_device, seed_everything, set_threads
+from .data import Dataset, load, read_idx
+from .nets import mlp, make_activation, init_linear_, linear_layers
+from .train import History, train, evaluate, make_optimizer
+from .diagnostics import LayerStats, layer_stats, hidden_activations, UpdateRatio, format_stats
+
+__all__ = [
+    "get_device", "seed_everything", "set_threads",
+    "Dataset", "load", "read_idx",
+    "mlp", "make_activation", "init_linear_", "linear_layers",
+    "History", "train", "evaluate", "make_optimizer",
+    "LayerStats", "layer_stats", "hidden_activations", "UpdateRatio", "format_stats",
+]
+__version__ = "0.1.0"
