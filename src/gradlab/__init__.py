@@ -4,14 +4,15 @@ The public API is small; everything else lives in the submodules
 (``gradlab.data``, ``gradlab.nets``, ``gradlab.train``, ``gradlab.diagnostics``, ``gradlab.plots``,
 ``gradlab.widgets``, ``gradlab.sweep``, ``gradlab.checks``).
 """
-from .device import get_device, seed_everything, set_threads
+from .device import get_device, seed_everything, set_threads, scale
 from .data import Dataset, load, read_idx
 from .nets import mlp, make_activation, init_linear_, linear_layers
 from .train import History, train, evaluate, make_optimizer
 from .diagnostics import LayerStats, layer_stats, hidden_activations, UpdateRatio, format_stats
+from . import checks, plots, widgets
 
 __all__ = [
-    "get_device", "seed_everything", "set_threads",
+    "get_device", "seed_everything", "set_threads", "scale",
     "Dataset", "load", "read_idx",
     "mlp", "make_activation", "init_linear_", "linear_layers",
     "History", "train", "evaluate", "make_optimizer",

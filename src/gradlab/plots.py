@@ -1,0 +1,145 @@
+"""The course's standard figures, drawn with matplotlib. Each function returns its ``Axes``
+(or ``Figure``) so a notebook can add to it, and never calls ``plt.show()`` itself."""
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .diagnostics import LayerStats
+
+__all__ = ["plot_activations", "plot_sigmoid_saturation", "plot_layer_histograms",
+           "plot_layer_profile", "plot_learning_curves", "derivative"]
+
+
+def derivative(fn: Callable, z: torch.Tensor) -> torch.Tensor:
+    """``f'(z)`` elementwise, by autograd (``fn`` must be elementwise)."""
+    z = z.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(fn(z).sum(), z)
+    return g
+
+
+def _axes(ax, figsize=(6, 4)):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_activations(fns: Mapping[str, Callable] | Callable, z_range=(-5.0, 5.0), *,
+                     derivatives: bool = True, axes=None, points: int = 1001):
+    """Activation functions (left) and their derivatives by autograd (right).
+
+    Args:
+        fns: ``{"label": f}`` or a single function; ``f`` maps a tensor elementwise.
+        z_range: the z interval drawn.
+        derivatives: draw the right panel.
+        axes: one or two existing axes.
+    """
+    if callable(fns):
+        fns = {getattr(fns, "__name__", "f"): fns}
+    if axes is None:
+        _, axes = plt.subplots(1, 2 if derivatives else 1, figsize=(11 if derivatives else 6, 4))
+    axes = np.atleast_1d(axes)
+    z = torch.linspace(*z_range, points, dtype=torch.float64)
+    for label, fn in fns.items():
+        axes[0].plot(z, fn(z).detach(), label=label)
+        if derivatives:
+            axes[1].plot(z, derivative(fn, z), label=label)
+    axes[0].set(title="activation f(z)", xlabel="z")
+    if derivatives:
+        axes[1].set(title="derivative f′(z)", xlabel="z")
+    for ax in axes:
+        ax.axhline(0, color="k", lw=0.5)
+        ax.axvline(0, color="k", lw=0.5)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return axes
+
+
+def plot_sigmoid_saturation(ax=None, z_range=(-5.0, 5.0), eps: float = 0.01):
+    r"""The logistic function and its saturation (Géron's Figure 11-1, redrawn).
+
+    Shades the saturated zones where :math:`\min(\sigma, 1-\sigma) < \varepsilon`, draws the
+    linear approximation :math:`z/4 + 1/2` around 0 and :math:`\sigma'` with its maximum 1/4.
+    """
+    ax = _axes(ax, (8, 4.5))
+    z = torch.linspace(*z_range, 1001, dtype=torch.float64)
+    s = torch.sigmoid(z)
+    z_sat = float(torch.log(torch.tensor((1 - eps) / eps)))  # σ(z) = 1 − ε
+    ax.plot(z, s, "b-", lw=2, label=r"$\sigma(z)$")
+    ax.plot(z, s * (1 - s), "g-", lw=2, label=r"$\sigma'(z)=\sigma(1-\sigma)$")
+    ax.plot([-2, 2], [0, 1], "r--", lw=1, label=r"linear zone $z/4+1/2$")
+    for lo, hi in ((z_range[0], -z_sat), (z_sat, z_range[1])):
+        ax.axvspan(lo, hi, color="grey", alpha=0.15)
+    ax.annotate("saturating", xy=(z_sat + 0.2, 1.02), fontsize=10)
+    ax.annotate("saturating", xy=(z_range[0] + 0.1, 0.06), fontsize=10)
+    ax.annotate(r"max $\sigma'=1/4$", xy=(0, 0.25), xytext=(0.6, 0.4),
+                arrowprops=dict(arrowstyle="->"), fontsize=10)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.axhline(1, color="k", lw=0.5, ls=":")
+    ax.axvline(0, color="k", lw=0.5)
+    ax.set(xlim=z_range, ylim=(-0.2, 1.2), xlabel="z",
+           title=f"Sigmoid activation function (grey: within {eps} of 0 or 1)")
+    ax.legend(loc="center left", bbox_to_anchor=(0.0, 0.62))
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_layer_histograms(stats: Sequence[LayerStats], ax=None, *, title: str | None = None,
+                          density: bool = True, log: bool = False):
+    """Per-layer activation histograms as overlaid lines (Glorot & Bengio 2010, Fig. 6–7)."""
+    ax = _axes(ax, (7, 4))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(stats), 1)))
+    for s, color in zip(stats, colors):
+        counts, edges = s.hist
+        y = counts / max(counts.sum() * np.diff(edges).mean(), 1e-12) if density else counts
+        ax.plot((edges[:-1] + edges[1:]) / 2, y, color=color, label=f"layer {s.layer}")
+    ax.set(xlabel="activation value", ylabel="density" if density else "count",
+           title=title or "activation histograms per layer")
+    if log:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_layer_profile(profiles: Mapping[str, Sequence[LayerStats]] | Sequence[LayerStats],
+                       field: str = "grad_norm", ax=None, *, log: bool = True,
+                       ylabel: str | None = None, title: str | None = None):
+    """A per-layer quantity (``grad_norm``, ``act_std``, ``saturation``…) against depth, one line per run."""
+    ax = _axes(ax)
+    if not isinstance(profiles, Mapping):
+        profiles = {"": profiles}
+    for label, stats in profiles.items():
+        ax.plot([s.layer for s in stats], [getattr(s, field) for s in stats], "o-", label=label or None)
+    ax.set(xlabel="layer (1 = input side)", ylabel=ylabel or field.replace("_", " "),
+           title=title or f"{field.replace('_', ' ')} per layer")
+    if log:
+        ax.set_yscale("log")
+    if any(profiles):
+        ax.legend()
+    ax.grid(alpha=0.3, which="both")
+    return ax
+
+
+def plot_learning_curves(histories: Mapping[str, object], metric: str = "test_acc", ax=None, *,
+                         title: str | None = None, band: bool = True):
+    """``metric`` per epoch for each run. A value may be a History or a list of Histories
+    (seeds): then the mean is drawn with a ±1 std band."""
+    ax = _axes(ax)
+    for label, h in histories.items():
+        runs = h if isinstance(h, (list, tuple)) else [h]
+        length = min(len(getattr(r, metric)) for r in runs)
+        values = np.array([getattr(r, metric)[:length] for r in runs], dtype=float)
+        epochs = runs[0].epoch[:length]
+        mean = values.mean(0)
+        (line,) = ax.plot(epochs, mean, label=label)
+        if band and len(runs) > 1:
+            std = values.std(0)
+            ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    ax.set(xlabel="epoch", ylabel=metric.replace("_", " "), title=title or metric.replace("_", " "))
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return ax

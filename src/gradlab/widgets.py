@@ -1,0 +1,147 @@
+"""ipywidgets explorers: change a control, the figure redraws.
+
+Each explorer returns a widget (display it as the last expression of a cell). Figures are
+rendered to PNG and placed in an ``Output`` widget's outputs directly, so they work with any
+matplotlib backend and even outside a kernel (which is how the tests drive them). The explorers sample a fresh network for every change: they show what initialization
+and activation do *before* training, which is what decides whether training can start at all.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import torch
+
+from .diagnostics import layer_stats
+from .nets import ACTIVATIONS, mlp
+from .plots import plot_activations, plot_layer_profile
+
+__all__ = ["network_explorer", "activation_explorer", "show_figure"]
+
+DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu")
+DEFAULT_INITS = ("normal", "default", "xavier", "he", "lecun")
+
+
+def show_figure(out, fig, dpi: int = 80) -> None:
+    """Replace what ``Output`` widget ``out`` shows by ``fig`` (as PNG) and close ``fig``."""
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    png = base64.b64encode(buffer.getvalue()).decode("ascii")
+    out.outputs = ({"output_type": "display_data", "metadata": {},
+                    "data": {"image/png": png, "text/plain": repr(fig)}},)
+
+
+def _inputs(data, n, in_features):
+    if data is not None:
+        x, y = data.x_train[:n], data.y_train[:n]
+        return x.cpu(), y.cpu()
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(n, in_features, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def network_explorer(data=None, *, activations=DEFAULT_ACTIVATIONS, inits=DEFAULT_INITS,
+                     depth: int = 10, max_depth: int = 50, width: int = 100, n: int = 512,
+                     activation: str = "sigmoid", init: str = "normal", sigma: float = 1.0,
+                     seed: int = 0):
+    """Depth, initialization and activation as controls; per-layer activation std and
+    weight-gradient norm of a freshly initialized MLP as the picture.
+
+    Args:
+        data: a :class:`gradlab.Dataset` whose first ``n`` training samples feed the net
+            (default: standard normal inputs, 40 features).
+        activations, inits: the choices offered.
+        depth, activation, init, sigma: the initial values of the controls.
+        width: hidden units per layer.
+    """
+    import ipywidgets as W
+    in_features = data.n_features if data is not None else 40
+    x, y = _inputs(data, n, in_features)
+    controls = {
+        "activation": W.Dropdown(options=list(activations), value=activation, description="activation"),
+        "init": W.Dropdown(options=list(inits), value=init, description="init"),
+        "depth": W.IntSlider(value=depth, min=1, max=max_depth, description="depth", continuous_update=False),
+        "sigma": W.FloatLogSlider(value=sigma, base=10, min=-2, max=1, step=0.1,
+                                  description="σ (normal)", continuous_update=False),
+    }
+    out = W.Output(layout={"min_height": "330px"})
+    summary = W.HTML()
+
+    def redraw(*_):
+        v = {k: c.value for k, c in controls.items()}
+        torch.manual_seed(seed)
+        net = mlp(v["depth"], width, v["activation"], v["init"], sigma=v["sigma"],
+                  in_features=in_features, out_features=10)
+        stats = layer_stats(net, x, y)
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+        plot_layer_profile(stats, "act_std", axes[0], log=True, ylabel="std of activations",
+                           title="forward: activation std per layer")
+        plot_layer_profile(stats, "grad_norm", axes[1], log=True, ylabel="‖∂L/∂W‖",
+                           title="backward: weight-gradient norm per layer")
+        fig.suptitle(f"{v['activation']} · init {v['init']} · depth {v['depth']}", fontsize=11)
+        fig.tight_layout()
+        ratio = stats[0].grad_norm / max(stats[-1].grad_norm, 1e-30)
+        summary.value = (f"<b>first / last layer gradient norm:</b> {ratio:.3g} &nbsp; "
+                         f"<b>last layer activation std:</b> {stats[-1].act_std:.3g}")
+        show_figure(out, fig)
+
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    redraw()
+    box = W.VBox([W.HBox([controls["activation"], controls["init"]]),
+                  W.HBox([controls["depth"], controls["sigma"]]), summary, out])
+    box.controls = controls  # handy for tests and for notebooks that drive it
+    box.redraw = redraw
+    return box
+
+
+def activation_explorer(functions: dict | None = None, *, depth: int = 20, width: int = 100,
+                        n: int = 512, selected=("sigmoid", "relu", "elu"), seed: int = 0):
+    """Pick activations; see f, f′ and the per-layer activation mean/std of a deep MLP built
+    with each (with the initialization that suits it: Xavier for sigmoid/tanh, LeCun for SELU,
+    He otherwise).
+
+    Args:
+        functions: ``{"name": f}`` of elementwise functions to offer (e.g. your own
+            implementations); default: torch's modules for the course's activations.
+    """
+    import ipywidgets as W
+    if functions is None:
+        functions = {name: ACTIVATIONS[name]() for name in DEFAULT_ACTIVATIONS}
+    names = list(functions)
+    select = W.SelectMultiple(options=names, value=tuple(s for s in selected if s in names) or tuple(names[:1]),
+                              description="activations", rows=min(len(names), 8))
+    depth_slider = W.IntSlider(value=depth, min=2, max=100, description="depth", continuous_update=False)
+    out = W.Output(layout={"min_height": "600px"})
+    x, y = _inputs(None, n, 40)
+
+    def suited_init(name):
+        if name in ("sigmoid", "logistic", "tanh"):
+            return "xavier"
+        return "lecun" if name == "selu" else "he"
+
+    def redraw(*_):
+        chosen = {k: functions[k] for k in select.value}
+        fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+        plot_activations(chosen, axes=axes[0])
+        profiles_mean, profiles_std = {}, {}
+        for name, fn in chosen.items():
+            torch.manual_seed(seed)
+            net = mlp(depth_slider.value, width, fn, suited_init(name), in_features=40)
+            stats = layer_stats(net, x, y)
+            profiles_mean[name] = profiles_std[name] = stats
+        plot_layer_profile(profiles_mean, "act_mean", axes[1, 0], log=False, ylabel="mean",
+                           title="activation mean per layer")
+        plot_layer_profile(profiles_std, "act_std", axes[1, 1], log=True, ylabel="std",
+                           title="activation std per layer")
+        fig.tight_layout()
+        show_figure(out, fig)
+
+    select.observe(redraw, names="value")
+    depth_slider.observe(redraw, names="value")
+    redraw()
+    box = W.VBox([W.HBox([select, depth_slider]), out])
+    box.controls = {"activations": select, "depth": depth_slider}
+    box.redraw = redraw
+    return box
