@@ -9,7 +9,8 @@ from .data import Dataset, load, read_idx
 from .nets import mlp, make_activation, init_linear_, linear_layers
 from .train import History, train, evaluate, make_optimizer
 from .diagnostics import LayerStats, layer_stats, hidden_activations, UpdateRatio, format_stats
-from . import checks, plots, widgets
+from .sweep import grid, scaled, Run, SweepResults
+from . import checks, plots, sweep, widgets  # gradlab.sweep.sweep(configs, data, ...)
 
 __all__ = [
     "get_device", "seed_everything", "set_threads", "scale",
@@ -17,5 +18,6 @@ __all__ = [
     "mlp", "make_activation", "init_linear_", "linear_layers",
     "History", "train", "evaluate", "make_optimizer",
     "LayerStats", "layer_stats", "hidden_activations", "UpdateRatio", "format_stats",
+    "grid", "scaled", "Run", "SweepResults", "sweep", "checks", "plots", "widgets",
 ]
 __version__ = "0.1.0"

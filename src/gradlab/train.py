@@ -16,7 +16,42 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["History", "train", "evaluate", "make_optimizer", "progress_enabled"]
+__all__ = ["History", "train", "evaluate", "make_optimizer", "progress_enabled",
+           "tune_cpu_allocator"]
+
+_ALLOCATOR_TUNED: bool | None = None
+
+
+def tune_cpu_allocator() -> bool:
+    r"""Stop glibc from handing every step's tensor memory back to the OS (once per process).
+
+    glibc's ``malloc`` serves blocks of 128 KiB and more (one ``[8, 128, 128]`` float32
+    activation is 512 KiB) with ``mmap``, and trims the top of its heap whenever 128 KiB–1 MiB
+    are free, so a training loop that frees its activations after every step page-faults them
+    back in on the next one: measured here, a stacked K = 8 step spent 40 % of its time in
+    page faults (ReLU on 512 KiB: 117 µs in the loop, 13 µs warm). Raising both thresholds
+    (``mallopt``) keeps that memory in the process for reuse — what PyTorch's CPU tuning guide
+    gets by preloading jemalloc or tcmalloc. The cost: up to the trim threshold (1 GiB) of freed
+    memory stays mapped until the process exits.
+
+    A no-op off glibc (macOS, Windows, musl) or with ``GRADLAB_MALLOC=0``.
+
+    Returns:
+        whether the thresholds are set.
+    """
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED is None:
+        _ALLOCATOR_TUNED = False
+        if os.environ.get("GRADLAB_MALLOC", "1") not in ("0", "false", "no"):
+            try:
+                import ctypes
+                libc = ctypes.CDLL("libc.so.6")
+                m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+                _ALLOCATOR_TUNED = bool(libc.mallopt(m_mmap_threshold, 64 << 20)) and \
+                    bool(libc.mallopt(m_trim_threshold, 1 << 30))
+            except (OSError, AttributeError):
+                pass
+    return _ALLOCATOR_TUNED
 
 
 @dataclass
@@ -150,6 +185,8 @@ def train(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 128, lr
         test = test if test is not None else (data.x_test, data.y_test)
     else:
         x, y = data
+    if x.device.type == "cpu":
+        tune_cpu_allocator()
     opt = make_optimizer(model.parameters(), optimizer, lr=lr, weight_decay=weight_decay,
                          **optimizer_kwargs)
     generator = torch.Generator(device="cpu")
