@@ -23,12 +23,16 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# The venv's bin goes on PATH: nbgrader (Validate, formgrader) runs `alembic` by name.
 lab: $(STAMP)
-	MPLBACKEND=module://matplotlib_inline.backend_inline \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=module://matplotlib_inline.backend_inline \
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=course --port=$(PORT) $(LAB_ARGS)
 
+# Everything: package tests, nbval over every solutions/ notebook, release-in-sync and blank-release
+# checks, grading suite, real-browser test (screenshots in artifacts/browser/). The venv's bin goes
+# on PATH because nbgrader runs `alembic` by name; kernels get a headless backend, no progress bars.
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=Agg GRADLAB_PROGRESS=0 $(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)

@@ -1,0 +1,61 @@
+"""Shared pytest setup for gradlab's test suite.
+
+* A quiet, headless, reproducible environment for every kernel the tests start (nbval, nbgrader,
+  nbclient): ``MPLBACKEND=Agg``, ``GRADLAB_PROGRESS=0`` (no tqdm bars), and the venv's ``bin`` on
+  ``PATH`` (nbgrader runs ``alembic`` by name when it creates a gradebook).
+* nbval (``--nbval-lax`` over ``solutions/``, see ``[tool.pytest.ini_options]``): its sanitizer
+  file, and the markers ``notebook`` + ``slow`` on every notebook cell item so that
+  ``make test-fast`` (``-m "not slow and not browser"``) skips them.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:  # so test modules can `import nbcheck` / `import browser_utils`
+    sys.path.insert(0, str(TESTS))
+
+# Set at import time, before any kernel is started; an explicit setting in the caller's
+# environment wins (e.g. MPLBACKEND=module://matplotlib_inline.backend_inline to see figures).
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("GRADLAB_PROGRESS", "0")
+os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # debugpy's frozen-modules warning
+_venv_bin = str(Path(sys.executable).parent)
+if _venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join([_venv_bin, os.environ.get("PATH", "")])
+
+
+def pytest_configure(config):
+    opt = config.option
+    if getattr(opt, "nbval_lax", False) or getattr(opt, "nbval", False):
+        if not getattr(opt, "nbval_sanitize_with", None):
+            opt.nbval_sanitize_with = str(TESTS / "nbval_sanitize.cfg")
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        from nbval.plugin import IPyNbCell
+    except ImportError:  # nbval not installed: nothing of ours to mark
+        return
+    for item in items:
+        if isinstance(item, IPyNbCell):
+            item.add_marker(pytest.mark.notebook)
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """``artifacts/`` at the repository root (gitignored): screenshots and other test outputs."""
+    path = ROOT / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path

@@ -1,0 +1,394 @@
+"""Checks on the course's notebooks, as plain functions (no pytest in here).
+
+Each ``*_problems`` function returns a list of human-readable problems (empty = fine), so that a
+test can report every problem at once and so that ``tests/test_notebooks.py`` can also prove,
+on deliberately broken notebooks, that each check *can* fail.
+
+Used by ``tests/test_notebooks.py`` (stored notebooks, release sync, blank-release runs) and
+``tests/test_browser.py`` (where the first exercise starts).
+"""
+from __future__ import annotations
+
+import difflib
+import filecmp
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+# the checkout under test; GRADLAB_TEST_ROOT points the notebook checks at another one
+ROOT = Path(os.environ.get("GRADLAB_TEST_ROOT") or Path(__file__).resolve().parents[1]).resolve()
+
+#: what nbgrader puts in place of a solution (autograder/nbgrader_config.py: ClearSolutions.code_stub)
+STUB_LINE = "raise NotImplementedError()"
+#: the nbgrader delimiters that must never reach a student
+DELIMITERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS",
+              "=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ===")
+#: cell-metadata keys that only running or viewing a notebook adds (nbstripout removes them too)
+VOLATILE_CELL_METADATA = ("execution", "ExecuteTime", "collapsed", "scrolled", "jupyter")
+#: nbval comment markers that would silently weaken the CI run
+NBVAL_SKIPPING = ("# NBVAL_SKIP", "nbval-skip")
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+# --------------------------------------------------------------------------------------------
+# discovery
+def assignments(kind: str, root: Path = ROOT) -> list[str]:
+    """Assignment folders (``01_...``) under ``solutions`` or ``course`` that hold a notebook
+    (names starting with ``.`` or ``_`` are not assignments, as for ``python -m autograder``)."""
+    base = root / kind
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+                  and any(p.glob("*.ipynb"))) if base.is_dir() else []
+
+
+def notebooks(kind: str, root: Path = ROOT) -> list[Path]:
+    """``<kind>/<assignment>/*.ipynb`` (kind = ``solutions`` or ``course``), sorted."""
+    return [nb for a in assignments(kind, root) for nb in sorted((root / kind / a).glob("*.ipynb"))]
+
+
+def first_notebooks(kind: str = "course", root: Path = ROOT) -> list[Path]:
+    """The first notebook (by name) of each assignment."""
+    return [sorted((root / kind / a).glob("*.ipynb"))[0] for a in assignments(kind, root)]
+
+
+def read(path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+# --------------------------------------------------------------------------------------------
+# nbgrader cell roles
+def nbg(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_solution(cell) -> bool:
+    return bool(nbg(cell).get("solution"))
+
+
+def is_grade(cell) -> bool:
+    return bool(nbg(cell).get("grade"))
+
+
+def is_test_cell(cell) -> bool:
+    """An autograded test: a graded code cell that is not itself a solution."""
+    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
+
+
+def first_exercise_index(nb) -> int | None:
+    """Index of the first solution cell (code or written answer), or None."""
+    return next((i for i, c in enumerate(nb.cells) if is_solution(c)), None)
+
+
+def _src(cell) -> str:
+    s = cell.get("source", "")
+    return "".join(s) if isinstance(s, list) else s
+
+
+def _label(i: int, cell) -> str:
+    gid = nbg(cell).get("grade_id")
+    first = _src(cell).strip().splitlines()[0][:60] if _src(cell).strip() else "<empty>"
+    return f"cell {i} ({cell.cell_type}{', ' + gid if gid else ''}: {first!r})"
+
+
+# --------------------------------------------------------------------------------------------
+# 1. stored without outputs
+def output_problems(nb) -> list[str]:
+    """Like nbstripout: no outputs, no execution counts, no run-time metadata, no widget state."""
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            if cell.get("outputs"):
+                problems.append(f"{_label(i, cell)} has {len(cell.outputs)} stored output(s)")
+            if cell.get("execution_count") is not None:
+                problems.append(f"{_label(i, cell)} has execution_count {cell.execution_count} (must be null)")
+        volatile = sorted(set(cell.get("metadata", {})) & set(VOLATILE_CELL_METADATA))
+        if volatile:
+            problems.append(f"{_label(i, cell)} has run-time metadata {volatile}")
+        if any(m in _src(cell) for m in NBVAL_SKIPPING) or "nbval-skip" in cell.get("metadata", {}).get("tags", []):
+            problems.append(f"{_label(i, cell)} is marked NBVAL_SKIP: CI would not run it")
+    if "widgets" in nb.metadata:
+        problems.append("notebook metadata holds saved widget state ('widgets'): save without widget state")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# 2. nbgrader metadata
+def metadata_problems(nb, *, release: bool = False) -> list[str]:
+    """nbgrader's own validator plus the course's rules (docs/authoring.md)."""
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    problems = []
+    try:
+        MetadataValidator().validate_nb(nbformat.from_dict(json.loads(json.dumps(nb))))
+    except Exception as e:  # ValidationError, SchemaTooOld/NewError
+        problems.append(f"nbgrader's metadata validator: {type(e).__name__}: {e}")
+    kernel = nb.metadata.get("kernelspec", {}).get("name")
+    if kernel not in (None, "python3"):
+        problems.append(f"kernelspec is {kernel!r}: use the standard 'python3' kernel")
+    seen: dict[str, int] = {}
+    for i, cell in enumerate(nb.cells):
+        m = nbg(cell)
+        if not m:
+            continue
+        where = _label(i, cell)
+        if m.get("schema_version") != 3:
+            problems.append(f"{where}: schema_version {m.get('schema_version')!r}, expected 3")
+        gid = m.get("grade_id")
+        if not gid:
+            if m.get("grade") or m.get("solution") or m.get("locked") or m.get("task"):
+                problems.append(f"{where}: no grade_id")
+        elif gid in seen:
+            problems.append(f"{where}: grade_id {gid!r} already used by cell {seen[gid]}")
+        else:
+            seen[gid] = i
+        if m.get("grade") or m.get("task"):
+            pts = m.get("points")
+            if not isinstance(pts, (int, float)) or isinstance(pts, bool) or pts <= 0:
+                problems.append(f"{where}: graded cell needs points > 0, has {pts!r}")
+        if is_test_cell(cell) and not m.get("locked"):
+            problems.append(f"{where}: test cell is not locked")
+        if is_solution(cell) and m.get("locked"):
+            problems.append(f"{where}: solution cell is locked: students could not answer")
+        src = _src(cell)
+        if not release:
+            if is_solution(cell) and cell.cell_type == "code" and "### BEGIN SOLUTION" not in src:
+                problems.append(f"{where}: code solution cell without ### BEGIN SOLUTION / ### END SOLUTION")
+            for begin, end in (("### BEGIN SOLUTION", "### END SOLUTION"),
+                               ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"),
+                               ("=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ===")):
+                if src.count(begin) != src.count(end):
+                    problems.append(f"{where}: unbalanced {begin!r} / {end!r}")
+            if "### BEGIN HIDDEN TESTS" in src and not is_test_cell(cell):
+                problems.append(f"{where}: hidden tests in a cell that is not an autograded test cell")
+    return problems
+
+
+def _blocks(src: str, begin: str, end: str) -> list[str]:
+    return [b.strip() for b in re.findall(re.escape(begin) + r"(.*?)" + re.escape(end), src, re.S)]
+
+
+_SECRETS = (("### BEGIN SOLUTION", "### END SOLUTION", "solution"),
+            ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS", "hidden test"),
+            ("=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ===", "mark scheme"))
+
+
+def _secrets_and_public(source):
+    """The secret blocks of a source notebook, and the text of it that students may see."""
+    secrets, public = [], []
+    for i, cell in enumerate(source.cells):
+        src = _src(cell)
+        if is_solution(cell) and cell.cell_type == "markdown" and "### BEGIN SOLUTION" not in src:
+            # nbgrader replaces a whole markdown answer cell: all of it is the model answer
+            secrets.append((i, cell, "model answer", src.strip()))
+            continue
+        visible = src
+        for begin, end, what in _SECRETS:
+            secrets += [(i, cell, what, b) for b in _blocks(src, begin, end)]
+            visible = re.sub(re.escape(begin) + r".*?" + re.escape(end), "", visible, flags=re.S)
+        public.append(visible)
+    return secrets, {ln.strip() for text in public for ln in text.splitlines()}
+
+
+def release_leak_problems(release, source) -> list[str]:
+    """Nothing of the solutions, hidden tests or mark schemes may reach the student release: no
+    delimiter, and no line of a secret block that is not also in the source's visible part."""
+    problems = []
+    for i, cell in enumerate(release.cells):
+        for d in DELIMITERS:
+            if d in _src(cell):
+                problems.append(f"release {_label(i, cell)} still contains {d!r}")
+    released = {ln.strip() for c in release.cells for ln in _src(c).splitlines()}
+    secrets, public = _secrets_and_public(source)
+    for i, cell, what, block in secrets:
+        for line in (ln.strip() for ln in block.splitlines()):
+            if len(line) >= 12 and line in released and line not in public:
+                problems.append(f"{what} text of source {_label(i, cell)} appears in the release: {line!r}")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# 3. release in sync
+def regenerate_release(root: Path, dest: Path, timeout: float = 600) -> tuple[Path, str]:
+    """Regenerate the release of ``root/solutions`` into ``dest/course``; return it and how it was made.
+
+    Runs what ``make release`` runs, ``python -m autograder release``, pointed at the scratch folder
+    (``--release-dir``), so the repository's own ``course/`` is never written. Before that CLI
+    existed: ``nbgrader generate_assignment A --force`` per assignment with the course's config, in
+    a scratch copy of ``solutions/``, ``autograder/`` and ``nbgrader_config.py``.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(root))
+    # nbgrader shells out to `alembic` when it creates a gradebook: the venv's bin must be on PATH
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    if (root / "autograder" / "__main__.py").exists():
+        cwd = root
+        cmds = [[sys.executable, "-m", "autograder", "release", "--release-dir", str(dest / "course")]]
+        how = "python -m autograder release"
+    else:
+        cwd = dest
+        for name in ("solutions", "autograder"):
+            shutil.copytree(root / name, dest / name, ignore=shutil.ignore_patterns(
+                ".ipynb_checkpoints", "__pycache__", "*.pyc"))
+        shutil.copy2(root / "nbgrader_config.py", dest / "nbgrader_config.py")
+        env["PYTHONPATH"] = str(dest)
+        cmds = [[sys.executable, "-m", "nbgrader", "generate_assignment", a, "--force",
+                 f"--CourseDirectory.root={dest}", f"--CourseDirectory.db_url=sqlite:///{dest}/gradebook.db"]
+                for a in assignments("solutions", dest)]
+        how = "nbgrader generate_assignment (no autograder CLI)"
+    for cmd in cmds:
+        r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0 or "| ERROR]" in r.stderr:
+            raise RuntimeError(f"{' '.join(cmd[1:])} failed (rc {r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}")
+    (dest / "course").mkdir(exist_ok=True)
+    return dest / "course", how
+
+
+def _files(base: Path) -> set[str]:
+    skip = {".ipynb_checkpoints", "__pycache__"}
+    return {str(p.relative_to(base)) for p in base.rglob("*")
+            if p.is_file() and not (skip & set(p.relative_to(base).parts))}
+
+
+def notebook_diff(expected, actual, name: str = "") -> list[str]:
+    """Cell-by-cell differences (type, id, source, metadata, outputs) between two notebooks."""
+    out = []
+    if (expected.nbformat, expected.nbformat_minor) != (actual.nbformat, actual.nbformat_minor):
+        out.append(f"{name}: nbformat {actual.nbformat}.{actual.nbformat_minor}, "
+                   f"regenerated {expected.nbformat}.{expected.nbformat_minor}")
+    if expected.metadata != actual.metadata:
+        out.append(f"{name}: notebook metadata differs: {dict(actual.metadata)} != regenerated {dict(expected.metadata)}")
+    if len(expected.cells) != len(actual.cells):
+        out.append(f"{name}: {len(actual.cells)} cells, regenerated release has {len(expected.cells)}")
+    for i, (e, a) in enumerate(zip(expected.cells, actual.cells)):
+        for key in ("cell_type", "id", "metadata", "outputs", "execution_count", "attachments"):
+            if e.get(key) != a.get(key):
+                out.append(f"{name} cell {i}: {key} differs: {a.get(key)!r} != regenerated {e.get(key)!r}")
+        if _src(e) != _src(a):
+            diff = "\n".join(difflib.unified_diff(_src(e).splitlines(), _src(a).splitlines(),
+                                                  "regenerated", "course/", lineterm="", n=1))
+            out.append(f"{name} cell {i}: source differs:\n{diff}")
+    return out
+
+
+def tree_diff(expected: Path, actual: Path) -> list[str]:
+    """Differences between a regenerated release and ``course/``: files, then notebook cells."""
+    e, a = _files(expected), _files(actual)
+    out = [f"missing from course/: {p}" for p in sorted(e - a)]
+    out += [f"in course/ but not generated from solutions/: {p}" for p in sorted(a - e)]
+    for rel in sorted(e & a):
+        if rel.endswith(".ipynb"):
+            out += notebook_diff(read(expected / rel), read(actual / rel), rel)
+        elif not filecmp.cmp(expected / rel, actual / rel, shallow=False):
+            out.append(f"{rel}: contents differ")
+    return out
+
+
+def fingerprint(base: Path) -> dict[str, tuple[int, int]]:
+    return {p: ((base / p).stat().st_size, (base / p).stat().st_mtime_ns) for p in _files(base)} if base.exists() else {}
+
+
+# --------------------------------------------------------------------------------------------
+# 4. nbgrader validate, and what a blank release does when run
+def validator(invert: bool = False, root: Path = ROOT):
+    """nbgrader's ``Validator`` with the course's config (what ``nbgrader validate`` and the Validate
+    button use), remembering the executed notebook in ``.executed``."""
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    class RecordingValidator(Validator):
+        executed = None
+
+        def _preprocess(self, nb):
+            self.executed = super()._preprocess(nb)
+            return self.executed
+
+    cfg = Config()
+    if (root / "nbgrader_config.py").exists():
+        cfg.merge(PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config())
+    cfg.Validator.invert = invert
+    return RecordingValidator(config=cfg)
+
+
+def validate(path: Path, invert: bool = False, root: Path = ROOT):
+    """Run nbgrader's validation on ``path`` (executes it in its folder). Returns (results, executed nb);
+    ``results`` is nbgrader's dict: empty when validation passes."""
+    v = validator(invert, root)
+    results = v.validate(str(path))
+    return results, v.executed
+
+
+def _tb_frames(output) -> list[str]:
+    """The frames of an error output's traceback, ANSI colours removed, innermost last."""
+    lines = [_ANSI.sub("", t) for t in output.get("traceback", [])]
+    return [t for t in lines if t.startswith("Cell In[") or t.startswith("File ")]
+
+
+def describe_error(output) -> str:
+    tb = "\n".join(_ANSI.sub("", t) for t in output.get("traceback", []))
+    return f"{output.get('ename')}: {output.get('evalue')}\n{tb[-2500:]}"
+
+
+def first_error(nb):
+    """(index, cell, error output) of the first executed code cell with an error, or None."""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return i, cell, out
+    return None
+
+
+def stub_error_problems(nb) -> list[str]:
+    """Where an *executed* blank release stopped, judged by the rule of issue 7:
+
+    Run All on a blank release must stop at an exercise stub and nowhere else. So the first
+    error of the run must be a ``NotImplementedError`` whose innermost traceback frame is the
+    stub line (``raise NotImplementedError()``) of a solution cell. That cell may be the
+    erroring cell itself or an earlier one whose function a later cell (typically the test
+    cell) calls. Frames are mapped to cells by execution count (``Cell In[N], line L``).
+    A NotImplementedError raised by anything else (library code, a locked cell, a stub
+    re-raised under another name) does not count: it would not be the student's job to fix.
+    """
+    if not any(c.cell_type == "code" and is_solution(c) for c in nb.cells):
+        return errors_before(nb, len(nb.cells))  # no code exercise: nothing may raise at all
+    hit = first_error(nb)
+    if hit is None:
+        return ["the blank release ran to the end without error: no exercise stub was reached"]
+    i, cell, out = hit
+    where = f"the first error is in {_label(i, cell)}"
+    if out.get("ename") != "NotImplementedError":
+        return [f"{where}, and it is not an exercise stub's NotImplementedError:\n{describe_error(out)}"]
+    frames = _tb_frames(out)
+    m = re.match(r"Cell In\[(\d+)\], line (\d+)", frames[-1] if frames else "")
+    if not m:
+        return [f"{where}: NotImplementedError raised outside any notebook cell (innermost frame "
+                f"{frames[-1].splitlines()[0] if frames else '?'}), not by a stub:\n{describe_error(out)}"]
+    count, line = int(m.group(1)), int(m.group(2))
+    origin = next(((j, c) for j, c in enumerate(nb.cells)
+                   if c.cell_type == "code" and c.get("execution_count") == count), None)
+    if origin is None:
+        return [f"{where}: cannot find the cell with execution count {count} named by the traceback"]
+    j, ocell = origin
+    if not is_solution(ocell):
+        return [f"{where}: NotImplementedError raised by {_label(j, ocell)}, which is not an exercise "
+                f"(solution) cell:\n{describe_error(out)}"]
+    lines = _src(ocell).splitlines()
+    raised = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+    if raised != STUB_LINE:
+        return [f"{where}: NotImplementedError raised at line {line} of {_label(j, ocell)} ({raised!r}), "
+                f"not at the stub {STUB_LINE!r}"]
+    return []
+
+
+def errors_before(nb, index: int) -> list[str]:
+    """Error outputs of code cells above ``index``."""
+    return [f"{_label(i, c)} raised {describe_error(o)}" for i, c in enumerate(nb.cells[:index])
+            if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
