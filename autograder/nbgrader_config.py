@@ -18,3 +18,8 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
 # What students see in place of a solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# The course's experiment cells train small nets for up to ~30 s on a laptop CPU; nbgrader's
+# default of 30 s per cell would cut them off during a student's Validate or a plain
+# `nbgrader autograde`. (`python -m autograder grade` sets its own limits.)
+c.Execute.timeout = 300

@@ -1,0 +1,243 @@
+"""``python -m autograder``: release, grade, feedback, export, validate, bench.
+
+Every subcommand has ``--help``. The Makefile's forms are ``python -m autograder release`` and
+``python -m autograder grade --demo --jobs N``.
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+from .limits import Limits
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO_OUT = os.path.join(REPO_ROOT, "artifacts", "grading-demo")
+
+
+def _limits(args) -> Limits:
+    return Limits(timeout_s=float(args.timeout), cell_timeout_s=int(args.cell_timeout),
+                            memory_mb=int(args.memory), max_procs=int(args.max_procs))
+
+
+def cmd_release(args) -> int:
+    from . import course
+
+    source = args.source or course.default_source()
+    done = course.release(args.assignments or None, source=source, release_dir=args.release_dir)
+    if not done:
+        print(f"no assignments in {source}: nothing to release")
+    for a in done:
+        print(f"released {a} -> {os.path.join(args.release_dir or course.default_release(), a)}")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from . import grading
+    from .gradebook import format_table
+
+    source = args.source
+    submissions = args.submissions
+    out = args.out
+    demo_tmp = None
+    if args.demo:
+        from . import demo
+        out = out or DEMO_OUT
+        shutil.rmtree(out, ignore_errors=True)  # a demo run is regenerated as a whole
+        demo_tmp = tempfile.mkdtemp(prefix="gradlab-demo-")
+        source, submissions = demo.build(demo_tmp, source=source)
+        print(f"demo class: {len(os.listdir(submissions))} students, assignments from {source}", file=sys.stderr)
+    if not submissions or not out:
+        print("grade: SUBMISSIONS and --out are required (or use --demo)", file=sys.stderr)
+        return 2
+    if not os.path.isdir(submissions):
+        print(f"grade: no such directory: {submissions}", file=sys.stderr)
+        return 2
+    try:
+        results = grading.grade(submissions, out, jobs=args.jobs, limits=_limits(args), source=source,
+                                force=args.force or args.demo, progress=not args.no_progress)
+    finally:
+        if demo_tmp:
+            shutil.rmtree(demo_tmp, ignore_errors=True)
+    expected = {(s.student_id, s.assignment) for s in grading.discover(submissions)} if not args.demo else set()
+    got = {(r["student_id"], r["assignment"]) for r in results}
+    print(format_table(results))
+    print(f"\ngradebook: {os.path.join(os.path.abspath(out), 'grades.csv')}", file=sys.stderr)
+    return 0 if expected <= got else 1
+
+
+def cmd_feedback(args) -> int:
+    """Re-render the feedback pages of OUT from its results (e.g. after editing the template)."""
+    from . import feedback
+    from .gradebook import ResultStore
+
+    store = ResultStore(args.out)
+    n = 0
+    for r in store.all_results():
+        info_path = os.path.join(store.out, "assignments", r["assignment"] + ".json")
+        if not os.path.exists(info_path):
+            continue
+        with open(info_path) as f:
+            info = json.load(f)
+        feedback.write_pages(os.path.join(store.out, "feedback", r["student_id"], r["assignment"]), r, info)
+        n += 1
+    print(f"wrote feedback for {n} submission(s) under {os.path.join(store.out, 'feedback')}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .gradebook import ResultStore, detail_csv, grades_csv
+
+    results = ResultStore(args.out).all_results()
+    text = detail_csv(results) if args.detail else grades_csv(results)
+    if args.to in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        from .gradebook import atomic_write
+        atomic_write(args.to, text)
+        print(f"wrote {len(results)} row(s) to {args.to}", file=sys.stderr)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from nbgrader.validator import Validator
+
+    from . import course
+
+    validator = Validator(config=course.course_config())
+    status = 0
+    for path in args.notebooks:
+        results = validator.validate(path)
+        problems = {k: v for k, v in results.items() if k in ("failed", "changed", "type_changed", "mismatch_version")}
+        if problems:
+            status = 1
+            print(f"{path}: FAILED")
+            for kind, cells in problems.items():
+                for cell in cells if isinstance(cells, list) else [cells]:
+                    source = cell.get("source", "") if isinstance(cell, dict) else str(cell)
+                    error = cell.get("error", "") if isinstance(cell, dict) else ""
+                    print(f"  [{kind}] {source.strip().splitlines()[0][:80] if source.strip() else ''}")
+                    if error:  # nbgrader formats the error as HTML
+                        text = html.unescape(re.sub(r"<[^>]+>", "", error)).strip()
+                        print("    " + (text.splitlines() or [""])[-1][:200])
+        else:
+            print(f"{path}: passed")
+    return status
+
+
+def cmd_bench(args) -> int:
+    """Throughput of ``grade`` on the same submissions for each --jobs value (fresh OUT each)."""
+    from . import grading
+
+    submissions, source = args.submissions, args.source
+    demo_tmp = None
+    if args.demo:
+        from . import demo
+        demo_tmp = tempfile.mkdtemp(prefix="gradlab-demo-")
+        source, submissions = demo.build(demo_tmp, source=source)
+    n = len(grading.discover(submissions))
+    rows = []
+    try:
+        for jobs in args.jobs:
+            with tempfile.TemporaryDirectory(prefix="gradlab-bench-") as out:
+                t = time.monotonic()
+                grading.grade(submissions, out, jobs=jobs, limits=_limits(args), source=source, force=True,
+                              progress=False, echo=lambda m: None)
+                dt = time.monotonic() - t
+            rows.append((jobs, n, dt, 60 * n / dt))
+            print(f"jobs={jobs}: {n} submissions in {dt:.1f} s = {60 * n / dt:.1f} submissions/min", flush=True)
+    finally:
+        if demo_tmp:
+            shutil.rmtree(demo_tmp, ignore_errors=True)
+    if len(rows) > 1:
+        print(f"speed-up jobs={rows[-1][0]} vs jobs={rows[0][0]}: {rows[-1][3] / rows[0][3]:.2f}x")
+    return 0
+
+
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    d = Limits()
+    p.add_argument("--jobs", "-j", type=int, default=None,
+                   help="parallel submissions (default: number of cores); one torch thread each")
+    p.add_argument("--timeout", type=float, default=d.timeout_s,
+                   help=f"seconds per submission, all notebooks together (default {d.timeout_s:g})")
+    p.add_argument("--cell-timeout", type=int, default=d.cell_timeout_s,
+                   help=f"seconds per cell (default {d.cell_timeout_s})")
+    p.add_argument("--memory", type=int, default=d.memory_mb,
+                   help=f"MB of resident memory per submission's kernel processes (default {d.memory_mb})")
+    p.add_argument("--max-procs", type=int, default=d.max_procs,
+                   help=f"processes a submission may run at once (default {d.max_procs})")
+    p.add_argument("--source", default=None,
+                   help="folder of nbgrader source assignments (default: the course's solutions/)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="regenerate course/ from solutions/ (nbgrader generate_assignment)",
+                       description="Regenerate the student release of each assignment from its source, "
+                                   "deterministically (temporary gradebook; the output does not depend on time).")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
+    p.add_argument("--source", default=None, help="source folder (default: solutions/)")
+    p.add_argument("--release-dir", default=None, help="release folder (default: course/)")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("grade", help="autograde submissions in parallel into OUT",
+                       description="Grade SUBMISSIONS/<student_id>/<assignment_id>/*.ipynb with nbgrader in "
+                                   "hardened, parallel workers. Writes OUT/grades.csv, OUT/grades_detail.csv, "
+                                   "OUT/feedback/<student>/<assignment>/, OUT/gradebook.db. Re-running resumes.")
+    p.add_argument("submissions", nargs="?", metavar="SUBMISSIONS")
+    p.add_argument("--out", "-o", default=None, help=f"output folder (--demo default: {DEMO_OUT})")
+    p.add_argument("--demo", action="store_true",
+                   help="grade the bundled demo class (generated from the current assignments) and print it")
+    p.add_argument("--force", action="store_true", help="regrade even submissions already graded")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_limits(p)
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("feedback", help="re-render the feedback pages of OUT",
+                       description="Write OUT/feedback/<student>/<assignment>/<notebook>.html again from OUT's results.")
+    p.add_argument("out", metavar="OUT")
+    p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser("export", help="write the gradebook of OUT as CSV",
+                       description="The gradebook of OUT as CSV (one row per submission, or per cell with --detail).")
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--to", default=None, help="file to write (default: stdout)")
+    p.add_argument("--detail", action="store_true", help="one row per graded cell")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("validate", help="nbgrader validate: run a notebook and report failing tests",
+                       description="Run each NOTEBOOK top to bottom like nbgrader's Validate button; exit 1 on failure.")
+    p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("bench", help="grading throughput (submissions/min) for several --jobs values",
+                       description="Grade the same submissions once per --jobs value (fresh output each) and "
+                                   "print submissions per minute.")
+    p.add_argument("submissions", nargs="?", metavar="SUBMISSIONS")
+    p.add_argument("--demo", action="store_true", help="use the demo class")
+    _add_limits(p)
+    p.set_defaults(func=cmd_bench)
+    for action in p._actions:
+        if action.dest == "jobs":
+            action.nargs, action.default, action.type = "+", [1, 2], int
+            action.help = "jobs values to compare (default: 1 2)"
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "command", None) == "bench" and not args.demo and not args.submissions:
+        print("bench: SUBMISSIONS or --demo is required", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130

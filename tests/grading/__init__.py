@@ -1,0 +1,1 @@
+"""Helpers of the grading tests: a tiny nbgrader course and hostile submissions, made by code."""

@@ -1,0 +1,190 @@
+"""Hostile (and ordinary) submissions for the tiny course, each with the outcome it must get.
+
+Every case is a function that writes one student's ``a1`` folder; ``CASES`` maps the student id
+to (writer, expected status, expected score). Scores are autograded points of ps1 (max 5 + one
+manually graded point that is never counted). The monkeypatch cases pair a *wrong*
+implementation with a patch that would make the tests pass under plain nbgrader; they must earn
+exactly what the wrong implementation earns: nothing.
+"""
+from __future__ import annotations
+
+import os
+
+import nbformat
+from nbformat.v4 import new_code_cell
+
+from autograder import course
+
+from . import tiny_course as T
+
+WRONG = {
+    "sigmoid_impl": "def sigmoid(z):\n    return z",
+    "double_impl": "def double(x):\n    return x",
+    "clip_impl": "def clip01(x):\n    return x",
+    "zeros_impl": "def make_zeros(n):\n    return [0.0] * n",
+}
+
+
+class Course:
+    """The released tiny course: source notebooks, release notebooks, ways to build submissions."""
+
+    def __init__(self, source: str, release: str):
+        self.source, self.release = source, release
+        self.ps1_source = nbformat.read(os.path.join(source, "a1", "ps1.ipynb"), as_version=4)
+        self.ps1_release = nbformat.read(os.path.join(release, "a1", "ps1.ipynb"), as_version=4)
+        self.ps2_source = nbformat.read(os.path.join(source, "a2", "ps2.ipynb"), as_version=4)
+        self.ps2_release = nbformat.read(os.path.join(release, "a2", "ps2.ipynb"), as_version=4)
+
+    def full(self):
+        return course.fill_solutions(self.ps1_release, self.ps1_source)
+
+    def blank(self):
+        return T.clone(self.ps1_release)
+
+    def partial(self):
+        return course.fill_solutions(self.ps1_release, self.ps1_source, which={"sigmoid_impl"})
+
+    def wrong(self):
+        nb = self.full()
+        for gid, src in WRONG.items():
+            T.set_solution(nb, gid, src)
+        return nb
+
+
+def after_imports(nb, source: str):
+    nb.cells.insert(T.cell_index(nb, "imports") + 1, new_code_cell(source))
+    return nb
+
+
+def at_end(nb, source: str):
+    nb.cells.append(new_code_cell(source))
+    return nb
+
+
+def write(folder: str, nb, name: str = "ps1.ipynb") -> None:
+    os.makedirs(folder, exist_ok=True)
+    nbformat.write(nb, os.path.join(folder, name))
+
+
+def write_raw(folder: str, data: bytes, name: str = "ps1.ipynb") -> None:
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data)
+
+
+def gradebook_attack_source(targets: list[str]) -> str:
+    return f"""import glob, os
+report = []
+paths = {targets!r} + glob.glob('/tmp/gradlab-*/**/gradebook.db', recursive=True) + ['../course/gradebook.db', 'gradebook.db']
+for p in paths:
+    for action in ('write', 'delete'):
+        try:
+            if action == 'write':
+                with open(p, 'ab') as f:
+                    f.write(b'garbage')
+            else:
+                os.remove(p)
+            report.append((p, action, 'DONE'))
+        except Exception as e:
+            report.append((p, action, type(e).__name__))
+print(report)
+"""
+
+
+def build(c: Course, root: str, attack_targets: list[str]) -> dict[str, tuple[str, float]]:
+    """Write every case under ``root/<student>/a1``; returns {student: (status, score)}."""
+    cases: dict[str, tuple[str, float]] = {}
+
+    def case(student, nb, status, score, name="ps1.ipynb"):
+        write(os.path.join(root, student, "a1"), nb, name)
+        cases[student] = (status, score)
+
+    # ordinary work, twice the full solution: nobody's grade may depend on the neighbours
+    case("full", c.full(), "graded", 5)
+    case("full_control", c.full(), "graded", 5)
+    case("blank", c.blank(), "graded", 0)
+    case("partial", c.partial(), "graded", 2)
+    # runaway code
+    case("infinite_loop", after_imports(c.full(), "while True:\n    pass"), "timeout", 5)
+    case("unkillable_loop", after_imports(c.full(), "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                                                     "while True:\n    pass"), "timeout", 0)
+    case("memory_hog", after_imports(c.full(), "chunks = []\nwhile True:\n    chunks.append(b'x' * (50 * 2**20))"),
+         "memory", 0)
+    case("fork_bomb", after_imports(c.full(), "import os, time\nfor _ in range(200):\n    if os.fork() == 0:\n"
+                                              "        time.sleep(60)\n        os._exit(0)"), "process_limit", 0)
+    # exits and crashes
+    case("sys_exit", at_end(c.full(), "import sys\nsys.exit(3)"), "graded", 5)
+    case("os_exit", after_imports(c.full(), "import os\nos._exit(0)"), "kernel_died", 0)
+    case("segfault", after_imports(c.full(), "import ctypes\nctypes.string_at(0)"), "kernel_died", 0)
+    case("kill_self", after_imports(c.full(), "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
+         "kernel_died", 0)
+    # monkeypatching: wrong answers + a patch that fools plain nbgrader
+    case("patch_allclose", after_imports(c.wrong(), "torch.allclose = lambda *a, **k: True\n"
+                                                    "torch.testing.assert_close = lambda *a, **k: None"), "graded", 0)
+    case("patch_numpy_allclose", after_imports(c.wrong(), "np.allclose = lambda *a, **k: True"), "graded", 0)
+    case("patch_tensor_eq", after_imports(c.wrong(), "torch.Tensor.__eq__ = lambda self, other: "
+                                                     "torch.ones_like(self, dtype=torch.bool)"), "graded", 0)
+    case("patch_isinstance", after_imports(c.wrong(), "import builtins\n_isinstance = isinstance\n"
+                                                      "builtins.isinstance = lambda o, t: True if t is torch.Tensor "
+                                                      "else _isinstance(o, t)"), "graded", 0)
+    case("patch_assertionerror", after_imports(c.wrong(), "import builtins\nclass Nope(Exception):\n    pass\n"
+                                                          "builtins.AssertionError = Nope"), "graded", 0)
+    case("patch_showtraceback", after_imports(c.wrong(), "ip = get_ipython()\n"
+                                                         "ip.showtraceback = lambda *a, **k: None\n"
+                                                         "type(ip).showtraceback = lambda *a, **k: None\n"
+                                                         "ip._showtraceback = lambda *a, **k: None"), "graded", 0)
+    case("patch_excepthook", after_imports(c.wrong(), "import sys\nsys.excepthook = lambda *a: None"), "graded", 0)
+    case("patch_transformer", after_imports(c.wrong(), "get_ipython().input_transformers_post.append("
+                                                       "lambda lines: ['pass\\n'])"), "graded", 0)
+    # patches only while the test calls it: restoring before the test cell cannot help here
+    during = T.set_solution(c.wrong(), "double_impl",
+                            "def double(x):\n    torch.Tensor.__eq__ = lambda self, other: "
+                            "torch.ones_like(self, dtype=torch.bool)\n    return x")
+    case("patch_during_call", during, "graded", 0)
+    # damaged grade cells
+    nb = c.full()
+    del nb.cells[T.cell_index(nb, "test_double")]
+    case("deleted_test_cell", nb, "graded", 5)
+    nb = c.full()
+    i = T.cell_index(nb, "test_sigmoid")
+    nb.cells.insert(i + 1, T.clone(nb).cells[i])
+    case("duplicated_cells", nb, "graded", 5)
+    nb = c.full()
+    i = T.cell_index(nb, "test_sigmoid")
+    first, second = T.clone(nb).cells[i], T.clone(nb).cells[i]
+    lines = nb.cells[i].source.splitlines()
+    first.source, second.source = "\n".join(lines[:1]), "\n".join(lines[1:])
+    nb.cells[i:i + 1] = [first, second]
+    case("split_cell", nb, "graded", 5)
+    nb = c.full()
+    i = T.cell_index(nb, "test_double")
+    md = T.clone(nb).cells[i]
+    md.cell_type = "markdown"
+    del md["outputs"], md["execution_count"]
+    nb.cells[i] = md
+    case("retyped_cell", nb, "graded", 5)
+    nb = c.wrong()
+    for gid in ("test_sigmoid", "test_double", "test_clip", "test_zeros"):
+        nb.cells[T.cell_index(nb, gid)].source = "pass"
+    case("edited_tests", nb, "graded", 0)
+    # files
+    case("renamed", c.full(), "graded", 5, name="ps1 (1).ipynb")
+    os.makedirs(os.path.join(root, "missing", "a1"), exist_ok=True)
+    cases["missing"] = ("missing_notebook", 0)
+    write_raw(os.path.join(root, "corrupt_json", "a1"), b'{"cells": [{"cell_type": "code", "sou')
+    cases["corrupt_json"] = ("invalid_notebook", 0)
+    write_raw(os.path.join(root, "empty_file", "a1"), b"")
+    cases["empty_file"] = ("invalid_notebook", 0)
+    case("other_assignment", course.fill_solutions(c.ps2_release, c.ps2_source), "wrong_assignment", 0,
+         name="ps2.ipynb")
+    # noise
+    case("output_flood", at_end(c.full(), "for _ in range(400):\n    print('x' * 100_000)"), "graded", 5)
+    case("gradebook_attack", after_imports(c.full(), gradebook_attack_source(attack_targets)), "graded", 5)
+    noisy = T.set_solution(c.full(), "double_impl",
+                           "import sys, warnings\ndef double(x):\n    warnings.warn('double is noisy')\n"
+                           "    print('noise on stderr', file=sys.stderr)\n    return 2 * x")
+    case("stderr_noise", noisy, "graded", 5)
+    leak = T.set_solution(c.full(), "sigmoid_impl",
+                          "def sigmoid(z):\n    raise ValueError(get_ipython().user_ns['In'][-1])")
+    case("leak_hidden_tests", leak, "graded", 3)
+    return cases
