@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
 
@@ -114,6 +115,7 @@ def plot_layer_profile(profiles: Mapping[str, Sequence[LayerStats]] | Sequence[L
         profiles = {"": profiles}
     for label, stats in profiles.items():
         ax.plot([s.layer for s in stats], [getattr(s, field) for s in stats], "o-", label=label or None)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers are whole numbers
     ax.set(xlabel="layer (1 = input side)", ylabel=ylabel or field.replace("_", " "),
            title=title or f"{field.replace('_', ' ')} per layer")
     if log:
