@@ -23,6 +23,7 @@ Biases start at zero for every scheme but ``"default"``.
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -189,9 +190,9 @@ def mlp(depth: int, width: int, activation="relu", init: str = "default", *,
     fan_in = in_features
     for _ in range(depth):
         linear = nn.Linear(fan_in, width, bias=bias)
-        act = make_activation(activation, **activation_kwargs)
-        if isinstance(activation, nn.Module) and depth > 1:
-            act = _clone(activation)
+        # A module passed in is copied per layer so layers never share (PReLU's) parameters.
+        act = (copy.deepcopy(activation) if isinstance(activation, nn.Module) and depth > 1
+               else make_activation(activation, **activation_kwargs))
         init_linear_(linear, init, act, sigma=sigma, gain=gain, mode=mode)
         layers.append(linear)
         if batchnorm:
@@ -204,11 +205,6 @@ def mlp(depth: int, width: int, activation="relu", init: str = "default", *,
     init_linear_(head, init, nn.Identity(), sigma=sigma, gain=1.0 if gain == "auto" else gain, mode=mode)
     layers.append(head)
     return nn.Sequential(*layers).to(device=device, dtype=dtype)
-
-
-def _clone(module: nn.Module) -> nn.Module:
-    import copy
-    return copy.deepcopy(module)
 
 
 def linear_layers(model: nn.Module) -> list[nn.Linear]:

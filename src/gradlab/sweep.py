@@ -62,7 +62,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .nets import _Lambda, mlp
-from .train import History, make_optimizer, progress_enabled, train, tune_cpu_allocator
+from .train import History, make_optimizer, progress_enabled, split_data, train, tune_cpu_allocator
 
 __all__ = ["sweep", "grid", "scale", "scaled", "Run", "SweepResults", "StackedMLP",
            "ARCH_KEYS", "TRAIN_KEYS"]
@@ -378,7 +378,7 @@ class _Spec:
 def _resolve(configs, seeds, data, defaults: dict) -> list[_Spec]:
     if isinstance(configs, dict):
         configs = [configs]
-    x, y = (data.x_train, data.y_train) if hasattr(data, "x_train") else data
+    x, y, _ = split_data(data)
     n_classes = len(getattr(data, "classes", []) or []) or int(y.max()) + 1
     specs = []
     for config in configs:
@@ -475,7 +475,7 @@ def sweep(configs: Iterable[dict] | dict, data, *, seeds: Iterable[int] = (0,), 
                 "optimizer": optimizer, "weight_decay": weight_decay,
                 "clip_grad_norm": clip_grad_norm, "eval_train": eval_train, **optimizer_kwargs}
     specs = _resolve(configs, list(seeds), data, defaults)
-    device = (data.x_train if hasattr(data, "x_train") else data[0]).device
+    device = split_data(data)[0].device
     if device.type == "cpu":
         tune_cpu_allocator()
 
@@ -533,11 +533,7 @@ def _orders(seeds: list[int], n: int, generators: dict, device) -> torch.Tensor:
 
 def _train_stack(specs: list[_Spec], data, test, loss_fn, device, keep_models, bar) -> dict[int, Run]:
     """Train ``specs`` (same layer shapes, same training settings) as one :class:`StackedMLP`."""
-    if hasattr(data, "x_train"):
-        x, y = data.x_train, data.y_train
-        test = test if test is not None else (data.x_test, data.y_test)
-    else:
-        x, y = data
+    x, y, test = split_data(data, test)
     with _fork_rng(device):
         models = [_build(s) for s in specs]
         # Members sharing an activation must be contiguous: stable sort by activation signature.

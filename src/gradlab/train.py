@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["History", "train", "evaluate", "make_optimizer", "progress_enabled",
-           "tune_cpu_allocator"]
+           "tune_cpu_allocator", "split_data"]
 
 _ALLOCATOR_TUNED: bool | None = None
 
@@ -129,6 +129,15 @@ def make_optimizer(params, optimizer="adam", lr: float = 1e-3, **kwargs) -> torc
     return cls(params, lr=lr, **options)
 
 
+def split_data(data, test=None):
+    """``(x, y, test)`` from a :class:`gradlab.data.Dataset` (whose test split is used unless
+    ``test`` is given) or from an ``(x, y)`` tuple (``test`` as given)."""
+    if hasattr(data, "x_train"):
+        return data.x_train, data.y_train, test if test is not None else (data.x_test, data.y_test)
+    x, y = data
+    return x, y, test
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
              loss_fn: Callable = F.cross_entropy, batch_size: int = 8192) -> tuple[float, float]:
@@ -180,11 +189,7 @@ def train(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 128, lr
         >>> len(h.test_acc)
         3
     """
-    if hasattr(data, "x_train"):
-        x, y = data.x_train, data.y_train
-        test = test if test is not None else (data.x_test, data.y_test)
-    else:
-        x, y = data
+    x, y, test = split_data(data, test)
     if x.device.type == "cpu":
         tune_cpu_allocator()
     opt = make_optimizer(model.parameters(), optimizer, lr=lr, weight_decay=weight_decay,

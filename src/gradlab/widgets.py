@@ -2,8 +2,9 @@
 
 Each explorer returns a widget (display it as the last expression of a cell). Figures are
 rendered to PNG and placed in an ``Output`` widget's outputs directly, so they work with any
-matplotlib backend and even outside a kernel (which is how the tests drive them). The explorers sample a fresh network for every change: they show what initialization
-and activation do *before* training, which is what decides whether training can start at all.
+matplotlib backend and even outside a kernel (which is how the tests drive them). The explorers
+sample a fresh network for every change: they show what initialization and activation do
+*before* training, which is what decides whether training can start at all.
 """
 from __future__ import annotations
 
@@ -125,15 +126,14 @@ def activation_explorer(functions: dict | None = None, *, depth: int = 20, width
         chosen = {k: functions[k] for k in select.value}
         fig, axes = plt.subplots(2, 2, figsize=(11, 7))
         plot_activations(chosen, axes=axes[0])
-        profiles_mean, profiles_std = {}, {}
+        profiles = {}
         for name, fn in chosen.items():
             torch.manual_seed(seed)
             net = mlp(depth_slider.value, width, fn, suited_init(name), in_features=40)
-            stats = layer_stats(net, x, y)
-            profiles_mean[name] = profiles_std[name] = stats
-        plot_layer_profile(profiles_mean, "act_mean", axes[1, 0], log=False, ylabel="mean",
+            profiles[name] = layer_stats(net, x, y)
+        plot_layer_profile(profiles, "act_mean", axes[1, 0], log=False, ylabel="mean",
                            title="activation mean per layer")
-        plot_layer_profile(profiles_std, "act_std", axes[1, 1], log=True, ylabel="std",
+        plot_layer_profile(profiles, "act_std", axes[1, 1], log=True, ylabel="std",
                            title="activation std per layer")
         fig.tight_layout()
         show_figure(out, fig)
