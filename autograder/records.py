@@ -1,0 +1,130 @@
+"""Typed records that flow one way through the grading pipeline.
+
+    discover  ->  plan  ->  run (sandbox)  ->  judge  ->  record (gradebook, autograded/, feedback/)
+    Submission    NotebookPlan  RunOutput       NotebookResult   SubmissionResult
+
+Every record is a dataclass of plain values (they cross a process boundary as JSON); every
+grading status is one member of :class:`Status`, which carries its order (the worst status of a
+submission's notebooks is the submission's) and the sentence a student reads.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+
+
+class Status(enum.Enum):
+    """One grading outcome. ``value`` is the CSV code; members are listed from best to worst."""
+
+    GRADED = ("graded", "Graded.")
+    MISSING_NOTEBOOK = ("missing_notebook", "A notebook of this assignment was not in your submission.")
+    INVALID_NOTEBOOK = ("invalid_notebook", "A notebook could not be read (not valid .ipynb JSON).")
+    UNKNOWN_ASSIGNMENT = ("unknown_assignment", "This folder does not name an assignment of the course.")
+    TIMEOUT = ("timeout", "Grading stopped: the notebook ran longer than the time limit.")
+    MEMORY = ("memory", "Grading stopped: the notebook used more memory than the limit.")
+    PROCESS_LIMIT = ("process_limit", "Grading stopped: the notebook started too many processes.")
+    OUTPUT_LIMIT = ("output_limit", "Grading stopped: the notebook printed more than the output limit.")
+    KERNEL_DIED = ("kernel_died", "Grading stopped: the Python kernel died.")
+    REJECTED = ("rejected", "The submission could not be accepted (unsafe or unreadable files).")
+    ERROR = ("error", "Grading failed for a reason unrelated to your answers; your instructor has been told.")
+
+    def __init__(self, code: str, text: str):
+        self.code = code
+        self.text = text
+
+    @property
+    def rank(self) -> int:
+        return list(Status).index(self)
+
+    @classmethod
+    def from_code(cls, code: str) -> "Status":
+        for s in cls:
+            if s.code == code:
+                return s
+        raise ValueError(f"unknown status {code!r}")
+
+    @classmethod
+    def worst(cls, statuses) -> "Status":
+        return max(statuses, key=lambda s: s.rank, default=cls.GRADED)
+
+
+@dataclass(frozen=True)
+class NotebookFile:
+    """One notebook of a submission, as found on disk (the parent never follows a link)."""
+    name: str                      # e.g. "01_sigmoid_saturation.ipynb" (the release's name)
+    path: str | None               # None when missing or rejected
+    problem: str | None = None     # why it cannot be graded (missing, too large, not a regular file ...)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """``SUBMISSIONS/<student_id>/<assignment>/`` (nbgrader's submitted layout)."""
+    student_id: str
+    assignment: str
+    path: str
+    notebooks: tuple[NotebookFile, ...] = ()
+    problem: str | None = None     # a reason the whole submission cannot be graded
+    timestamp: str | None = None   # nbgrader's timestamp.txt when present
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """One cell the sandbox runs: a student's cell, a locked cell, or a graded test cell."""
+    index: int
+    kind: str                      # "setup" | "solution" | "test" | "skip"
+    grade_id: str | None
+    source: str                    # for tests: the *source* notebook's cell (hidden tests included)
+    points: float = 0.0
+
+
+@dataclass(frozen=True)
+class NotebookPlan:
+    """What to execute for one notebook and what its verdict needs."""
+    student_id: str
+    assignment: str
+    notebook: str
+    cells: tuple[CellPlan, ...]
+    forbidden: dict[str, tuple[str, ...]] = field(default_factory=dict)  # solution grade_id -> names
+
+
+@dataclass
+class CellVerdict:
+    grade_id: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str = ""              # capped and redacted: safe to show the student
+
+
+@dataclass
+class NotebookResult:
+    notebook: str
+    status: Status
+    cells: list[CellVerdict] = field(default_factory=list)
+    message: str = ""
+    autograded_path: str | None = None   # the executed notebook (nbgrader's autograded layout)
+
+    @property
+    def score(self) -> float:
+        return sum(c.points for c in self.cells)
+
+
+@dataclass
+class SubmissionResult:
+    student_id: str
+    assignment: str
+    status: Status
+    notebooks: list[NotebookResult] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)   # e.g. "forbidden:torch.sigmoid", "unsafe-no-sandbox"
+    timestamp: str | None = None
+
+    @property
+    def score(self) -> float:
+        return sum(n.score for n in self.notebooks)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["status"] = self.status.code
+        for n, nd in zip(self.notebooks, d["notebooks"]):
+            nd["status"] = n.status.code
+        return d
