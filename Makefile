@@ -6,14 +6,11 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 PORT   ?= 8888
 
-.PHONY: help setup lab test test-fast grade release bench lock clean
+.PHONY: help setup lab test test-fast lint grade release bench lock clean
 
-help:
-	@echo "make lab      set up (first time) and open the course in JupyterLab"
-	@echo "make test     set up (first time) and run the whole test suite"
-	@echo "make grade    grade the bundled demo class and print the gradebook"
-	@echo "make release  regenerate course/ from solutions/ with nbgrader"
-	@echo "make bench    benchmark gradlab's training loops against a naive loop"
+# `make help` lists every target: each one carries a `## description` comment on its rule line.
+help: ## list the targets
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/make \1\t\2/' | expand -t 15
 
 # One pinned environment: pyproject pins the direct dependencies, constraints.txt the rest.
 $(STAMP): pyproject.toml constraints.txt
@@ -21,35 +18,39 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) ## create .venv with the pinned environment
 
 # The venv's bin goes on PATH: nbgrader (Validate, formgrader) runs `alembic` by name.
-lab: $(STAMP)
+lab: $(STAMP) ## set up (first time) and open the course in JupyterLab (PORT, LAB_ARGS)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=module://matplotlib_inline.backend_inline \
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=course --port=$(PORT) $(LAB_ARGS)
 
 # Everything: package tests, nbval over every solutions/ notebook, release-in-sync and blank-release
 # checks, grading suite, real-browser test (screenshots in artifacts/browser/). The venv's bin goes
 # on PATH because nbgrader runs `alembic` by name; kernels get a headless backend, no progress bars.
-test: $(STAMP)
+test: $(STAMP) ## set up (first time) and run the whole test suite (PYTEST_ARGS)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=Agg GRADLAB_PROGRESS=0 $(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) ## the tests that are neither slow nor browser tests
 	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
-grade: $(STAMP)
+# ruff (configured in pyproject.toml) over the package, the grader, the tests and the benchmarks.
+lint: $(STAMP) ## ruff over src, autograder, tests and benchmarks
+	$(VENV)/bin/ruff check src autograder tests benchmarks
+
+grade: $(STAMP) ## grade the bundled demo class and print the gradebook
 	$(PY) -m autograder grade --demo --jobs $(JOBS)
 
-release: $(STAMP)
+release: $(STAMP) ## regenerate course/ from solutions/ with nbgrader
 	$(PY) -m autograder release
 
-bench: $(STAMP)
+bench: $(STAMP) ## benchmark gradlab's training loops against a naive loop (BENCH_ARGS)
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
-lock: $(STAMP)
+lock: $(STAMP) ## rewrite constraints.txt from the installed environment
 	{ echo "# Full transitive lock (pip freeze on Python 3.11, Linux x86_64) used as pip constraints by the Makefile."; \
 	  echo "# Top-level pins live in pyproject.toml; regenerate with: make lock"; \
 	  $(PY) -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt
 
-clean:
+clean: ## remove .venv and build outputs
 	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info

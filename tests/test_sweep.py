@@ -38,7 +38,7 @@ def assert_same_runs(batched: SweepResults, alone: SweepResults, rtol=RTOL, atol
             got, want = getattr(a.history, key), getattr(b.history, key)
             assert got == pytest.approx(want, rel=rtol, abs=atol, nan_ok=True), (a.config, key)
         for (name, p), q in zip(a.model.named_parameters(), b.model.parameters()):
-            torch.testing.assert_close(p, q, rtol=rtol, atol=atol, msg=lambda m: f"{name}: {m}")
+            torch.testing.assert_close(p, q, rtol=rtol, atol=atol, msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_stacked_mlp_forward_equals_members():

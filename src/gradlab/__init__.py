@@ -4,13 +4,13 @@ The public API is small; everything else lives in the submodules
 (``gradlab.data``, ``gradlab.nets``, ``gradlab.train``, ``gradlab.diagnostics``, ``gradlab.plots``,
 ``gradlab.widgets``, ``gradlab.sweep``, ``gradlab.checks``).
 """
-from .device import get_device, seed_everything, set_threads, scale
+from . import activations, checks, plots, sweep, widgets  # gradlab.sweep.sweep(configs, data, ...)
 from .data import Dataset, load, read_idx
-from .nets import mlp, make_activation, init_linear_, linear_layers
-from .train import History, train, evaluate, make_optimizer
-from .diagnostics import LayerStats, layer_stats, hidden_activations, UpdateRatio, format_stats
-from .sweep import grid, scaled, Run, SweepResults
-from . import checks, plots, sweep, widgets  # gradlab.sweep.sweep(configs, data, ...)
+from .device import get_device, scale, seed_everything, set_threads
+from .diagnostics import LayerStats, UpdateRatio, format_stats, hidden_activations, layer_stats
+from .nets import init_linear_, linear_layers, make_activation, mlp
+from .sweep import Run, SweepResults, grid, scaled
+from .train import History, evaluate, make_optimizer, train
 
 __all__ = [
     "get_device", "seed_everything", "set_threads", "scale",
@@ -18,6 +18,6 @@ __all__ = [
     "mlp", "make_activation", "init_linear_", "linear_layers",
     "History", "train", "evaluate", "make_optimizer",
     "LayerStats", "layer_stats", "hidden_activations", "UpdateRatio", "format_stats",
-    "grid", "scaled", "Run", "SweepResults", "sweep", "checks", "plots", "widgets",
+    "grid", "scaled", "Run", "SweepResults", "sweep", "activations", "checks", "plots", "widgets",
 ]
 __version__ = "0.1.0"

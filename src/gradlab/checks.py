@@ -14,13 +14,20 @@ that names the first offending input, the value found and the value expected.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
-from typing import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
-__all__ = ["ForbiddenCallError", "forbid", "check_elementwise", "extreme_inputs", "first_mismatch",
-           "available_devices"]
+from .observe import record
+
+__all__ = ["ForbiddenCallError", "forbid", "forbid_ops", "forbidding", "check_elementwise",
+           "extreme_inputs", "first_mismatch", "available_devices", "each_device_and_dtype",
+           "run_init", "check_distribution", "diagnose", "xavier_candidates", "kaiming_candidates",
+           "SIGMOID_BUILTINS", "SIGMOID_OPS", "INIT_BUILTINS"]
 
 
 class ForbiddenCallError(AssertionError):
@@ -107,7 +114,8 @@ def _tolerances(dtype) -> tuple[float, float]:
 def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
                       dtypes: Iterable[torch.dtype] = (torch.float32, torch.float64),
                       devices: Iterable | None = None, inputs: torch.Tensor | None = None,
-                      grad: bool = True, shapes: bool = True, hint_at_zero: str = "") -> None:
+                      grad: bool = True, shapes: bool = True, hint_at_zero: str = "",
+                      record_as: str | None = None) -> None:
     r"""Assert that ``fn`` agrees with ``oracle`` on values and gradients, elementwise.
 
     Checks, in order, for each dtype and device: returns a tensor of the input's shape and
@@ -124,6 +132,9 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
         grad: also check gradients.
         shapes: also check a 2-D and a 0-D input keep their shape.
         hint_at_zero: extra advice appended when the first mismatch is at ``z = 0``.
+        record_as: also record (:func:`gradlab.observe.record`) the values and gradients checked,
+            under ``"<record_as>/<dtype>/<device>/values"`` and ``…/grad``, with the tolerances
+            of the comparison (for the grader; a no-op outside it).
     """
     for device in (devices or available_devices()):
         for dtype in dtypes:
@@ -148,6 +159,9 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
             msg = first_mismatch(out, expected, z, rtol, atol)
             if msg:
                 raise AssertionError(f"{where}: wrong value {msg}")
+            key = f"{record_as}/{str(dtype).replace('torch.', '')}/{torch.device(device).type}"
+            if record_as is not None:
+                record(f"{key}/values", out.detach(), rtol=rtol, atol=atol)
 
             if grad:
                 w = torch.ones_like(z)
@@ -163,14 +177,230 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
                         f"{where}: gradient is {float(g[i])} at z = {float(z[i]):.6g}. Autograd differentiates "
                         "both branches of torch.where: an exp() that overflows in the branch you do not "
                         "select still poisons the gradient. Clamp the input of exp first.")
-                msg = first_mismatch(g, g_expected, z, max(rtol, 1e-4 if dtype == torch.float32 else 1e-9), atol)
+                grad_rtol = max(rtol, 1e-4 if dtype == torch.float32 else 1e-9)
+                msg = first_mismatch(g, g_expected, z, grad_rtol, atol)
                 if msg:
                     if msg.startswith("at z = 0:") and hint_at_zero:
                         msg += ". " + hint_at_zero
                     raise AssertionError(f"{where}: wrong gradient {msg}")
+                if record_as is not None:
+                    record(f"{key}/grad", g, rtol=grad_rtol, atol=atol)
 
             if shapes:
                 m = torch.randn(3, 4, dtype=dtype, device=device)
                 assert fn(m).shape == (3, 4), f"{where}: a [3, 4] input gave shape {tuple(fn(m).shape)}"
                 s = torch.tensor(0.5, dtype=dtype, device=device)
                 assert fn(s).shape == (), f"{where}: a 0-d input gave shape {tuple(fn(s).shape)}"
+
+
+# ------------------------------------------------------------------ forbidden built-ins
+# The built-ins an exercise re-implements (the same dotted names go in the solution cell's
+# metadata, "gradlab": {"forbid": [...]}, for the grader's static scan).
+SIGMOID_BUILTINS = ("torch.sigmoid", "torch.sigmoid_", "torch.Tensor.sigmoid", "torch.Tensor.sigmoid_",
+                    "torch.special.expit", "torch.nn.functional.sigmoid", "torch.nn.functional.logsigmoid")
+SIGMOID_OPS = ("sigmoid", "sigmoid_", "log_sigmoid_forward", "special_expit")
+INIT_BUILTINS = ("torch.nn.init.xavier_uniform_", "torch.nn.init.xavier_normal_",
+                 "torch.nn.init.kaiming_uniform_", "torch.nn.init.kaiming_normal_",
+                 "torch.nn.init.xavier_uniform", "torch.nn.init.xavier_normal",
+                 "torch.nn.init.kaiming_uniform", "torch.nn.init.kaiming_normal",
+                 "torch.nn.init.calculate_gain", "torch.nn.init._calculate_fan_in_and_fan_out",
+                 "torch.nn.init._calculate_correct_fan")
+
+
+class forbid_ops(TorchDispatchMode):
+    r"""Raise :class:`ForbiddenCallError` when one of the named ATen operators runs.
+
+    Catches a built-in however it is reached — an alias (``s = torch.sigmoid``), ``nn.Sigmoid``,
+    ``torch.special.expit`` — because every route ends in the same operator. Complements
+    :func:`forbid`, which replaces Python attributes.
+
+    Args:
+        *ops: operator names in ``torch.ops.aten`` (``"sigmoid"``) or the packets themselves.
+        label: how the message names what was called.
+
+    Examples:
+        >>> with forbid_ops("sigmoid", label="the built-in sigmoid"):
+        ...     torch.nn.Sigmoid()(torch.zeros(1))
+        Traceback (most recent call last):
+        ...
+        gradlab.checks.ForbiddenCallError: the built-in sigmoid (aten.sigmoid.default) was called: implement this exercise from elementary tensor operations
+    """
+
+    def __init__(self, *ops, label: str = "a forbidden built-in"):
+        super().__init__()
+        self.ops = {getattr(torch.ops.aten, op) if isinstance(op, str) else op for op in ops}
+        self.label = label
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket in self.ops:
+            raise ForbiddenCallError(f"{self.label} ({func}) was called: implement this exercise "
+                                     "from elementary tensor operations")
+        return func(*args, **(kwargs or {}))
+
+
+def forbidding(fn: Callable, *names: str, ops: Iterable = (), label: str = "a forbidden built-in"):
+    r"""``fn``, wrapped so that calling one of the built-ins ``names`` (dotted, as for
+    :func:`forbid`) or running one of the ATen ``ops`` (as for :func:`forbid_ops`) inside it
+    raises :class:`ForbiddenCallError`.
+
+    Examples:
+        >>> safe = forbidding(lambda z: torch.where(z > 0, z, 0.0), "torch.relu")
+        >>> safe(torch.tensor([-1.0, 2.0]))
+        tensor([0., 2.])
+        >>> forbidding(lambda z: torch.relu(z), "torch.relu")(torch.ones(1))
+        Traceback (most recent call last):
+        ...
+        gradlab.checks.ForbiddenCallError: torch.relu was called: implement this exercise from elementary tensor operations
+    """
+    ops = tuple(ops)
+
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
+        with forbid(*names):
+            if ops:
+                with forbid_ops(*ops, label=label):
+                    return fn(*args, **kwargs)
+            return fn(*args, **kwargs)
+
+    return guarded
+
+
+def each_device_and_dtype(dtypes: Iterable[torch.dtype] = (torch.float32, torch.float64),
+                          devices: Iterable | None = None) -> Iterator[tuple[torch.device, torch.dtype]]:
+    """``(device, dtype)`` for every device of :func:`available_devices` and every dtype.
+
+    Examples:
+        >>> [(d.type, t) for d, t in each_device_and_dtype()][:2]
+        [('cpu', torch.float32), ('cpu', torch.float64)]
+    """
+    for device in (devices if devices is not None else available_devices()):
+        for dtype in dtypes:
+            yield torch.device(device), dtype
+
+
+# ------------------------------------------------------------- in-place initializers
+def run_init(fn: Callable, shape, *, dtype=torch.float32, device="cpu", requires_grad: bool = False,
+             forbidden: Iterable[str] = INIT_BUILTINS, **kwargs):
+    r"""Call an in-place initializer ``fn(tensor, **kwargs)`` (a ``torch.nn.init``-style filler)
+    on a fresh tensor filled with 123, with the built-ins ``forbidden``, and check its contract:
+    returns the same object, same storage, dtype, device and shape, no autograd history (a leaf
+    that requires grad stays one), every entry written and finite.
+
+    Returns:
+        ``(tensor, description of the call)`` for the messages of :func:`check_distribution`.
+
+    Examples:
+        >>> def he_(t):
+        ...     with torch.no_grad():
+        ...         return t.normal_(0, (2 / t.shape[1]) ** 0.5)
+        >>> t, call = run_init(he_, (30, 40), requires_grad=True)
+        >>> call
+        'he_(tensor[30, 40] float32 on cpu, requires_grad)'
+        >>> run_init(lambda t: t.clone().zero_(), (2, 2))
+        Traceback (most recent call last):
+        ...
+        AssertionError: <lambda>(tensor[2, 2] float32 on cpu) returned a different object: fill the tensor in place and return the same tensor object
+    """
+    t = torch.full(shape, 123.0, dtype=dtype, device=device, requires_grad=requires_grad)
+    ptr = t.data_ptr()
+    args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
+    call = (f"{fn.__name__}(tensor{list(shape)} {str(dtype).replace('torch.', '')} on {torch.device(device).type}"
+            f"{', requires_grad' if requires_grad else ''}{args})")
+    try:
+        with forbid(*forbidden):
+            out = fn(t, **kwargs)
+    except RuntimeError as e:
+        if requires_grad and ("leaf" in str(e) or "requires grad" in str(e)):
+            raise AssertionError(f"{call} raised: {e} — fill the tensor inside `with torch.no_grad():`") from None
+        raise
+    assert out is t, (f"{call} returned {'None' if out is None else 'a different object'}: "
+                      "fill the tensor in place and return the same tensor object")
+    assert t.data_ptr() == ptr, f"{call}: the tensor's storage changed — fill it in place, do not rebind it"
+    assert t.dtype == dtype, f"{call}: dtype became {t.dtype}, expected {dtype}"
+    assert t.device.type == torch.device(device).type, f"{call}: tensor moved to {t.device}"
+    assert t.shape == torch.Size(shape), f"{call}: shape became {tuple(t.shape)}"
+    if requires_grad:
+        assert t.grad_fn is None and t.is_leaf, \
+            f"{call}: the tensor has autograd history (grad_fn={t.grad_fn}) — use torch.no_grad()"
+        assert t.requires_grad, f"{call}: requires_grad was switched off — keep it (fill under torch.no_grad())"
+    assert bool(torch.isfinite(t).all()), f"{call}: produced NaN or inf"
+    assert not bool((t == 123.0).any()), f"{call}: some entries kept their old value — fill every entry"
+    return t, call
+
+
+def diagnose(found: float, candidates: dict, tol: float = 0.02) -> str:
+    """``" — <label>"`` for the first wrong formula (label → the std it gives) that matches ``found``
+    within ``tol`` (relative), or ``""``."""
+    for label, value in candidates.items():
+        if value > 0 and abs(found / value - 1) < tol:
+            return f" — {label}"
+    return ""
+
+
+def check_distribution(t: torch.Tensor, call: str, *, std: float, kind: str,
+                       candidates: dict | None = None) -> dict:
+    r"""Assert that ``t`` looks like i.i.d. draws of zero mean, standard deviation ``std``, from a
+    ``kind`` = ``"uniform"`` (U(±√3·std)) or ``"normal"`` distribution; tolerances from the sample
+    size. A wrong std is named by :func:`diagnose` over ``candidates``.
+
+    Returns:
+        ``{"mean", "std", "max_abs"}`` of the sample (for :func:`gradlab.observe.record`).
+    """
+    w = t.detach().double().flatten().cpu()
+    n = w.numel()
+    tol = min(0.5, 0.01 + 6 / math.sqrt(2 * n))
+    mean, found = float(w.mean()), float(w.std())
+    assert abs(mean) < 6 * std / math.sqrt(n), f"{call}: mean {mean:.3g}, expected ≈ 0 — the weights must be centred on 0"
+    assert abs(found / std - 1) < tol, f"{call}: std {found:.4g}, expected ≈ {std:.4g}{diagnose(found, candidates or {})}"
+    biggest = float(w.abs().max())
+    if kind == "uniform":
+        bound = math.sqrt(3) * std
+        assert biggest <= bound * (1 + 1e-5), (f"{call}: max |w| = {biggest:.4g} exceeds the bound r = √3·std = {bound:.4g} "
+                                                "— did you draw from a normal distribution instead of U(-r, r)?")
+        if n >= 10_000:
+            assert biggest >= 0.99 * bound, f"{call}: max |w| = {biggest:.4g}, but U(-r, r) should reach r = {bound:.4g}"
+    else:
+        beyond = float((w.abs() > 2 * std).double().mean())
+        assert 0.03 < beyond < 0.062, (f"{call}: {beyond:.2%} of the weights lie beyond 2 std; a normal distribution has 4.55 % "
+                                       "(a uniform one 0 %) — draw with normal_(0, std)")
+    return {"mean": mean, "std": found, "max_abs": biggest}
+
+
+# --------------------------------------------------------- catalogues of wrong formulas
+def xavier_candidates(fan_in: int, fan_out: int, gain: float, receptive: int = 1) -> dict:
+    """Plausible wrong Xavier/Glorot formulas: ``{diagnosis: the std it produces}``."""
+    return {
+        "that is what fan_in = shape[1], fan_out = shape[0] give: multiply both by the receptive field (product of the kernel sizes)":
+            gain * math.sqrt(2 / ((fan_in + fan_out) / receptive)) if receptive > 1 else -1,
+        "that is gain·√(2/fan_in): did you use fan_in alone instead of fan_in + fan_out?": gain * math.sqrt(2 / fan_in),
+        "that is gain·√(2/fan_out): did you use fan_out alone instead of fan_in + fan_out?": gain * math.sqrt(2 / fan_out),
+        "that is gain·√(1/fan_in) (LeCun): did you use fan_in instead of fan_in + fan_out?": gain * math.sqrt(1 / fan_in),
+        "that is gain·√(1/(fan_in+fan_out)): did you forget the factor 2?": gain * math.sqrt(1 / (fan_in + fan_out)),
+        "that is √(2/(fan_in+fan_out)) without the gain: multiply by gain": math.sqrt(2 / (fan_in + fan_out)),
+        "that is gain²·√(2/(fan_in+fan_out)): the gain multiplies the std, not the variance twice":
+            gain ** 2 * math.sqrt(2 / (fan_in + fan_out)),
+        "that is the variance gain²·2/(fan_in+fan_out), not the std: take the square root": gain ** 2 * 2 / (fan_in + fan_out),
+        "that is gain·√(6/(fan_in+fan_out)), the uniform BOUND used as a std": gain * math.sqrt(6 / (fan_in + fan_out)),
+        "that is std/√3: you used the std as the bound r of the uniform; r = √3·std":
+            gain * math.sqrt(2 / (fan_in + fan_out)) / math.sqrt(3),
+    }
+
+
+def kaiming_candidates(fan_in: int, fan_out: int, a, mode: str, nonlinearity: str, receptive: int = 1) -> dict:
+    """Plausible wrong Kaiming/He formulas: ``{diagnosis: the std it produces}``."""
+    slope = 0.01 if a is None else a
+    gains = {"leaky_relu": math.sqrt(2 / (1 + slope ** 2)), "relu": math.sqrt(2), "linear": 1.0, "tanh": 5 / 3,
+             "sigmoid": 1.0, "selu": 0.75}
+    g = gains[nonlinearity]
+    fan, other = (fan_in, fan_out) if mode == "fan_in" else (fan_out, fan_in)
+    return {
+        "that is what fan = shape[1] or shape[0] gives: multiply by the receptive field (product of the kernel sizes)":
+            g / math.sqrt(fan / receptive) if receptive > 1 else -1,
+        f"that is gain/√{other}: mode={mode!r} means fan = {fan}; you used the other fan": g / math.sqrt(other),
+        "that is √2/√fan: you ignored the negative slope a (gain = √(2/(1+a²)))": math.sqrt(2) / math.sqrt(fan),
+        "that is gain/√3/√fan: you used the std as the uniform bound; r = √3·std": g / math.sqrt(3 * fan),
+        "that is gain/fan: take the square root of fan": g / fan,
+        "that is 1/√fan: you forgot the gain": 1 / math.sqrt(fan),
+        "that is gain²/fan, the variance: take the square root": g ** 2 / fan,
+        "that is gain·√(2/(fan_in+fan_out)): that is Xavier, not Kaiming": g * math.sqrt(2 / (fan_in + fan_out)),
+    }

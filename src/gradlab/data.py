@@ -72,11 +72,11 @@ class Dataset:
     def test(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.x_test, self.y_test
 
-    def to(self, device) -> "Dataset":
+    def to(self, device) -> Dataset:
         return Dataset(self.name, self.x_train.to(device), self.y_train.to(device),
                        self.x_test.to(device), self.y_test.to(device), list(self.classes))
 
-    def subset(self, n_train: int, seed: int = 0) -> "Dataset":
+    def subset(self, n_train: int, seed: int = 0) -> Dataset:
         """The first ``n_train`` training samples of a fixed permutation (test split unchanged)."""
         g = torch.Generator().manual_seed(seed)
         idx = torch.randperm(len(self.y_train), generator=g)[:n_train].to(self.device)

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import activations
+
 __all__ = ["LayerStats", "layer_stats", "hidden_activations", "hidden_layers", "UpdateRatio",
            "saturation_of", "format_stats"]
 
@@ -64,14 +66,18 @@ def _name(act: nn.Module) -> str:
 
 
 def saturation_of(act: nn.Module | str, a: torch.Tensor, eps: float = 0.01) -> float:
-    """Fraction of outputs ``a`` within ``eps`` of a saturating bound of the activation:
-    sigmoid (0, 1), tanh/softsign/hardtanh (−1, 1). NaN for activations without bounds."""
-    name = (act if isinstance(act, str) else _name(act)).lower()
-    if "sigmoid" in name or "logistic" in name:
-        return float((torch.minimum(a, 1 - a) < eps).float().mean())
-    if "tanh" in name or "softsign" in name:
-        return float((1 - a.abs() < eps).float().mean())
-    return math.nan
+    """Fraction of outputs ``a`` within ``eps`` of a saturating bound of the activation (its
+    registry entry's ``bounds``: sigmoid (0, 1), tanh (−1, 1) …). NaN for activations without.
+
+    Examples:
+        >>> saturation_of("sigmoid", torch.tensor([0.005, 0.5, 0.999, 0.3]))
+        0.5
+    """
+    bounds = activations.saturation_bounds(act)
+    if bounds is None:
+        return math.nan
+    low, high = bounds
+    return float((torch.minimum(a - low, high - a) < eps).float().mean())
 
 
 @torch.no_grad()
@@ -142,11 +148,9 @@ def layer_stats(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None
 
 
 def _default_range(act, a):
-    name = _name(act).lower()
-    if "sigmoid" in name:
-        return (0.0, 1.0)
-    if "tanh" in name:
-        return (-1.0, 1.0)
+    bounds = activations.saturation_bounds(act)
+    if bounds is not None:
+        return bounds
     lo, hi = float(a.min()), float(a.max())
     return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
 

@@ -8,8 +8,10 @@ The initialization schemes are the ones of the course:
 name                      weights                                     for
 ========================  ==========================================  ==========================
 ``"default"``             whatever ``nn.Linear`` does (U(±1/√fan_in))
-``"normal"``              N(0, σ²), ``sigma=`` (Glorot & Bengio's     the "bad" baseline
-                          and the book's N(0, 1) with σ = 1)
+``"normal"``              N(0, σ²), ``sigma=`` (the book's N(0, 1)    the "bad" baseline
+                          with σ = 1)
+``"uniform"``             U(±σ), ``sigma=`` (σ = 1/√fan_in: Glorot &  the "standard" init of 2010
+                          Bengio's "standard" U(±1/√n))
 ``"xavier"``/``"glorot"``  U(±gain·√(6/(fan_in+fan_out)))             logistic, tanh, softmax
 ``"xavier_normal"``       N(0, gain²·2/(fan_in+fan_out))
 ``"he"``/``"kaiming"``     N(0, 2/((1+a²)·fan))  (``mode=`` fan_in)     ReLU and variants
@@ -25,29 +27,36 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
+from . import activations
+
 __all__ = ["mlp", "make_activation", "init_linear_", "ACTIVATIONS", "INITS", "linear_layers",
            "activation_gain"]
 
-# Short names → torch.nn classes. Any other torch.nn class name ("Hardswish", "Mish"…) works too.
-ACTIVATIONS = {
-    "identity": nn.Identity, "linear": nn.Identity,
-    "sigmoid": nn.Sigmoid, "logistic": nn.Sigmoid,
-    "tanh": nn.Tanh,
-    "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU,
-    "rrelu": nn.RReLU,
-    "prelu": nn.PReLU,
-    "elu": nn.ELU,
-    "selu": nn.SELU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU, "swish": nn.SiLU,
-    "softplus": nn.Softplus,
-    "mish": nn.Mish,
-}
+class _Factories(Mapping):
+    """``{name: module factory}``, read live from :mod:`gradlab.activations` (aliases included)."""
+
+    def __getitem__(self, name):
+        entry = activations.lookup(name)
+        if entry is None:
+            raise KeyError(name)
+        return entry.factory
+
+    def __iter__(self):
+        for name, entry in activations.REGISTRY.items():
+            yield name
+            yield from entry.aliases
+
+    def __len__(self):
+        return sum(1 for _ in self)
+
+
+# Short names → module factories (the registry's). Any other torch.nn class name works too.
+ACTIVATIONS = _Factories()
 
 INITS = ("default", "normal", "uniform", "xavier", "glorot", "xavier_uniform", "glorot_uniform",
          "xavier_normal", "glorot_normal", "he", "kaiming", "he_normal", "kaiming_normal",
@@ -62,51 +71,20 @@ def make_activation(activation, **kwargs) -> nn.Module:
         return activation(**kwargs)
     if callable(activation) and not isinstance(activation, str):
         return _Lambda(activation)
-    key = str(activation).lower()
-    cls = ACTIVATIONS.get(key) or getattr(nn, str(activation), None)
+    entry = activations.lookup(str(activation))
+    cls = entry.factory if entry is not None else getattr(nn, str(activation), None)
     if cls is None:
-        raise ValueError(f"unknown activation {activation!r}; try one of {sorted(ACTIVATIONS)}"
-                         " or a torch.nn class name")
+        raise ValueError(f"unknown activation {activation!r}; try one of {activations.names()}, "
+                         "a torch.nn class name, or register it (gradlab.activations.register)")
     return cls(**kwargs)
 
 
-class _Lambda(nn.Module):
-    """Wraps a plain function (e.g. a student's ``elu``) as a module."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
-
-    def extra_repr(self) -> str:
-        return getattr(self.fn, "__name__", repr(self.fn))
-
-
-def _activation_key(act: nn.Module) -> tuple[str, float | None]:
-    """(nonlinearity name for torch.nn.init.calculate_gain, negative slope)."""
-    if isinstance(act, nn.Sigmoid):
-        return "sigmoid", None
-    if isinstance(act, nn.Tanh):
-        return "tanh", None
-    if isinstance(act, nn.ReLU):
-        return "relu", None
-    if isinstance(act, nn.LeakyReLU):
-        return "leaky_relu", act.negative_slope
-    if isinstance(act, nn.RReLU):
-        return "leaky_relu", (act.lower + act.upper) / 2
-    if isinstance(act, nn.PReLU):
-        return "leaky_relu", float(act.weight.detach().mean())
-    if isinstance(act, nn.SELU):
-        return "selu", None
-    return "linear", None
+_Lambda = activations.LambdaActivation  # the old private name, kept for code that imports it
 
 
 def activation_gain(act: nn.Module) -> float:
-    """``torch.nn.init.calculate_gain`` for an activation module (1 for unknown ones)."""
-    name, slope = _activation_key(act)
-    return nn.init.calculate_gain(name, slope) if name == "leaky_relu" else nn.init.calculate_gain(name)
+    """``torch.nn.init.calculate_gain`` for an activation module (1 for unregistered ones)."""
+    return activations.gain(act)
 
 
 @torch.no_grad()
@@ -127,8 +105,7 @@ def init_linear_(layer: nn.Linear, init: str = "default", activation: nn.Module 
     name = init.lower()
     if gain == "auto":
         gain = activation_gain(activation) if activation is not None else 1.0
-    kind, slope = _activation_key(activation) if activation is not None else ("relu", None)
-    slope = 0.0 if slope is None else slope
+    slope = activations.negative_slope(activation) if activation is not None else 0.0
     if name == "default":
         layer.reset_parameters()
         return layer
@@ -172,7 +149,10 @@ def mlp(depth: int, width: int, activation="relu", init: str = "default", *,
     Args:
         depth: number of hidden layers (≥ 0).
         width: units per hidden layer.
-        activation: name, class or module (a fresh module is made per layer from names/classes).
+        activation: name, class or module (a fresh module is made per layer from names/classes;
+            a module is copied per layer). Names, and the gain and negative slope the init uses,
+            come from :mod:`gradlab.activations`: register a custom module there to give He
+            init its negative slope.
         init: initialization scheme for every ``Linear`` (see module docstring).
         in_features, out_features: input and output sizes (MNIST-1D: 40 → 10).
         batchnorm: insert ``BatchNorm1d`` before each activation (Ioffe & Szegedy 2015).

@@ -2,12 +2,12 @@
 (or ``Figure``) so a notebook can add to it, and never calls ``plt.show()`` itself."""
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
+from matplotlib.ticker import MaxNLocator
 
 from .diagnostics import LayerStats
 

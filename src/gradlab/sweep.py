@@ -36,7 +36,8 @@ stack's 0.5 MiB activations in again every step (1.6× on its own); a GEMM-bound
 gains most from a second *free* core (``gradlab.set_threads``), a small model hardly does.
 
 Runs that cannot be stacked (BatchNorm, dropout, activations with parameters other than
-``PReLU``, non-elementwise modules, optimizer classes or factories) are trained one by one with
+``PReLU``, modules not registered as ``stackable`` in :mod:`gradlab.activations`, optimizer
+classes or factories) are trained one by one with
 :func:`gradlab.train`: same results, only slower. ``RReLU`` stacks too, with the random slopes
 drawn for the whole stack at once: statistically the same, not bitwise the same draws.
 
@@ -51,17 +52,19 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
-import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .nets import _Lambda, mlp
+from . import activations
+from .activations import LambdaActivation as _Lambda
+from .device import scale  # the course's one size knob, re-exported for notebooks
+from .nets import mlp
 from .train import History, make_optimizer, progress_enabled, split_data, train, tune_cpu_allocator
 
 __all__ = ["sweep", "grid", "scale", "scaled", "Run", "SweepResults", "StackedMLP",
@@ -82,16 +85,7 @@ LABEL_KEYS = frozenset({"label", "name", "tag"})
 _STACKABLE_OPTIMIZERS = frozenset({"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop",
                                    "nadam", "adagrad"})
 
-# Parameter-free elementwise activations: applying one to a [K, B, W] slice is applying it to
-# each member's [B, W]. (nn.Softmax & co. are not elementwise and fall back to one-by-one.)
-_ELEMENTWISE = (nn.Identity, nn.Sigmoid, nn.Tanh, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.RReLU,
-                nn.ELU, nn.CELU, nn.SELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Mish, nn.Hardtanh,
-                nn.Hardswish, nn.Hardsigmoid, nn.LogSigmoid, nn.Softsign, nn.Tanhshrink,
-                nn.Threshold, nn.Softshrink, nn.Hardshrink, _Lambda)
-
-
 # ----------------------------------------------------------------------------------- scale
-from .device import scale  # the course's one size knob, re-exported for notebooks
 
 
 def scaled(n: float, *, power: float = 1.0, minimum: int = 1) -> int:
@@ -104,6 +98,7 @@ def scaled(n: float, *, power: float = 1.0, minimum: int = 1) -> int:
     Examples:
         >>> scaled(20)            # GRADLAB_SCALE unset
         20
+        >>> import os
         >>> os.environ["GRADLAB_SCALE"] = "4"
         >>> scaled(20), scaled(64, power=0.5)
         (80, 128)
@@ -167,7 +162,7 @@ class Run:
 class SweepResults(list):
     """A list of :class:`Run`, in config order then seed order, with small helpers."""
 
-    def where(self, **conditions) -> "SweepResults":
+    def where(self, **conditions) -> SweepResults:
         """The runs whose config (or ``seed``) matches every ``key=value``."""
         missing = object()
         return SweepResults(r for r in self
@@ -198,8 +193,7 @@ def _act_signature(act: nn.Module):
     activations that cannot be applied to a ``[K, B, W]`` stack."""
     if isinstance(act, nn.PReLU):
         return ("PReLU", act.num_parameters)
-    if not isinstance(act, _ELEMENTWISE) or any(True for _ in act.parameters()) \
-            or any(True for _ in act.buffers()):
+    if not activations.is_stackable(act):  # the registry's ``stackable``, and no parameters
         return None
     if isinstance(act, _Lambda):
         return ("fn", id(act.fn))

@@ -11,14 +11,26 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import torch
 
+from . import activations
 from .diagnostics import layer_stats
-from .nets import ACTIVATIONS, mlp
+from .nets import ACTIVATIONS, make_activation, mlp
 from .plots import plot_activations, plot_layer_profile
 
-__all__ = ["network_explorer", "activation_explorer", "show_figure"]
+__all__ = ["network_explorer", "activation_explorer", "variance_explorer", "show_figure",
+           "INIT_CHOICES"]
 
 DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu")
 DEFAULT_INITS = ("normal", "default", "xavier", "he", "lecun")
+# The initializations variance_explorer offers: label → mlp() keyword arguments.
+INIT_CHOICES = {
+    "normal σ=1": dict(init="normal", sigma=1.0),
+    "nn.Linear default": dict(init="default"),
+    "Xavier (gain 1)": dict(init="xavier", gain=1.0),
+    "Xavier (gain = calculate_gain)": dict(init="xavier", gain="auto"),
+    "He (fan_in)": dict(init="he", mode="fan_in"),
+    "He (fan_out)": dict(init="he", mode="fan_out"),
+    "LeCun": dict(init="lecun"),
+}
 
 
 def show_figure(out, fig, dpi: int = 80) -> None:
@@ -97,6 +109,71 @@ def network_explorer(data=None, *, activations=DEFAULT_ACTIVATIONS, inits=DEFAUL
     return box
 
 
+def variance_explorer(data=None, *, activation: str = "relu", init: str = "Xavier (gain 1)",
+                      depth: int = 30, max_depth: int = 60, width: int = 100, n: int = 512,
+                      activations=DEFAULT_ACTIVATIONS, inits: dict | None = None, seed: int = 0):
+    """Initialization, activation and depth as controls; per-layer **variance** of the
+    activations (forward) and of the gradient ∂L/∂a reaching each layer (backward) of a freshly
+    initialized MLP as the picture.
+
+    Args:
+        data: a :class:`gradlab.Dataset` whose first ``n`` training samples feed the net
+            (default: standard normal inputs, 40 features).
+        activation, init, depth: the initial values of the controls (``init`` is a label of
+            ``inits``).
+        inits: ``{label: mlp() keyword arguments}`` (default :data:`INIT_CHOICES`).
+        width: hidden units per layer.
+    """
+    import ipywidgets as W
+    inits = dict(INIT_CHOICES if inits is None else inits)
+    in_features = data.n_features if data is not None else 40
+    x, y = _inputs(data, n, in_features)
+    controls = {
+        "activation": W.Dropdown(options=list(activations), value=activation, description="activation"),
+        "init": W.Dropdown(options=list(inits), value=init, description="init",
+                           layout={"width": "330px"}),
+        "depth": W.IntSlider(value=depth, min=2, max=max_depth, description="depth", continuous_update=False),
+    }
+    out = W.Output(layout={"min_height": "340px"})
+    summary = W.HTML()
+
+    def redraw(*_):
+        v = {k: c.value for k, c in controls.items()}
+        torch.manual_seed(seed)
+        net = mlp(v["depth"], width, v["activation"], in_features=in_features, out_features=10,
+                  **inits[v["init"]])
+        stats = layer_stats(net, x, y)
+        for s in stats:  # variances, floored so that a vanished signal still shows on a log scale
+            s.act_var = max(s.act_std ** 2, 1e-300)
+            s.act_grad_var = max(s.act_grad_std ** 2, 1e-300)
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+        plot_layer_profile(stats, "act_var", axes[0], log=True, ylabel="variance",
+                           title="forward: Var(activations) per layer")
+        plot_layer_profile(stats, "act_grad_var", axes[1], log=True, ylabel="variance",
+                           title="backward: Var(∂L/∂a) per layer")
+        fig.suptitle(f"{v['activation']} · {v['init']} · depth {v['depth']} · width {width}", fontsize=11)
+        fig.tight_layout()
+        fwd, bwd = [s.act_var for s in stats], [s.act_grad_var for s in stats]
+        summary.value = (f"<b>Var(a) last / first layer:</b> {fwd[-1] / fwd[0]:.3g} &nbsp;&nbsp; "
+                         f"<b>Var(∂L/∂a) first / last layer:</b> {bwd[0] / bwd[-1]:.3g}")
+        show_figure(out, fig)
+
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    redraw()
+    box = W.VBox([W.HBox([controls["activation"], controls["init"], controls["depth"]]), summary, out])
+    box.controls = controls
+    box.redraw = redraw
+    return box
+
+
+def _suited_init(name: str, fn) -> str:
+    """The registry's init for a label (``"relu"``) or, failing that, for the function itself."""
+    if activations.lookup(name) is not None:
+        return activations.suited_init(name)
+    return activations.suited_init(fn if isinstance(fn, torch.nn.Module) else make_activation(fn))
+
+
 def activation_explorer(functions: dict | None = None, *, depth: int = 20, width: int = 100,
                         n: int = 512, selected=("sigmoid", "relu", "elu"), seed: int = 0):
     """Pick activations; see f, f′ and the per-layer activation mean/std of a deep MLP built
@@ -117,11 +194,6 @@ def activation_explorer(functions: dict | None = None, *, depth: int = 20, width
     out = W.Output(layout={"min_height": "600px"})
     x, y = _inputs(None, n, 40)
 
-    def suited_init(name):
-        if name in ("sigmoid", "logistic", "tanh"):
-            return "xavier"
-        return "lecun" if name == "selu" else "he"
-
     def redraw(*_):
         chosen = {k: functions[k] for k in select.value}
         fig, axes = plt.subplots(2, 2, figsize=(11, 7))
@@ -129,7 +201,7 @@ def activation_explorer(functions: dict | None = None, *, depth: int = 20, width
         profiles = {}
         for name, fn in chosen.items():
             torch.manual_seed(seed)
-            net = mlp(depth_slider.value, width, fn, suited_init(name), in_features=40)
+            net = mlp(depth_slider.value, width, fn, _suited_init(name, fn), in_features=40)
             profiles[name] = layer_stats(net, x, y)
         plot_layer_profile(profiles, "act_mean", axes[1, 0], log=False, ylabel="mean",
                            title="activation mean per layer")
