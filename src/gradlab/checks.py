@@ -338,10 +338,12 @@ def diagnose(found: float, candidates: dict, tol: float = 0.02) -> str:
 
 
 def check_distribution(t: torch.Tensor, call: str, *, std: float, kind: str,
-                       candidates: dict | None = None) -> dict:
+                       candidates: dict | None = None, record_as: str | None = None) -> dict:
     r"""Assert that ``t`` looks like i.i.d. draws of zero mean, standard deviation ``std``, from a
     ``kind`` = ``"uniform"`` (U(±√3·std)) or ``"normal"`` distribution; tolerances from the sample
-    size. A wrong std is named by :func:`diagnose` over ``candidates``.
+    size. A wrong std is named by :func:`diagnose` over ``candidates``. With ``record_as``, the
+    sample's std / ``std`` is recorded for the grader (:func:`gradlab.observe.record`, within twice
+    the tolerance of the assertion: two honest samples may sit on either side of it).
 
     Returns:
         ``{"mean", "std", "max_abs"}`` of the sample (for :func:`gradlab.observe.record`).
@@ -350,6 +352,8 @@ def check_distribution(t: torch.Tensor, call: str, *, std: float, kind: str,
     n = w.numel()
     tol = min(0.5, 0.01 + 6 / math.sqrt(2 * n))
     mean, found = float(w.mean()), float(w.std())
+    if record_as is not None:
+        record(f"{record_as}/std_ratio", found / std, rtol=0.0, atol=2 * tol)
     assert abs(mean) < 6 * std / math.sqrt(n), f"{call}: mean {mean:.3g}, expected ≈ 0 — the weights must be centred on 0"
     assert abs(found / std - 1) < tol, f"{call}: std {found:.4g}, expected ≈ {std:.4g}{diagnose(found, candidates or {})}"
     biggest = float(w.abs().max())
