@@ -1,7 +1,7 @@
 r"""How fast does gradlab train, against the loop a user would write and the machine's limit?
 
 ``make bench`` (= ``python benchmarks/bench.py``) trains, side by side and interleaved so that
-all paths see the same machine noise, the two sweeps of issue 8 — K = 8 configurations of a
+all paths see the same machine noise, two sweeps — K = 8 configurations of a
 10-layer, width-128 MLP (Adam, lr 1e-3, seed 0):
 
 * ``init``: ReLU with 8 initialization schemes (one activation: one activation call per layer);
@@ -26,8 +26,8 @@ measurement can land in a busy moment, and the best one is the machine's limit. 
 ratios in the ``× naive`` column always divide by the naive loop at batch 128.
 
 Threads: one torch thread per free core (``--threads``; default: cores minus the 1-minute load
-average, at least 1), the same for every path and for the peak — DESIGN §6: a torch thread on a
-busy core slows the whole process 5–10×.
+average, at least 1), the same for every path and for the peak: a torch thread on a busy core slows
+the whole process 5–10× (measured on a 2-core machine).
 
 ``--clock cpu`` times every path by this process's CPU time around the whole call instead (setup
 and, for (b) and (c), one evaluation pass counted: conservative for them), for a machine shared

@@ -66,3 +66,13 @@ def test_activation_explorer_redraws():
     first = _png_outputs(out)
     box.controls["activations"].value = ("tanh",)
     assert _png_outputs(out) != first and len(_png_outputs(out)) == 1
+
+
+def test_variance_explorer_redraws_and_reports_the_ratios():
+    box = widgets.variance_explorer(depth=6, width=16, n=64)
+    out = box.children[-1]
+    first = _png_outputs(out)
+    assert len(first) == 1 and "Var(a) last / first layer" in box.children[1].value
+    box.controls["init"].value = "He (fan_in)"
+    assert _png_outputs(out) != first and len(_png_outputs(out)) == 1
+    assert set(box.controls["init"].options) == set(widgets.INIT_CHOICES)

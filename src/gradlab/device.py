@@ -2,7 +2,7 @@
 
 ``get_device()`` picks CUDA, then Apple's MPS, then the CPU. ``seed_everything(seed)`` seeds
 every generator the course touches so that a CPU run with the same seed and the same thread
-count is bitwise identical (DESIGN §6).
+count is bitwise identical (changing the thread count changes the bits, not the science).
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def set_threads(n: int | None = None, workers: int = 1) -> int:
     r"""Set torch's intra-op thread count and return it.
 
     On a small CPU, two torch processes that each use every core slow each other down 5–10×
-    (DESIGN §6). Give each of ``workers`` concurrent processes an equal share of the cores,
+    (measured on a 2-core machine). Give each of ``workers`` concurrent processes an equal share of the cores,
     at least one.
 
     Args:

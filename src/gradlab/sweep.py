@@ -19,7 +19,8 @@ sums in another order: measured ≤ 2e-7 relative on losses, ≤ 1e-6 on weights
 1e-4). The global RNG is left as it was.
 
 **How it is fast.** A small MLP trained on its own pays per-op overhead (Python, dispatch,
-autograd, ~10 µs an op) on ops of a few µs of arithmetic (DESIGN §6). Runs whose layers have the
+autograd, ~10 µs an op) on ops of a few µs of arithmetic (measured: a width-100 MLP on one CPU
+thread reaches 17–20 % of the core's GEMM peak). Runs whose layers have the
 same shapes and that share the training settings are stacked into one network: layer ``l``
 holds ``W_l`` as a ``[K, in, out]`` tensor and runs as one ``torch.baddbmm`` for all K members,
 so every op does K models' work for one op's overhead, and a step becomes GEMM-bound (measured:
