@@ -26,8 +26,8 @@ WRONG = [
     Wrong(NB1, "sigmoid", "calls torch.sigmoid",
           "def sigmoid(z):\n    return torch.sigmoid(z)\n",
           expect="torch.sigmoid was called"),
-    Wrong(NB1, "sigmoid", "the built-in through an nn.Sigmoid module",
-          "_sig = nn.Sigmoid()\n\n\ndef sigmoid(z):\n    return _sig(z)\n",
+    Wrong(NB1, "sigmoid", "the built-in through an alias taken before the guard",
+          "_sig = torch.sigmoid\n\n\ndef sigmoid(z):\n    return _sig(z)\n",
           expect="the built-in sigmoid"),
     Wrong(NB1, "sigmoid", "computes in float32 whatever the input",
           "def sigmoid(z):\n    z = z.float()\n    e = torch.exp(-z.abs())\n"
