@@ -212,3 +212,9 @@ def test_cuda_matches_cpu(data):
         r.model.cpu()
     # TF32 or other GEMM kernels: looser than CPU-vs-CPU, still the same run.
     assert_same_runs(gpu, cpu, rtol=2e-3, atol=2e-4)
+
+
+def test_max_stack_splits_a_bucket(data):
+    runs = sweep(grid(activation=["relu", "tanh", "elu"], depth=2, width=16), data, epochs=1,
+                 seeds=[0], max_stack=2, progress=False)
+    assert sorted(r.stacked for r in runs) == [1, 2, 2]      # a bucket of 3: a stack of 2 and one alone
