@@ -90,7 +90,8 @@ def plot_sigmoid_saturation(ax=None, z_range=(-5.0, 5.0), eps: float = 0.01):
 
 def plot_layer_histograms(stats: Sequence[LayerStats], ax=None, *, title: str | None = None,
                           density: bool = True, log: bool = False):
-    """Per-layer activation histograms as overlaid lines (Glorot & Bengio 2010, Fig. 6–7)."""
+    """Per-layer activation histograms as overlaid lines, as in Glorot & Bengio (2010), Fig. 6
+    (activations at initialization; their Fig. 7 shows the back-propagated gradients)."""
     ax = _axes(ax, (7, 4))
     colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(stats), 1)))
     for s, color in zip(stats, colors):
