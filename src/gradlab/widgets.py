@@ -182,9 +182,9 @@ def batchnorm_explorer(data=None, *, depth: int = 10, max_depth: int = 30, width
     controls = {
         "depth": W.IntSlider(value=depth, min=1, max=max_depth, description="depth", continuous_update=False),
         "activation": W.Dropdown(options=list(activations), value=activation, description="activation"),
-        "batchnorm": W.Checkbox(value=batchnorm, description="BatchNorm before each activation"),
+        "batchnorm": W.Checkbox(value=batchnorm, description="BatchNorm", style={"description_width": "initial"}),
         "lr": W.FloatLogSlider(value=lr, base=10, min=-3, max=1, step=0.25, description="learning rate",
-                               continuous_update=False),
+                               continuous_update=False, style={"description_width": "initial"}),
     }
     out = W.Output(layout={"min_height": "330px"})
     summary = W.HTML()
@@ -229,16 +229,17 @@ def batchnorm_explorer(data=None, *, depth: int = 10, max_depth: int = 30, width
         bn = "with BN" if v["batchnorm"] else "without BN"
         fig.suptitle(f"{v['activation']} · depth {v['depth']} · {bn}", fontsize=11)
         fig.tight_layout()
+        box.losses = losses  # the last run's per-step losses, for notebooks that assert on them
         last = sum(losses[-10:]) / len(losses[-10:])
         summary.value = (f"<b>loss:</b> {losses[0]:.3g} → {last:.3g} (mean of the last 10 steps)"
                          + ("" if finite else " &nbsp; <b>diverged</b> (non-finite loss)"))
         show_figure(out, fig)
 
-    for c in controls.values():
-        c.observe(redraw, names="value")
-    redraw()
     box = W.VBox([W.HBox([controls["depth"], controls["activation"]]),
                   W.HBox([controls["batchnorm"], controls["lr"]]), summary, out])
     box.controls = controls
     box.redraw = redraw
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    redraw()
     return box
