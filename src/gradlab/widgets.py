@@ -217,3 +217,101 @@ def activation_explorer(functions: dict | None = None, *, depth: int = 20, width
     box.controls = {"activations": select, "depth": depth_slider}
     box.redraw = redraw
     return box
+
+
+def batchnorm_explorer(data=None, *, depth: int = 10, max_depth: int = 30, width: int = 64,
+                       activation: str = "sigmoid", batchnorm: bool = False, lr: float = 0.1,
+                       activations=("sigmoid", "tanh", "relu", "elu"), init: str = "xavier",
+                       steps: int = 60, batch_size: int = 128, n: int = 512, seed: int = 0):
+    """Depth, activation, Batch Normalization on/off and learning rate as controls; the per-layer
+    activation statistics before and after a short run, and that run's loss curve, as the picture.
+
+    Every change builds ``mlp(depth, width, activation, init, batchnorm=...)`` (Xavier's gain
+    for the activation), records the mean and std of every hidden layer's output on ``n``
+    training inputs, trains ``steps`` SGD steps (momentum 0.9, batches of ``batch_size``) and
+    measures again (in eval mode, i.e. with BN's running statistics).
+
+    Args:
+        data: a :class:`gradlab.Dataset` to train on (default: standard normal inputs with
+            labels from a fixed random linear map, 40 features, 10 classes).
+        depth, activation, batchnorm, lr: the initial values of the controls.
+        activations: the choices offered.
+        steps: SGD steps of the short run (keep it short: it runs on every change).
+    """
+    import math
+
+    import ipywidgets as W
+    import torch.nn.functional as F
+
+    if data is not None:
+        x_all, y_all = data.x_train.cpu(), data.y_train.cpu()
+    else:
+        g = torch.Generator().manual_seed(0)
+        x_all = torch.randn(4096, 40, generator=g)
+        y_all = (x_all @ torch.randn(40, 10, generator=g)).argmax(1)
+    in_features, classes = x_all.shape[1], int(y_all.max()) + 1
+    probe, probe_y = x_all[:n], y_all[:n]
+    controls = {
+        "depth": W.IntSlider(value=depth, min=1, max=max_depth, description="depth", continuous_update=False),
+        "activation": W.Dropdown(options=list(activations), value=activation, description="activation"),
+        "batchnorm": W.Checkbox(value=batchnorm, description="BatchNorm", style={"description_width": "initial"}),
+        "lr": W.FloatLogSlider(value=lr, base=10, min=-3, max=1, step=0.25, description="learning rate",
+                               continuous_update=False, style={"description_width": "initial"}),
+    }
+    out = W.Output(layout={"min_height": "330px"})
+    summary = W.HTML()
+
+    def short_run(net, rate):
+        opt = torch.optim.SGD(net.parameters(), lr=rate, momentum=0.9)
+        g = torch.Generator().manual_seed(seed)
+        losses = []
+        net.train()
+        for _ in range(steps):
+            idx = torch.randint(0, len(x_all), (batch_size,), generator=g)
+            loss = F.cross_entropy(net(x_all[idx]), y_all[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+            if not math.isfinite(losses[-1]):
+                break
+        net.eval()
+        return losses
+
+    def redraw(*_):
+        v = {k: c.value for k, c in controls.items()}
+        torch.manual_seed(seed)
+        net = mlp(v["depth"], width, v["activation"], init, batchnorm=v["batchnorm"], gain="auto",
+                  in_features=in_features, out_features=classes)
+        net.eval()
+        before = layer_stats(net, probe, probe_y)
+        losses = short_run(net, v["lr"])
+        finite = all(math.isfinite(p) for p in losses)
+        after = layer_stats(net, probe, probe_y) if finite else before
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+        for field, ax, label in (("act_mean", axes[0], "mean"), ("act_std", axes[1], "std")):
+            profiles = {"at initialization": before}
+            if finite:
+                profiles[f"after {len(losses)} steps"] = after
+            plot_layer_profile(profiles, field, ax, log=False, ylabel=f"{label} of activations",
+                               title=f"activation {label} per layer")
+        axes[2].plot(range(1, len(losses) + 1), losses)
+        axes[2].set(xlabel="SGD step", ylabel="training loss (batch)", title=f"loss, lr = {v['lr']:.3g}")
+        axes[2].grid(alpha=0.3)
+        bn = "with BN" if v["batchnorm"] else "without BN"
+        fig.suptitle(f"{v['activation']} · depth {v['depth']} · {bn}", fontsize=11)
+        fig.tight_layout()
+        box.losses = losses  # the last run's per-step losses, for notebooks that assert on them
+        last = sum(losses[-10:]) / len(losses[-10:])
+        summary.value = (f"<b>loss:</b> {losses[0]:.3g} → {last:.3g} (mean of the last 10 steps)"
+                         + ("" if finite else " &nbsp; <b>diverged</b> (non-finite loss)"))
+        show_figure(out, fig)
+
+    box = W.VBox([W.HBox([controls["depth"], controls["activation"]]),
+                  W.HBox([controls["batchnorm"], controls["lr"]]), summary, out])
+    box.controls = controls
+    box.redraw = redraw
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    redraw()
+    return box
