@@ -235,8 +235,8 @@ def plot_paths(surface: Surface | str, paths: Mapping[str, np.ndarray], ax=None,
     """
     surface = SURFACES[surface] if isinstance(surface, str) else surface
     ax = _axes(ax, (7, 5))
-    xs = torch.linspace(*surface.xlim, 300, dtype=torch.float64)
-    ys = torch.linspace(*surface.ylim, 300, dtype=torch.float64)
+    xs = torch.linspace(*surface.xlim, 200, dtype=torch.float64)
+    ys = torch.linspace(*surface.ylim, 200, dtype=torch.float64)
     gx, gy = torch.meshgrid(xs, ys, indexing="xy")
     z = surface.fn(gx, gy).numpy()
     low = max(float(z.min()), 1e-3)
