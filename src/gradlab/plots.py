@@ -146,3 +146,111 @@ def plot_learning_curves(histories: Mapping[str, object], metric: str = "test_ac
     ax.legend()
     ax.grid(alpha=0.3)
     return ax
+
+
+# --------------------------------------------------------------------------------------------
+# 2-D loss surfaces and optimizer paths (assignment 5)
+from dataclasses import dataclass  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Surface:
+    r"""A 2-D loss surface ``f(x, y)`` for optimizer pictures.
+
+    Attributes:
+        name: short name (a key of :data:`SURFACES`).
+        fn: ``fn(x, y) -> Tensor`` elementwise on tensors of any shape (autograd-friendly).
+        start: where paths start.
+        minimum: the global minimum ``(x*, y*)``.
+        xlim, ylim: the window drawn.
+    """
+    name: str
+    fn: Callable
+    start: tuple[float, float]
+    minimum: tuple[float, float]
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+
+    def __call__(self, xy: torch.Tensor) -> torch.Tensor:
+        """``f`` at ``xy[..., 0], xy[..., 1]``."""
+        return self.fn(xy[..., 0], xy[..., 1])
+
+
+def _ravine(x, y):
+    return 0.5 * (x ** 2 + 25.0 * y ** 2)
+
+
+def _rosenbrock(x, y):
+    return (1 - x) ** 2 + 100.0 * (y - x ** 2) ** 2
+
+
+SURFACES = {
+    # an ill-conditioned quadratic: curvatures 1 and 25 (condition number 25)
+    "ravine": Surface("ravine", _ravine, (-4.5, 1.0), (0.0, 0.0), (-5.0, 1.5), (-1.5, 1.5)),
+    # Rosenbrock (1960): a curved, narrow valley; curvatures ≈ 0.4 and 1000 at the minimum
+    "rosenbrock": Surface("rosenbrock", _rosenbrock, (-1.2, 1.0), (1.0, 1.0), (-1.7, 1.5), (-0.4, 1.6)),
+}
+__all__ += ["Surface", "SURFACES", "optimizer_path", "plot_paths"]
+
+
+def optimizer_path(make_optimizer: Callable, surface: Surface | str = "rosenbrock", steps: int = 200,
+                   start=None) -> tuple[np.ndarray, np.ndarray]:
+    r"""Run an optimizer on a 2-D surface in float64.
+
+    Args:
+        make_optimizer: ``params -> torch.optim.Optimizer`` (e.g. ``lambda p: torch.optim.SGD(p, lr=1e-3)``).
+        surface: a :class:`Surface` or a name in :data:`SURFACES`.
+        steps: optimizer steps.
+        start: the start point (default: the surface's).
+
+    Returns:
+        ``(path, losses)``: the points ``[steps + 1, 2]`` (start first) and ``f`` at each; a path
+        that diverges is cut at its first non-finite point.
+    """
+    surface = SURFACES[surface] if isinstance(surface, str) else surface
+    xy = torch.tensor(start if start is not None else surface.start, dtype=torch.float64, requires_grad=True)
+    opt = make_optimizer([xy])
+    path, losses = [xy.detach().clone()], []
+    for _ in range(steps):
+        loss = surface(xy)
+        losses.append(float(loss.detach()))
+        if not np.isfinite(losses[-1]):
+            break
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        path.append(xy.detach().clone())
+    else:
+        losses.append(float(surface(xy.detach())))
+    path = torch.stack(path[:len(losses)]).numpy()
+    return path, np.asarray(losses)
+
+
+def plot_paths(surface: Surface | str, paths: Mapping[str, np.ndarray], ax=None, *,
+               upto: int | None = None, title: str | None = None):
+    """Contour lines of ``surface`` (log-spaced levels) with one optimizer path per entry.
+
+    Args:
+        paths: ``{"label": array [steps + 1, 2]}`` (e.g. from :func:`optimizer_path`).
+        upto: draw only the first ``upto`` steps of each path (a step slider).
+    """
+    surface = SURFACES[surface] if isinstance(surface, str) else surface
+    ax = _axes(ax, (7, 5))
+    xs = torch.linspace(*surface.xlim, 200, dtype=torch.float64)
+    ys = torch.linspace(*surface.ylim, 200, dtype=torch.float64)
+    gx, gy = torch.meshgrid(xs, ys, indexing="xy")
+    z = surface.fn(gx, gy).numpy()
+    low = max(float(z.min()), 1e-3)
+    levels = np.geomspace(low, float(z.max()), 18)
+    ax.contour(gx.numpy(), gy.numpy(), z, levels=levels, cmap="Greys", linewidths=0.6,
+               norm=plt.matplotlib.colors.LogNorm())
+    ax.plot(*surface.minimum, "k*", ms=12, label="minimum")
+    for label, path in paths.items():
+        p = np.asarray(path)[: (upto + 1) if upto is not None else None]
+        (line,) = ax.plot(p[:, 0], p[:, 1], ".-", ms=2.5, lw=1, label=label)
+        ax.plot(p[-1, 0], p[-1, 1], "o", color=line.get_color(), ms=5)
+    ax.plot(*surface.start, "ks", ms=5)
+    ax.set(xlim=surface.xlim, ylim=surface.ylim, xlabel="x", ylabel="y",
+           title=title or f"{surface.name}: optimizer paths")
+    ax.legend(fontsize=8, loc="best")
+    return ax

@@ -315,3 +315,91 @@ def batchnorm_explorer(data=None, *, depth: int = 10, max_depth: int = 30, width
         c.observe(redraw, names="value")
     redraw()
     return box
+
+
+# --------------------------------------------------------------------------------------------
+# assignment 5: optimizers on a 2-D surface
+#: name -> (factory(params, lr, beta) -> Optimizer, a learning rate that works on Rosenbrock)
+OPTIMIZERS_2D = {
+    "sgd": (lambda p, lr, b: torch.optim.SGD(p, lr=lr), 1e-3),
+    "momentum": (lambda p, lr, b: torch.optim.SGD(p, lr=lr, momentum=b), 1e-3),
+    "nesterov": (lambda p, lr, b: torch.optim.SGD(p, lr=lr, momentum=b, nesterov=True), 1e-3),
+    "adagrad": (lambda p, lr, b: torch.optim.Adagrad(p, lr=lr), 0.3),
+    "rmsprop": (lambda p, lr, b: torch.optim.RMSprop(p, lr=lr, alpha=b), 1e-2),
+    "adam": (lambda p, lr, b: torch.optim.Adam(p, lr=lr, betas=(b, 0.999)), 3e-2),
+    "adamw": (lambda p, lr, b: torch.optim.AdamW(p, lr=lr, betas=(b, 0.999), weight_decay=1e-2), 3e-2),
+}
+__all__ += ["optimizer_explorer", "OPTIMIZERS_2D"]
+
+
+def optimizer_explorer(optimizers: dict | None = None, *, surface: str = "rosenbrock",
+                       optimizer: str = "momentum", lr: float | None = None, beta: float = 0.9,
+                       steps: int = 500):
+    r"""Optimizer, learning rate and β as controls; the path on a 2-D surface (contours) and the
+    loss against the step as the picture, with a slider over the steps.
+
+    β is the momentum of SGD with momentum / Nesterov, RMSProp's ``alpha`` and Adam's
+    :math:`\beta_1`; plain SGD and AdaGrad ignore it. Choosing an optimizer sets the learning
+    rate to one that works for it on Rosenbrock (then change it).
+
+    Args:
+        optimizers: ``{"name": (factory(params, lr, beta) -> Optimizer, default lr)}``
+            (default :data:`OPTIMIZERS_2D`, torch's optimizers; pass your own classes).
+        surface: a name in :data:`gradlab.plots.SURFACES`.
+        optimizer, lr, beta, steps: initial values of the controls; ``steps`` is also the
+            length of every path.
+    """
+    import ipywidgets as W
+    import numpy as np
+    from .plots import SURFACES, optimizer_path, plot_paths
+
+    optimizers = dict(optimizers or OPTIMIZERS_2D)
+    controls = {
+        "optimizer": W.Dropdown(options=list(optimizers), value=optimizer, description="optimizer"),
+        "surface": W.Dropdown(options=list(SURFACES), value=surface, description="surface"),
+        "lr": W.FloatLogSlider(value=lr or optimizers[optimizer][1], base=10, min=-4, max=0, step=0.1,
+                               description="learning rate", readout_format=".1e", continuous_update=False),
+        "beta": W.FloatSlider(value=beta, min=0.0, max=0.99, step=0.01, description="β / momentum",
+                              continuous_update=False),
+        "step": W.IntSlider(value=steps, min=1, max=steps, description="show steps", continuous_update=False),
+    }
+    out = W.Output(layout={"min_height": "360px"})
+    summary = W.HTML()
+    state = {"busy": False}
+
+    def redraw(*_):
+        if state["busy"]:
+            return
+        v = {k: c.value for k, c in controls.items()}
+        factory = optimizers[v["optimizer"]][0]
+        path, losses = optimizer_path(lambda p: factory(p, v["lr"], v["beta"]), v["surface"], steps)
+        upto = min(v["step"], len(path) - 1)
+        fig, axes = plt.subplots(1, 2, figsize=(11.5, 4), gridspec_kw={"width_ratios": [1.3, 1]})
+        plot_paths(v["surface"], {v["optimizer"]: path}, axes[0], upto=upto,
+                   title=f"{v['optimizer']} · lr {v['lr']:.1e} · β {v['beta']:.2f}")
+        axes[1].semilogy(range(upto + 1), np.maximum(losses[:upto + 1], 1e-16))
+        axes[1].set(xlabel="step", ylabel="loss", title="loss vs step", xlim=(0, steps))
+        axes[1].grid(alpha=0.3, which="both")
+        fig.tight_layout()
+        diverged = len(path) < steps + 1
+        summary.value = (f"<b>loss after {upto} steps:</b> {losses[upto]:.3g} &nbsp; "
+                         f"<b>distance to the minimum:</b> "
+                         f"{float(np.hypot(*(path[upto] - SURFACES[v['surface']].minimum))):.3g}"
+                         + (f" &nbsp; <b style='color:#c00'>diverged at step {len(path) - 1}</b>" if diverged else ""))
+        show_figure(out, fig)
+
+    def new_optimizer(change):
+        state["busy"] = True
+        controls["lr"].value = optimizers[change["new"]][1]
+        state["busy"] = False
+        redraw()
+
+    controls["optimizer"].observe(new_optimizer, names="value")
+    for name in ("surface", "lr", "beta", "step"):
+        controls[name].observe(redraw, names="value")
+    redraw()
+    box = W.VBox([W.HBox([controls["optimizer"], controls["surface"]]),
+                  W.HBox([controls["lr"], controls["beta"]]), controls["step"], summary, out])
+    box.controls = controls
+    box.redraw = redraw
+    return box
