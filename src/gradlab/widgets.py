@@ -403,3 +403,89 @@ def optimizer_explorer(optimizers: dict | None = None, *, surface: str = "rosenb
     box.controls = controls
     box.redraw = redraw
     return box
+
+
+def regularization_explorer(data=None, *, sizes=(100, 250, 500, 1000, 2000), n_train: int = 250,
+                            dropout: float = 0.0, l2: float = 0.0,
+                            l2_values=(0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2), epochs: int = 30,
+                            depth: int = 3, width: int = 128, batch_size: int = 50, lr: float = 1e-3,
+                            seed: int = 0):
+    r"""Training-set size, dropout rate and ℓ2 strength as controls; the training and validation
+    curves (loss and accuracy) of a short run as the picture.
+
+    Every change trains a fresh ``depth`` × ``width`` ReLU MLP (He initialization, Adam) for
+    ``epochs`` epochs on the first ``n`` examples of a fixed shuffle of ``data``'s training split,
+    with ``nn.Dropout(p)`` after every hidden activation and the penalty ``λ2 · Σ w²`` over the
+    weights (not the biases) added to the training loss; ``data``'s test split is the validation
+    set. The notebook's random state is left untouched (``torch.random.fork_rng``).
+
+    Args:
+        data: a :class:`gradlab.Dataset` (default: MNIST-1D on the CPU).
+        sizes: the training-set sizes offered.
+        n_train, dropout, l2: the initial values of the controls (``l2`` one of ``l2_values``).
+        epochs, depth, width, batch_size, lr, seed: the run that is drawn.
+    """
+    import ipywidgets as W
+    import numpy as np
+    import torch.nn.functional as F
+
+    from .data import load
+    from .train import train
+
+    if data is None:
+        data = load("mnist1d", "cpu")
+    sizes = [n for n in sizes if n <= len(data.y_train)] or [len(data.y_train)]
+    n_train = n_train if n_train in sizes else sizes[0]
+    l2_values = sorted(set(l2_values) | {l2})
+    controls = {
+        "n_train": W.Dropdown(options=sizes, value=n_train, description="train size"),
+        "dropout": W.FloatSlider(value=dropout, min=0.0, max=0.8, step=0.1, description="dropout p",
+                                 continuous_update=False),
+        "l2": W.SelectionSlider(options=[(f"{v:g}", v) for v in l2_values], value=l2, description="ℓ2 λ2",
+                                continuous_update=False),
+    }
+    out = W.Output(layout={"min_height": "330px"})
+    summary = W.HTML()
+
+    def redraw(*_):
+        v = {k: c.value for k, c in controls.items()}
+        subset = data.subset(v["n_train"], seed=0)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = mlp(depth, width, "relu", "he", dropout=v["dropout"], in_features=data.n_features,
+                      out_features=max(data.n_classes, int(data.y_train.max()) + 1), device=data.device)
+            weights = [p for name, p in net.named_parameters() if name.endswith("weight")]
+
+            def loss_fn(logits, y, reduction="mean"):
+                loss = F.cross_entropy(logits, y, reduction=reduction)
+                if reduction == "mean" and v["l2"]:
+                    loss = loss + v["l2"] * sum((w * w).sum() for w in weights)
+                return loss
+
+            history = train(net, subset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                            loss_fn=loss_fn, progress=False)
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+        for ax, metric, ylabel in ((axes[0], "loss", "cross-entropy (data term)"), (axes[1], "acc", "accuracy")):
+            ax.plot(history.epoch, getattr(history, f"train_{metric}"), label="training")
+            ax.plot(history.epoch, getattr(history, f"test_{metric}"), label="validation")
+            ax.set(xlabel="epoch", ylabel=ylabel)
+            ax.legend()
+            ax.grid(alpha=0.3)
+        axes[0].set_yscale("log")
+        fig.suptitle(f"{v['n_train']} training examples · dropout {v['dropout']:.1f} · ℓ2 {v['l2']:g}",
+                     fontsize=11)
+        fig.tight_layout()
+        gap = history.train_acc[-1] - history.test_acc[-1]
+        summary.value = (f"<b>final accuracy:</b> training {history.train_acc[-1]:.3f}, validation "
+                         f"{history.test_acc[-1]:.3f} &nbsp; <b>gap:</b> {gap:.3f} &nbsp; "
+                         f"<b>best validation loss</b> at epoch {int(np.argmin(history.test_loss))}")
+        box.history = history
+        show_figure(out, fig)
+
+    box = W.VBox([W.HBox([controls["n_train"], controls["dropout"], controls["l2"]]), summary, out])
+    box.controls = controls  # handy for tests and for notebooks that drive it
+    box.redraw = redraw
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    redraw()
+    return box
