@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 PORT   ?= 8888
 
-.PHONY: help setup lab test test-fast grade release bench lock clean
+.PHONY: help setup lab test test-fast grade release bench book lock clean
 
 help:
 	@echo "make lab      set up (first time) and open the course in JupyterLab"
@@ -14,6 +14,7 @@ help:
 	@echo "make grade    grade the bundled demo class and print the gradebook"
 	@echo "make release  regenerate course/ from solutions/ with nbgrader"
 	@echo "make bench    benchmark gradlab's training loops against a naive loop"
+	@echo "make book     build the course as a static book (build/book/student, build/book/instructor)"
 
 # One pinned environment: pyproject pins the direct dependencies, constraints.txt the rest.
 $(STAMP): pyproject.toml constraints.txt
@@ -45,6 +46,11 @@ release: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
+
+# The course as a static book: build/book/student/ and build/book/instructor/ (book/build.py). Each
+# solution notebook runs once (cached in build/book/.cache); a prose edit rebuilds in seconds.
+book: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" GRADLAB_PROGRESS=0 $(PY) -m book.build --jobs $(JOBS) $(BOOK_ARGS)
 
 lock: $(STAMP)
 	{ echo "# Full transitive lock (pip freeze on Python 3.11, Linux x86_64) used as pip constraints by the Makefile."; \
