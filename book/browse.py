@@ -1,6 +1,7 @@
 """Open a built book the way a reader does: a local HTTP server and headless Chromium with every
 request that would leave the machine blocked and recorded (used by tests/test_book.py, and to
-take the screenshots: ``python -m book.browse build/book/student artifacts/book``).
+check every page of a real build and take the screenshots:
+``python -m book.browse check build/book/student``, ``python -m book.browse shots build/book/student artifacts/book``).
 """
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 #: in-page probes: MathJax finished, rendered math present, raw TeX left in the article text
 MATH_STATE = """() => {
-  const article = document.querySelector('article') || document.body;
-  const text = article.innerText;
+  const article = (document.querySelector('article') || document.body).cloneNode(true);
+  article.querySelectorAll('pre, code, .highlight, script, .MathJax_Preview').forEach(e => e.remove());
+  const text = article.textContent;
   return {
     mathjax: !!(window.MathJax && window.MathJax.Hub),
     rendered: document.querySelectorAll('.MathJax, .MathJax_Display, .MathJax_CHTML, mjx-container').length,
     tex_sources: document.querySelectorAll('span.math, div.math').length,
-    raw_tex: ['$$', '\\\\frac', '\\\\mathrm', '\\\\sigma', '\\\\('].filter(s => text.includes(s)),
+    raw_tex: (text.match(/\\$\\$|\\\\[A-Za-z]{2,}|\\\\[()\\[\\]]/g) || []).slice(0, 10),
   };
 }"""
 FIGURES = """() => [...document.querySelectorAll('article img')].map(
@@ -98,6 +100,34 @@ def search(page, base: str, word: str, timeout_ms: int = 30_000) -> list[str]:
     return page.locator("#search-results ul.search li a").all_inner_texts()
 
 
+def page_problems(page, rel: str) -> list[str]:
+    """What is wrong with the open page: math left as raw TeX or not typeset, figures that did not load."""
+    problems = []
+    math = page.evaluate(MATH_STATE)
+    if math["tex_sources"] and not (math["mathjax"] and math["rendered"]):
+        problems.append(f"{rel}: {math['tex_sources']} equations, but MathJax rendered {math['rendered']}")
+    if math["raw_tex"]:
+        problems.append(f"{rel}: raw TeX in the text: {math['raw_tex']}")
+    broken = [f["src"] for f in page.evaluate(FIGURES) if not (f["w"] and f["h"])]
+    if broken:
+        problems.append(f"{rel}: figures that did not load: {broken}")
+    return problems
+
+
+def check_site(site: Path) -> list[str]:
+    """Open the landing page and every page of the book in ``site`` offline; return the problems."""
+    problems = []
+    pages = ["index.html"] + sorted(p.relative_to(site).as_posix() for p in site.glob("[0-9]*/*.html"))
+    with serve(site) as base, offline_page() as (page, blocked):
+        for rel in pages:
+            open_page(page, f"{base}/{rel}")
+            problems += page_problems(page, rel)
+        if not search(page, base, "Xavier"):
+            problems.append("search finds nothing for 'Xavier'")
+        problems += [f"request to another host: {u}" for u in blocked]
+    return problems
+
+
 def screenshots(site: Path, dest: Path, page_rel: str | None = None) -> list[Path]:
     """Landing page, one assignment page (``page_rel`` or the first with equations and a figure),
     and the search results for "Xavier" of the book in ``site``, as PNGs in ``dest``."""
@@ -126,6 +156,18 @@ def screenshots(site: Path, dest: Path, page_rel: str | None = None) -> list[Pat
     return shots
 
 
+def main(argv: list[str]) -> int:
+    if len(argv) >= 2 and argv[0] == "check":
+        problems = check_site(Path(argv[1]))
+        print("\n".join(problems) or f"{argv[1]}: every page fine (math typeset, figures loaded, offline)")
+        return 1 if problems else 0
+    if len(argv) >= 3 and argv[0] == "shots":
+        for shot in screenshots(Path(argv[1]), Path(argv[2]), argv[3] if len(argv) > 3 else None):
+            print(shot)
+        return 0
+    print("usage: python -m book.browse check SITE | shots SITE DEST [PAGE]", file=sys.stderr)
+    return 2
+
+
 if __name__ == "__main__":
-    for shot in screenshots(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None):
-        print(shot)
+    sys.exit(main(sys.argv[1:]))

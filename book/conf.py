@@ -19,6 +19,7 @@ suppress_warnings = ["mystnb.unknown_mime_type"]
 
 # MyST: $…$ / $$…$$ math, amsmath environments, ::: admonitions (mark schemes, model answers)
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+myst_dmath_double_inline = True     # $$…$$ inside a paragraph, as Jupyter renders it
 myst_update_mathjax = False          # it writes a MathJax 3/4 config; we serve MathJax 2 (below)
 myst_heading_anchors = 3
 
@@ -76,5 +77,13 @@ def _copy_mathjax(app, exception):
                         ignore=shutil.ignore_patterns("localization", "__pycache__"))
 
 
+def _own_output_folder(app):
+    """myst-nb writes each page's notebook and images to OUTDIR/../jupyter_execute, which both editions
+    would share: give every edition its own (OUTDIR/../_jupyter_execute/<edition>)."""
+    folder = Path(app.outdir).parent / "_jupyter_execute" / Path(app.outdir).name
+    app.env.mystnb_config = app.env.mystnb_config.copy(output_folder=str(folder.resolve()))
+
+
 def setup(app):
+    app.connect("builder-inited", _own_output_folder, priority=900)  # after myst-nb's (500)
     app.connect("build-finished", _copy_mathjax)
