@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,17 +66,21 @@ def with_outputs(source, executed):
 
 def _run(job: Job) -> Path:
     """Execute one notebook in its own folder (as nbval and Validate do); write the executed copy."""
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     os.environ.update(KERNEL_ENV)
     nb = nbformat.read(str(job.notebook), as_version=4)
-    client = NotebookClient(nb, timeout=job.timeout, kernel_name="python3", allow_errors=False,
-                            resources={"metadata": {"path": str(job.notebook.parent)}})
-    try:
-        client.execute()
-    except CellExecutionError as e:
-        raise RuntimeError(f"{job.notebook}: a cell failed while building the book:\n{e}") from None
+    with tempfile.TemporaryDirectory(prefix="gradlab-book-") as sockets:
+        # IPC sockets at an absolute path (the kernel runs in the notebook's folder): no TCP port
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
+        client = NotebookClient(nb, km=km, timeout=job.timeout, kernel_name="python3", allow_errors=False,
+                                resources={"metadata": {"path": str(job.notebook.parent)}})
+        try:
+            client.execute()
+        except CellExecutionError as e:
+            raise RuntimeError(f"{job.notebook}: a cell failed while building the book:\n{e}") from None
     job.executed.parent.mkdir(parents=True, exist_ok=True)
     tmp = job.executed.with_suffix(".tmp")
     nbformat.write(nb, str(tmp))

@@ -69,11 +69,11 @@ def landing_page(pages: list[Page], edition: str, lab_hint: str) -> str:
            "answer it, and what every notebook teaches. " + lab_hint, ""]
     for n, (problem, nums, blurb) in enumerate(PROBLEMS + ([other] if other[1] else []), 1):
         assignments = [a for a in by_assignment if a[:2] in nums]
-        if not assignments:
-            continue
         out += [f"## {'Problem ' + str(n) + ': ' if problem != 'More' else ''}{problem}", ""]
         if blurb:
             out += [blurb, ""]
+        if not assignments:
+            out += [f"*Assignments {', '.join(nums)}: not in this build yet.*", ""]
         for a in assignments:
             out += [f"### {assignment_title(a)}", ""]
             for p in by_assignment[a]:

@@ -2,7 +2,7 @@
 
 The browser, rebuild and instructor tests build a tiny fixture course (two assignments, one small
 notebook each: an equation, a figure, an exercise with hidden tests, a written answer with a mark
-scheme) into a scratch folder, so they take seconds; ``make book`` builds the real course. The
+scheme) into a scratch folder (marked ``slow``: ≈ 25 s of CPU in all); ``make book`` builds the real course. The
 real notebooks are checked without running them: the student edition's sources are exactly
 ``course/``'s and pass the leak checks.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import resource
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -18,11 +19,14 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from book import browse, editions
-from book.build import BookError, build, page_notebook
-from tests import nbcheck
-
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `book` and `tests` are imported from the checkout (plain `pytest` too)
+    sys.path.insert(0, str(ROOT))
+
+from book import browse, editions  # noqa: E402
+from book.build import BookError, build, page_notebook  # noqa: E402
+from tests import nbcheck  # noqa: E402
+
 pytestmark = [pytest.mark.book, pytest.mark.timeout(300)]
 
 SOLUTION_LINE = "return 2 * x  # the doubling solution"
@@ -104,6 +108,7 @@ def test_student_page_of_real_notebook_is_the_release_and_leaks_nothing(path):
 
 # --------------------------------------------------------------------------------------------
 # the leak checks can fail (negative self-tests)
+@pytest.mark.slow
 def test_leak_checks_catch_a_planted_solution_line_or_hidden_test(book):
     root, out, *_ = book
     source = nbcheck.read(root / "solutions/01_alpha/01_first.ipynb")
@@ -126,6 +131,7 @@ def test_leak_checks_catch_a_planted_solution_line_or_hidden_test(book):
                                            source, "planted"), secret
 
 
+@pytest.mark.slow
 def test_build_fails_when_the_student_edition_would_leak(tmp_path, monkeypatch):
     """End to end: a student page that kept the solutions (release step sabotaged) stops the build."""
     root = make_course(tmp_path, {"01_alpha/01_first.ipynb": fixture_notebook(1, "First")})
@@ -134,6 +140,7 @@ def test_build_fails_when_the_student_edition_would_leak(tmp_path, monkeypatch):
         build(root, tmp_path / "out", edition_names=("student",))
 
 
+@pytest.mark.slow
 def test_build_fails_on_a_notebook_error(tmp_path):
     nb = fixture_notebook(1, "Broken")
     nb.cells.insert(2, new_code_cell("raise ValueError('broken on purpose')", metadata=_meta("broken")))
@@ -144,6 +151,7 @@ def test_build_fails_on_a_notebook_error(tmp_path):
 
 # --------------------------------------------------------------------------------------------
 # the two editions
+@pytest.mark.slow
 def test_student_edition_shows_stubs_and_experiment_outputs_only(book):
     root, out, *_ = book
     html = (out / "student/01_alpha/01_first.html").read_text()
@@ -157,6 +165,7 @@ def test_student_edition_shows_stubs_and_experiment_outputs_only(book):
     assert not shipped, f"the build ships page sources: {shipped}"
 
 
+@pytest.mark.slow
 def test_instructor_edition_shows_everything_with_hidden_tests_collapsed(book):
     root, out, *_ = book
     html = (out / "instructor/01_alpha/01_first.html").read_text()
@@ -168,15 +177,19 @@ def test_instructor_edition_shows_everything_with_hidden_tests_collapsed(book):
     assert "Mark scheme" in text and "solutions/01_alpha/01_first.ipynb" in text
 
 
+@pytest.mark.slow
 def test_landing_page_has_the_learning_path(book):
     root, out, *_ = book
     text = editions.html_text((out / "student/index.html").read_text())
     assert "Problem 1: Vanishing and exploding gradients" in text
+    assert "Problem 2: Training is slow with a large network" in text and "Problem 3: Overfitting" in text
+    assert "Assignments 04, 05: not in this build yet." in text
     assert "01 · Alpha" in text and "02 · Beta" in text
     assert "Assignment 1 · First" in text and "to double a number." in text
     assert text.index("Assignment 1 · First") < text.index("Assignment 2 · Second")
 
 
+@pytest.mark.slow
 def test_prose_edit_rebuilds_without_executing(book, capsys):
     root, out, cold, _ = book
     path = root / "solutions/02_beta/01_second.ipynb"
@@ -197,6 +210,7 @@ def test_prose_edit_rebuilds_without_executing(book, capsys):
 # --------------------------------------------------------------------------------------------
 # in a browser, offline
 @pytest.mark.browser
+@pytest.mark.slow
 def test_student_edition_in_an_offline_browser(book, tmp_path):
     if not Path(browse.CHROMIUM).exists():
         pytest.skip(f"no {browse.CHROMIUM}")
