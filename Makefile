@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 PORT   ?= 8888
 
-.PHONY: help setup lab test test-fast lint grade release bench lock clean
+.PHONY: help setup lab test test-fast lint grade release bench book lock clean
 
 # `make help` lists every target: each one carries a `## description` comment on its rule line.
 help: ## list the targets
@@ -46,6 +46,11 @@ release: $(STAMP) ## regenerate course/ from solutions/ with nbgrader
 
 bench: $(STAMP) ## benchmark gradlab's training loops against a naive loop (BENCH_ARGS)
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
+
+# The course as a static book: build/book/student/ and build/book/instructor/ (book/build.py). Each
+# solution notebook runs once (cached in build/book/.cache); a prose edit rebuilds in seconds.
+book: $(STAMP) ## build the course as a static book (build/book/student, build/book/instructor)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" GRADLAB_PROGRESS=0 $(PY) -m book.build --jobs $(JOBS) $(BOOK_ARGS)
 
 lock: $(STAMP) ## rewrite constraints.txt from the installed environment
 	{ echo "# Full transitive lock (pip freeze on Python 3.11, Linux x86_64) used as pip constraints by the Makefile."; \

@@ -1,0 +1,199 @@
+"""Build the course as a static book: ``make book`` → ``build/book/student/`` and ``build/book/instructor/``.
+
+    python -m book.build [--root .] [--out build/book] [--edition student|instructor] [--jobs N]
+                         [--repo-url URL] [--only GLOB ...]
+
+1. Every solution notebook (``solutions/<assignment>/*.ipynb``, found at build time, course order)
+   is executed once, cached under ``OUT/.cache`` (``book/execute.py``).
+2. Both editions are derived from that one run (``book/editions.py``): the instructor edition
+   shows everything; the student edition has the release's sources (what ``course/`` shows) and
+   the outputs of every cell that is neither a solution nor a test. The student pages must pass the
+   release leak checks (a warning says when ``course/`` lags behind ``solutions/``: `make release`).
+3. Sphinx + myst-nb render each edition (``book/conf.py``); the student HTML is leak-checked again.
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python book/build.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import nbformat
+
+from book import editions, landing
+from book.execute import execute_all, with_outputs
+from tests import nbcheck
+
+BOOK_DIR = Path(__file__).resolve().parent
+EDITIONS = ("student", "instructor")
+#: per edition: the folder students/instructors open, and what the page says about running it
+SOURCE_FOLDER = {"student": "course", "instructor": "solutions"}
+
+
+class BookError(RuntimeError):
+    """The book cannot be built as asked (a leak, no notebook, Sphinx failed)."""
+
+
+def write_if_changed(path: Path, text: str) -> None:
+    """Write only when the content changes: Sphinx then re-reads only the pages that changed."""
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def notebook_link(rel: str, page_dir: Path, root: Path, repo_url: str | None) -> str:
+    """Where a page links to its notebook: ``repo_url/rel`` or a relative path into the checkout."""
+    if repo_url:
+        return f"{repo_url.rstrip('/')}/{rel}"
+    return Path(os.path.relpath(root / rel, page_dir)).as_posix()
+
+
+def run_banner(edition: str, assignment: str, notebook: str, link: str) -> nbformat.NotebookNode:
+    """The markdown cell under a page's title: run it with `make lab`, and the notebook's source."""
+    folder = SOURCE_FOLDER[edition]
+    text = (f":::{{note}}\n:class: gradlab-run\n"
+            f"**Run this notebook:** `make lab` opens JupyterLab on `course/`; open "
+            f"`{assignment}/{notebook}`. "
+            f"Notebook: <a href=\"{link}\">{folder}/{assignment}/{notebook}</a>"
+            + (" (solutions, hidden tests and mark schemes shown: instructor edition)." if edition == "instructor"
+               else " — this page shows its experiments' figures and printed results, so you can compare.")
+            + "\n:::\n")
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata = {}
+    return cell
+
+
+def page_notebook(edition: str, source, executed, root: Path, nb_path: Path):
+    """The page of one notebook in one edition (a notebook with outputs), leak-checked for students."""
+    name = f"{nb_path.parent.name}/{nb_path.name}"
+    if edition == "instructor":
+        return editions.instructor(executed)
+    release = editions.release_sources(source, root)
+    course_nb = root / "course" / nb_path.parent.name / nb_path.name
+    if course_nb.exists():  # the page is made from solutions/ either way; course/ may lag behind an edit
+        course = nbcheck.read(course_nb)
+        if [nbcheck._src(c) for c in release.cells] != [nbcheck._src(c) for c in course.cells]:
+            print(f"book: warning: course/{name} is not the release of solutions/{name} (run `make release`); "
+                  "the student page follows solutions/", file=sys.stderr)
+    page = editions.student(executed, release)
+    problems = editions.student_leak_problems(page, source, name)
+    if problems:
+        raise BookError("the student page would leak:\n" + "\n".join(problems))
+    return page
+
+
+def write_sources(edition: str, pages: list[tuple[Path, object, object]], root: Path, src: Path,
+                  out: Path, repo_url: str | None) -> list[landing.Page]:
+    """Write one edition's Sphinx source tree (pages + landing page); remove pages that went away."""
+    index, keep = [], {src / "index.md"}
+    for nb_path, source, executed in pages:
+        a, nb_name = nb_path.parent.name, nb_path.name
+        page = page_notebook(edition, source, executed, root, nb_path)
+        rel = f"{SOURCE_FOLDER[edition]}/{a}/{nb_name}"
+        link = notebook_link(rel, out / edition / a, root, repo_url)
+        page.cells.insert(1, run_banner(edition, a, nb_name, link))
+        target = src / a / nb_name
+        write_if_changed(target, nbformat.writes(page))
+        keep.add(target)
+        title, learn = landing.read_title_cell(nbcheck._src(source.cells[0]) if source.cells else "")
+        index.append(landing.Page(a, nb_name, title or nb_name, learn))
+    hint = ("Work through the notebooks with `make lab` (JupyterLab on `course/`); each page links to its notebook."
+            if edition == "student" else
+            "Solutions, hidden tests (collapsed) and mark schemes are shown; students get the student edition.")
+    write_if_changed(src / "index.md", landing.landing_page(index, edition, hint))
+    for old in list(src.rglob("*.ipynb")) + list(src.rglob("*.md")):
+        if old not in keep:
+            old.unlink()
+    return index
+
+
+def sphinx(edition: str, src: Path, out: Path) -> None:
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-j", "1", "-c", str(BOOK_DIR),
+           "-d", str(out / "_doctrees" / edition), str(src), str(out / edition)]
+    env = dict(os.environ, GRADLAB_BOOK_TITLE=f"gradlab · {edition} edition")
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise BookError(f"sphinx-build failed for the {edition} edition (rc {r.returncode}):\n"
+                        f"{r.stdout[-3000:]}\n{r.stderr[-6000:]}")
+    for line in r.stderr.splitlines():
+        if "WARNING" in line or "ERROR" in line:
+            print(f"  sphinx: {line}", file=sys.stderr)
+
+
+def check_student_html(out: Path, pages: list[tuple[Path, object, object]]) -> None:
+    """The leak check once more, on what a browser shows of each built student page."""
+    problems = []
+    for nb_path, source, _ in pages:
+        html_file = out / "student" / nb_path.parent.name / (nb_path.stem + ".html")
+        if not html_file.exists():
+            problems.append(f"{html_file} was not built")
+            continue
+        problems += editions.html_leak_problems(html_file.read_text(encoding="utf-8"), source, str(html_file))
+    if problems:
+        raise BookError("the built student edition leaks:\n" + "\n".join(problems))
+
+
+def build(root: Path, out: Path, *, edition_names=EDITIONS, jobs: int = 1, repo_url: str | None = None,
+          only: list[str] | None = None, timeout: int = 600) -> dict[str, float]:
+    """Build the asked editions; return the seconds each stage took."""
+    root, out = root.resolve(), out.resolve()
+    t0 = time.perf_counter()
+    notebooks = nbcheck.notebooks("solutions", root)
+    if only:
+        notebooks = [p for p in notebooks
+                     if any(fnmatch.fnmatch(f"{p.parent.name}/{p.name}", g) for g in only)]
+    if not notebooks:
+        raise BookError(f"no notebook in {root / 'solutions'}" + (f" matches {only}" if only else ""))
+    print(f"book: {len(notebooks)} notebook(s) from {root / 'solutions'}")
+    executed = execute_all(notebooks, root, out / ".cache", jobs=jobs, timeout=timeout)
+    pages = []
+    for p in notebooks:
+        source = nbcheck.read(p)
+        pages.append((p, source, with_outputs(source, nbcheck.read(executed[p]))))
+    times = {"execute": time.perf_counter() - t0}
+    for edition in edition_names:
+        t = time.perf_counter()
+        write_sources(edition, pages, root, out / "_src" / edition, out, repo_url)
+        sphinx(edition, out / "_src" / edition, out)
+        if edition == "student":
+            check_student_html(out, pages)
+        times[edition] = time.perf_counter() - t
+        print(f"book: {edition} edition → {out / edition / 'index.html'} ({times[edition]:.1f} s)")
+    return times
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m book.build", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1],
+                    help="the course checkout (holds solutions/, course/, nbgrader_config.py)")
+    ap.add_argument("--out", type=Path, default=None, help="output folder (default ROOT/build/book)")
+    ap.add_argument("--edition", choices=EDITIONS, action="append",
+                    help="build only this edition (repeatable; default both)")
+    ap.add_argument("--jobs", type=int, default=1, help="notebooks executed at once (one torch thread each)")
+    ap.add_argument("--repo-url", default=os.environ.get("GRADLAB_REPO_URL"),
+                    help="link pages to REPO_URL/course/... (e.g. https://host/org/gradlab/blob/main); "
+                         "default: a relative link into this checkout")
+    ap.add_argument("--only", action="append", metavar="GLOB",
+                    help="only notebooks matching ASSIGNMENT/NOTEBOOK.ipynb globs (a quick partial book)")
+    ap.add_argument("--timeout", type=int, default=600, help="seconds one cell may run")
+    args = ap.parse_args(argv)
+    try:
+        build(args.root, args.out or args.root / "build" / "book", edition_names=args.edition or EDITIONS,
+              jobs=args.jobs, repo_url=args.repo_url, only=args.only, timeout=args.timeout)
+    except BookError as e:
+        print(f"book: error: {e}", file=sys.stderr)
+        return 1
+    except RuntimeError as e:  # a notebook failed
+        print(f"book: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""The course as a static book (``make book``, ``book/``).
+
+The browser, rebuild and instructor tests build a tiny fixture course (two assignments, one small
+notebook each: an equation, a figure, an exercise with hidden tests, a written answer with a mark
+scheme) into a scratch folder (marked ``slow``: ≈ 25 s of CPU in all); ``make book`` builds the real course. The
+real notebooks are checked without running them: the student edition's sources are exactly
+``course/``'s and pass the leak checks.
+"""
+from __future__ import annotations
+
+import re
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `book` and `tests` are imported from the checkout (plain `pytest` too)
+    sys.path.insert(0, str(ROOT))
+
+from book import browse, editions  # noqa: E402
+from book.build import BookError, build, page_notebook  # noqa: E402
+from tests import nbcheck  # noqa: E402
+
+pytestmark = [pytest.mark.book, pytest.mark.timeout(300)]
+
+SOLUTION_LINE = "return 2 * x  # the doubling solution"
+HIDDEN_LINE = "assert double(21) == 42, 'hidden: twenty-one'"
+MARK_LINE = "Full marks for naming the doubling."
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children (Sphinx, kernels)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _meta(gid, **kw):
+    m = {"grade": False, "solution": False, "locked": True, "grade_id": gid, "schema_version": 3, "task": False}
+    m.update(kw)
+    return {"nbgrader": m}
+
+
+def fixture_notebook(n: int, title: str) -> nbformat.NotebookNode:
+    """A small course notebook with every kind of cell the book treats differently."""
+    return new_notebook(cells=[
+        new_markdown_cell(f"# Assignment {n} · {title}\n\nIntro.\n\n**You will learn**\n"
+                          f"- why Xavier initialization keeps $\\mathrm{{Var}}(y)$ stable;\n- to double a number.\n\n"
+                          "**Points:** 2 autograded + 1 manually graded = 3", metadata=_meta("title")),
+        new_code_cell("%matplotlib inline\nimport matplotlib.pyplot as plt", metadata=_meta("setup")),
+        new_markdown_cell("## The Xavier variance\n\n$$\\mathrm{Var}(w) = \\frac{2}{n_\\text{in} + n_\\text{out}}$$\n\n"
+                          "and inline $\\sigma(z) = 1/(1+e^{-z})$. Display math inside a paragraph,\n"
+                          "$$\ne^{-z} = \\frac{\\varepsilon}{1-\\varepsilon}\n$$\nwhich is $\\ln 99$ here.",
+                          metadata=_meta("derivation")),
+        new_code_cell("fig, ax = plt.subplots(figsize=(4, 3))\nax.plot([0, 1, 2], [0, 1, 4])\nplt.show()",
+                      metadata=_meta("figure")),
+        new_code_cell(f"def double(x):\n    ### BEGIN SOLUTION\n    {SOLUTION_LINE}\n    ### END SOLUTION",
+                      metadata=_meta("double", solution=True, locked=False)),
+        new_code_cell(f"assert double(2) == 4, 'double(2) should be 4'\n### BEGIN HIDDEN TESTS\n{HIDDEN_LINE}\n"
+                      "print('hidden tests passed')\n### END HIDDEN TESTS",
+                      metadata=_meta("test_double", grade=True, points=2)),
+        new_code_cell("print('experiment: double(5) =', double(5))", metadata=_meta("experiment")),
+        new_markdown_cell("Explain doubling.", metadata=_meta("question")),
+        new_markdown_cell(f"=== BEGIN MARK SCHEME ===\n{MARK_LINE}\n=== END MARK SCHEME ===\n\n"
+                          "It multiplies by two, as the model answer says.",
+                          metadata=_meta("answer", grade=True, solution=True, locked=False, points=1)),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+
+
+def make_course(root: Path, notebooks=None) -> Path:
+    """A checkout-like folder: the course's nbgrader config and ``solutions/`` with fixture notebooks."""
+    (root / "autograder").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copy2(ROOT / "autograder" / "nbgrader_config.py", root / "autograder" / "nbgrader_config.py")
+    for rel, nb in (notebooks or {"01_alpha/01_first.ipynb": fixture_notebook(1, "First"),
+                                  "02_beta/01_second.ipynb": fixture_notebook(2, "Second")}).items():
+        (root / "solutions" / rel).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, str(root / "solutions" / rel))
+    return root
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    root = make_course(tmp_path_factory.mktemp("course"))
+    t = time.perf_counter()
+    times = build(root, root / "build" / "book")
+    return root, root / "build" / "book", time.perf_counter() - t, times
+
+
+# --------------------------------------------------------------------------------------------
+# the real course, without running it
+@pytest.mark.parametrize("path", [pytest.param(p, id=f"{p.parent.name}/{p.name}")
+                                  for p in nbcheck.notebooks("solutions", ROOT)])
+def test_student_page_of_real_notebook_is_the_release_and_leaks_nothing(path):
+    source = nbcheck.read(path)
+    page = page_notebook("student", source, source, ROOT, path)
+    course = ROOT / "course" / path.parent.name / path.name
+    if course.exists():
+        assert [nbcheck._src(c) for c in page.cells] == [nbcheck._src(c) for c in nbcheck.read(course).cells]
+    assert editions.student_leak_problems(page, source, path.name) == []
+    assert not any(c.get("outputs") for c in page.cells if c.cell_type == "code" and nbcheck.is_grade(c))
+
+
+# --------------------------------------------------------------------------------------------
+# the leak checks can fail (negative self-tests)
+@pytest.mark.slow
+def test_leak_checks_catch_a_planted_solution_line_or_hidden_test(book):
+    root, out, *_ = book
+    source = nbcheck.read(root / "solutions/01_alpha/01_first.ipynb")
+    clean = page_notebook("student", source, source, root, root / "solutions/01_alpha/01_first.ipynb")
+    assert editions.student_leak_problems(clean, source, "clean") == []
+    for where, plant in {
+        "a markdown cell": lambda nb: nb.cells[2].__setitem__("source", nb.cells[2].source + "\n\n" + SOLUTION_LINE),
+        "a code cell": lambda nb: nb.cells[6].__setitem__("source", HIDDEN_LINE),
+        "an output": lambda nb: nb.cells[6].__setitem__("outputs", [nbformat.v4.new_output(
+            "stream", name="stdout", text=MARK_LINE + "\n")]),
+        "a delimiter": lambda nb: nb.cells[5].__setitem__("source", "### BEGIN HIDDEN TESTS\n"),
+    }.items():
+        planted = nbformat.from_dict(nbformat.reads(nbformat.writes(clean), 4))
+        plant(planted)
+        assert editions.student_leak_problems(planted, source, where), f"a leak in {where} went unnoticed"
+    html = (out / "student/01_alpha/01_first.html").read_text()
+    assert editions.html_leak_problems(html, source, "built page") == []
+    for secret in (SOLUTION_LINE, HIDDEN_LINE, MARK_LINE):
+        assert editions.html_leak_problems(html.replace("</article>", f"<pre>{secret}</pre></article>"),
+                                           source, "planted"), secret
+
+
+@pytest.mark.slow
+def test_build_fails_when_the_student_edition_would_leak(tmp_path, monkeypatch):
+    """End to end: a student page that kept the solutions (release step sabotaged) stops the build."""
+    root = make_course(tmp_path, {"01_alpha/01_first.ipynb": fixture_notebook(1, "First")})
+    monkeypatch.setattr(editions, "release_sources", lambda source, root: source)
+    with pytest.raises(BookError, match="leak"):
+        build(root, tmp_path / "out", edition_names=("student",))
+
+
+@pytest.mark.slow
+def test_build_fails_on_a_notebook_error(tmp_path):
+    nb = fixture_notebook(1, "Broken")
+    nb.cells.insert(2, new_code_cell("raise ValueError('broken on purpose')", metadata=_meta("broken")))
+    root = make_course(tmp_path, {"01_alpha/01_broken.ipynb": nb})
+    with pytest.raises(RuntimeError, match="broken on purpose"):
+        build(root, tmp_path / "out")
+
+
+# --------------------------------------------------------------------------------------------
+# the two editions
+@pytest.mark.slow
+def test_student_edition_shows_stubs_and_experiment_outputs_only(book):
+    root, out, *_ = book
+    html = (out / "student/01_alpha/01_first.html").read_text()
+    text = editions.html_text(html)
+    assert "raise NotImplementedError()" in text and "YOUR ANSWER HERE" in text
+    assert "experiment: double(5) = 10" in text               # the experiment's printed result stays
+    assert "hidden tests passed" not in text                  # no output of a test cell
+    assert "double(2) should be 4" in text                    # the visible test's source is shown
+    assert "make lab" in text and "course/01_alpha/01_first.ipynb" in text
+    shipped = [p for p in (out / "student").rglob("*") if p.is_file() and (p.suffix == ".ipynb" or "_sources" in p.parts)]
+    assert not shipped, f"the build ships page sources: {shipped}"
+
+
+@pytest.mark.slow
+def test_instructor_edition_shows_everything_with_hidden_tests_collapsed(book):
+    root, out, *_ = book
+    html = (out / "instructor/01_alpha/01_first.html").read_text()
+    text = editions.html_text(html)
+    for secret in (SOLUTION_LINE, HIDDEN_LINE, MARK_LINE, "hidden tests passed"):
+        assert secret in text, secret
+    details = re.search(r"<details[^>]*>(.*?)</details>", html, re.S)
+    assert details and "Show hidden tests" in details.group(1) and "twenty-one" in details.group(1)
+    assert "Mark scheme" in text and "solutions/01_alpha/01_first.ipynb" in text
+
+
+@pytest.mark.slow
+def test_landing_page_has_the_learning_path(book):
+    root, out, *_ = book
+    text = editions.html_text((out / "student/index.html").read_text())
+    assert "Problem 1: Vanishing and exploding gradients" in text
+    assert "Problem 2: Training is slow with a large network" in text and "Problem 3: Overfitting" in text
+    assert "Assignments 04, 05: not in this build yet." in text
+    assert "01 · Alpha" in text and "02 · Beta" in text
+    assert "Assignment 1 · First" in text and "to double a number." in text
+    assert text.index("Assignment 1 · First") < text.index("Assignment 2 · Second")
+
+
+@pytest.mark.slow
+def test_prose_edit_rebuilds_without_executing(book, capsys):
+    root, out, cold, _ = book
+    path = root / "solutions/02_beta/01_second.ipynb"
+    nb = nbcheck.read(path)
+    nb.cells[2].source += "\n\nA sentence added after the build."
+    nbformat.write(nb, str(path))
+    capsys.readouterr()
+    t, cpu = time.perf_counter(), _cpu_seconds()
+    build(root, out)
+    warm, warm_cpu = time.perf_counter() - t, _cpu_seconds() - cpu
+    log = capsys.readouterr().out
+    assert "executed" not in log and log.count("cached") == 2, log
+    assert "A sentence added after the build." in (out / "student/02_beta/01_second.html").read_text()
+    print(f"fixture book: cold {cold:.1f} s wall, warm after a prose edit {warm:.1f} s wall, {warm_cpu:.1f} s cpu")
+    assert warm_cpu < 30  # CPU seconds: the wall clock of a shared machine says little
+
+
+# --------------------------------------------------------------------------------------------
+# in a browser, offline
+@pytest.mark.browser
+@pytest.mark.slow
+def test_student_edition_in_an_offline_browser(book, tmp_path):
+    if not Path(browse.CHROMIUM).exists():
+        pytest.skip(f"no {browse.CHROMIUM}")
+    root, out, *_ = book
+    site = out / "student"
+    pages = sorted(p.relative_to(site).as_posix() for p in site.glob("[0-9]*/*.html"))
+    assert pages == ["01_alpha/01_first.html", "02_beta/01_second.html"]
+    with browse.serve(site) as base, browse.offline_page() as (page, blocked):
+        browse.open_page(page, f"{base}/index.html")
+        links = page.locator("article a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        assert all(any(l and l.startswith(p) for l in links) for p in pages), links
+        for rel in pages:
+            browse.open_page(page, f"{base}/{rel}")
+            math = page.evaluate(browse.MATH_STATE)
+            assert math["mathjax"] and math["rendered"] >= 3 and not math["raw_tex"], (rel, math)
+            figures = page.evaluate(browse.FIGURES)
+            assert figures and all(f["w"] > 0 and f["h"] > 0 for f in figures), (rel, figures)
+            assert browse.page_problems(page, rel) == []
+        # the page check can fail: raw TeX and a broken figure planted in the open page are reported
+        page.evaluate("""() => { const a = document.querySelector('article');
+            a.insertAdjacentHTML('beforeend', '<p>$$\\\\frac{1}{2}$$</p><img src="missing.png">'); }""")
+        page.wait_for_timeout(200)
+        planted = browse.page_problems(page, "planted")
+        assert any("raw TeX" in p for p in planted) and any("did not load" in p for p in planted), planted
+        results = browse.search(page, base, "Xavier")
+        assert any("First" in r for r in results) and any("Second" in r for r in results), results
+        # the test's own network guard works: a request to another host is blocked and recorded
+        page.evaluate("() => fetch('https://example.org/x').catch(() => null)")
+        assert blocked == ["https://example.org/x"], blocked
