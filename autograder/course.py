@@ -439,12 +439,18 @@ def cmd_release(args) -> int:
 
 def build_subparser(sub) -> None:
     """Add ``release`` to the subparsers ``sub`` of ``python -m autograder``."""
-    p = sub.add_parser("release", help="regenerate course/ from solutions/ and register it in the gradebook",
-                       description="Regenerate the student release of each assignment from its source, "
+    add_arguments(sub.add_parser("release", help="regenerate course/ from solutions/ and register it in the gradebook",
+                                 description=RELEASE_DESCRIPTION))
+
+
+RELEASE_DESCRIPTION = ("Regenerate the student release of each assignment from its source, "
                                    "deterministically (temporary gradebook; the output does not depend on time), "
                                    "and register the assignments in the course gradebook (nbgrader's db_url) so "
                                    "that nbgrader autograde, formgrader and export work from the repository root. "
                                    "Refuses to overwrite a release notebook someone worked in, unless --force.")
+
+
+def add_arguments(p) -> None:
     p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
     p.add_argument("--source", default=None, help="source folder (default: the course's solutions/)")
     p.add_argument("--release-dir", default=None,
@@ -461,7 +467,7 @@ if __name__ == "__main__":
         sys.exit(workspace_main(sys.argv[2:]))
     import argparse
 
-    _parser = argparse.ArgumentParser(prog="python -m autograder.course")
-    build_subparser(_parser.add_subparsers(dest="command", required=True))
+    _parser = argparse.ArgumentParser(prog="python -m autograder.course", description=RELEASE_DESCRIPTION)
+    add_arguments(_parser)
     _args = _parser.parse_args()
     sys.exit(_args.func(_args))
