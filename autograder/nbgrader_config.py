@@ -34,6 +34,10 @@ else:
     c.Autograde.sanitize_preprocessors = [OverwriteCells if p.__name__ == "OverwriteCells" else p
                                           for p in Autograde.sanitize_preprocessors.make_dynamic_default()]
 
+# formgrader renders equations offline: MathJax from this Jupyter server (jupyter-server-mathjax),
+# not from a CDN (jupyter/nbconvert/mathjax.html.j2 replaces nbconvert's macro).
+c.HTMLExporter.extra_template_paths = [os.path.join(ROOT, "jupyter", "nbconvert")]
+
 # The course's experiment cells train small nets for up to ~30 s on a laptop CPU; nbgrader's
 # default of 30 s per cell would cut them off during a student's Validate or a plain
 # `nbgrader autograde`. (`python -m autograder grade` sets its own limits.)
