@@ -20,10 +20,30 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP) ## create .venv with the pinned environment
 
-# The venv's bin goes on PATH: nbgrader (Validate, formgrader) runs `alembic` by name.
-lab: $(STAMP) ## set up (first time) and open the course in JupyterLab (PORT, LAB_ARGS)
+# make lab: one variable per need (README "Running JupyterLab").
+#   WORKSPACE   your copy of course/: created on first use, never overwritten; later releases only add
+#               new notebooks to it (make lab says which)
+#   LAB_ROOT    folder JupyterLab opens (default: the workspace; LAB_ROOT=. for instructors: formgrader
+#               needs the repository root)
+#   PORT        port (default 8888)
+#   ALLOW_ROOT  1 runs as root (--allow-root); set automatically when make runs as root
+#   NO_BROWSER  1 starts headless (--no-browser): open the printed URL yourself
+#   LAB_ARGS    anything else for `jupyter lab`
+WORKSPACE    ?= workspace
+LAB_ROOT     ?= $(WORKSPACE)
+ALLOW_ROOT   ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),1,)
+NO_BROWSER   ?=
+LAB_SETTINGS := jupyter/lab/settings
+LAB_FLAGS     = $(if $(filter 1 yes true,$(ALLOW_ROOT)),--allow-root) $(if $(filter 1 yes true,$(NO_BROWSER)),--no-browser)
+
+# The venv's bin goes on PATH: nbgrader (Validate, formgrader) runs `alembic` by name. The project's
+# JupyterLab settings (no news popup, jump-to-last-executed-cell button) go into the venv's app settings.
+lab: $(STAMP) ## set up (first time) and open your workspace (a copy of course/) in JupyterLab
+	$(PY) -m autograder.course workspace course $(WORKSPACE)
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp $(LAB_SETTINGS)/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=module://matplotlib_inline.backend_inline \
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=course --port=$(PORT) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --port=$(PORT) $(LAB_FLAGS) $(LAB_ARGS)
 
 # Everything: package tests, nbval over every solutions/ notebook, release-in-sync and blank-release
 # checks, grading suite, real-browser test (screenshots in artifacts/browser/). The venv's bin goes

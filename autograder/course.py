@@ -1,11 +1,18 @@
-"""The course's assignments: release (source -> student version) and grading templates.
+"""The course's assignments: release (source -> student version), registration in the course
+gradebook, grading templates, and the student's workspace.
 
-Both go through nbgrader's ``generate_assignment`` in a *temporary* course dir with a
-temporary gradebook, never in place: a release must not depend on what an earlier run left in
-``gradebook.db`` or on timestamps, so that CI can regenerate ``course/`` and diff it against the
-committed one. The grading template of an assignment is the same temp course dir kept for the
-run: its ``source/`` (hidden tests included) and ``gradebook.db`` are copied into each
-worker's private course dir.
+Release and templates go through nbgrader's ``generate_assignment`` in a *temporary* course dir
+with a temporary gradebook, never in place: a release must not depend on what an earlier run
+left in ``gradebook.db`` or on timestamps, so that CI can regenerate ``course/`` and diff it
+against the committed one. The assignments' structure (notebooks, graded cells, locked cells'
+sources and checksums) is then copied from that temporary gradebook into the course gradebook
+(:func:`register`), so that ``nbgrader autograde``, formgrader and ``nbgrader export`` work
+from the repository root. The grading template of an assignment is the same temp course dir
+kept for the run: its ``source/`` (hidden tests included) and ``gradebook.db`` are copied into
+each worker's private course dir.
+
+A release never overwrites a notebook a student has worked on (:func:`modified_notebooks`);
+students work in a copy anyway (:func:`sync_workspace`, ``make lab``).
 """
 from __future__ import annotations
 
@@ -13,8 +20,10 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import warnings
 
 import nbformat
 from nbgrader import utils
@@ -31,9 +40,32 @@ if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
 REPO_ROOT = os.path.dirname(PACKAGE_DIR)
 
 
-def course_config() -> Config:
-    """The course's nbgrader settings (``autograder/nbgrader_config.py``)."""
-    return PyFileConfigLoader("nbgrader_config.py", path=PACKAGE_DIR).load_config()
+def course_config(root: str | None = None, db_url: str | None = None) -> Config:
+    """The course's nbgrader settings (``autograder/nbgrader_config.py``).
+
+    ``root`` moves the course (its ``solutions/``, ``course/``, ``submitted/``, ``autograded/``,
+    ``feedback/`` and, unless ``db_url`` says otherwise, ``gradebook.db``) to another folder.
+    """
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=PACKAGE_DIR).load_config()
+    if root:
+        cfg.CourseDirectory.root = os.path.abspath(root)
+    if db_url:
+        cfg.CourseDirectory.db_url = db_url
+    return cfg
+
+
+def db_url_of(cfg: Config) -> str:
+    """The gradebook of the course ``cfg`` describes (nbgrader's default: ``<root>/gradebook.db``)."""
+    url = cfg.CourseDirectory.get("db_url")
+    return url or "sqlite:///" + os.path.join(os.path.abspath(cfg.CourseDirectory.root), "gradebook.db")
+
+
+def course_dir(cfg: Config, kind: str) -> str:
+    """``<root>/<kind>`` of the course: kind is a CourseDirectory trait name without ``_directory``."""
+    defaults = {"source": "source", "release": "release", "submitted": "submitted",
+                "autograded": "autograded", "feedback": "feedback"}
+    name = cfg.CourseDirectory.get(kind + "_directory") or defaults[kind]
+    return os.path.join(os.path.abspath(cfg.CourseDirectory.root), name)
 
 
 def default_source() -> str:
@@ -99,12 +131,106 @@ def generate(source: str, assignments: list[str], course: str) -> None:
             raise RuntimeError(f"nbgrader generate_assignment {a} failed:\n{result.get('log') or result.get('error')}")
 
 
+class ModifiedRelease(RuntimeError):
+    """A release notebook was changed after it was generated (someone worked in it)."""
+
+    def __init__(self, paths: list[str]):
+        self.paths = paths
+        super().__init__(
+            "these release notebooks were modified after the last release (a student's work?) and "
+            "would be overwritten:\n  " + "\n  ".join(paths)
+            + "\nmove them away (students work in workspace/, see `make lab`), or release with --force")
+
+
+def _git_blob(path: str) -> bytes | None:
+    """``path`` as committed in the HEAD of its git repository, None outside git or if untracked."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        top = subprocess.run(["git", "-C", folder, "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, timeout=30)
+        if top.returncode != 0:
+            return None
+        rel = os.path.relpath(os.path.abspath(path), top.stdout.strip())
+        blob = subprocess.run(["git", "-C", top.stdout.strip(), "show", f"HEAD:{rel}"], capture_output=True,
+                              timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return blob.stdout if blob.returncode == 0 else None
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def modified_notebooks(old: str, new: str) -> list[str]:
+    """Notebooks of the release folder ``old`` that replacing it by ``new`` would lose work in.
+
+    A notebook is untouched when it is byte-identical to the new release (nothing changes) or
+    to its committed version in git (an earlier release, not yet regenerated). Anything else
+    (edited, run, saved by JupyterLab, or not in git at all and different) counts as modified.
+    """
+    if not os.path.isdir(old):
+        return []
+    out = []
+    for name in sorted(os.listdir(old)):
+        path = os.path.join(old, name)
+        if not name.endswith(".ipynb") or not os.path.isfile(path):
+            continue
+        mine = _read_bytes(path)
+        if mine == _read_bytes(os.path.join(new, name)) or mine == _git_blob(path):
+            continue
+        out.append(path)
+    return out
+
+
+def register(template_db_url: str, db_url: str, assignments: list[str], course_id: str = "") -> None:
+    """Copy the assignments' structure from a release's gradebook into the course gradebook.
+
+    Does what ``nbgrader generate_assignment`` does to the database (assignment, notebooks,
+    graded/solution/task cells, locked cells' sources and checksums) without touching students:
+    submissions, grades, manual scores and comments already there stay. A notebook that vanished
+    from the source is removed only while the assignment has no submission (nbgrader's rule).
+    """
+    from nbgrader.api import Gradebook
+
+    with warnings.catch_warnings(), Gradebook(template_db_url) as src, Gradebook(db_url, course_id) as dst:
+        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
+        for a in assignments:
+            new = src.find_assignment(a)
+            dst.update_or_create_assignment(a)
+            gone = {nb.name for nb in dst.find_assignment(a).notebooks} - {nb.name for nb in new.notebooks}
+            if gone and dst.find_assignment(a).submissions:
+                raise RuntimeError(f"cannot register {a}: notebook(s) {', '.join(sorted(gone))} vanished from the "
+                                   f"source but the assignment has submissions in {db_url}")
+            for name in sorted(gone):
+                dst.remove_notebook(name, a)
+            for nb in new.notebooks:
+                dst.update_or_create_notebook(nb.name, a)
+                for c in nb.grade_cells:
+                    dst.update_or_create_grade_cell(c.name, nb.name, a, max_score=c.max_score, cell_type=c.cell_type)
+                for c in nb.solution_cells:
+                    dst.update_or_create_solution_cell(c.name, nb.name, a)
+                for c in nb.task_cells:
+                    dst.update_or_create_task_cell(c.name, nb.name, a, max_score=c.max_score, cell_type=c.cell_type)
+                for c in nb.source_cells:
+                    dst.update_or_create_source_cell(c.name, nb.name, a, cell_type=c.cell_type, locked=c.locked,
+                                                     source=c.source, checksum=c.checksum)
+
+
 def release(assignments: list[str] | None = None, source: str | None = None,
-            release_dir: str | None = None) -> list[str]:
+            release_dir: str | None = None, *, force: bool = False, db_url: str | None = None,
+            course_id: str = "") -> list[str]:
     """Regenerate ``release_dir/<assignment>`` from ``source`` for each assignment (all by default).
 
     Each assignment folder is replaced as a whole (files that vanished from the source vanish
-    from the release too) by a rename, so a failed release leaves the old one in place.
+    from the release too) by a rename, so a failed release leaves the old one in place. A
+    notebook someone worked in (:func:`modified_notebooks`) stops the release before anything
+    is written, unless ``force``. With ``db_url``, the assignments are also registered in that
+    gradebook (:func:`register`); the release's own files never depend on it.
     """
     source = source or default_source()
     release_dir = release_dir or default_release()
@@ -117,6 +243,12 @@ def release(assignments: list[str] | None = None, source: str | None = None,
     os.makedirs(release_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gradlab-release-") as tmp:
         generate(source, assignments, os.path.join(tmp, "course"))
+        modified = [p for a in assignments for p in modified_notebooks(
+            os.path.join(release_dir, a), os.path.join(tmp, "course", "release", a))]
+        if modified and not force:
+            raise ModifiedRelease(modified)
+        if db_url:
+            register("sqlite:///" + os.path.join(tmp, "course", "gradebook.db"), db_url, assignments, course_id)
         for a in assignments:
             new = os.path.join(tmp, "course", "release", a)
             staged = os.path.join(release_dir, f".{a}.new")
@@ -234,3 +366,108 @@ def fill_solutions(release_nb, source_nb, which=None):
         if meta.get("solution") and gid in sources and (which is None or gid in which):
             cell.source = solution_text(sources[gid])
     return nb
+
+
+# --------------------------------------------------------------------------------------------
+# the student's workspace: a copy of the release that no release ever overwrites
+def sync_workspace(release_dir: str, workspace: str) -> tuple[bool, list[str]]:
+    """Create ``workspace`` from ``release_dir`` on first use; later, copy in new files only.
+
+    Nothing already in ``workspace`` is ever replaced, so a student's work survives ``make
+    release`` and ``git pull``. Returns (created, the files copied in, relative to workspace).
+    """
+    created = not os.path.isdir(workspace)
+    added = []
+    for a in list_assignments(release_dir):
+        src = os.path.join(release_dir, a)
+        for root, dirs, files in os.walk(src):
+            dirs[:] = sorted(d for d in dirs if d not in (".ipynb_checkpoints", "__pycache__"))
+            for name in sorted(files):
+                rel = os.path.relpath(os.path.join(root, name), release_dir)
+                dst = os.path.join(workspace, rel)
+                if os.path.lexists(dst):
+                    continue
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.copyfile(os.path.join(root, name), dst)  # the student's own file (mode from umask)
+                added.append(rel)
+    return created, added
+
+
+def workspace_main(argv: list[str] | None = None) -> int:
+    """``python -m autograder.course workspace [RELEASE] [WORKSPACE]`` (``make lab``)."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m autograder.course workspace",
+                                description=sync_workspace.__doc__.split("\n\n")[0])
+    p.add_argument("release_dir", nargs="?", default=None, metavar="RELEASE", help="default: course/")
+    p.add_argument("workspace", nargs="?", default=os.path.join(REPO_ROOT, "workspace"), metavar="WORKSPACE",
+                   help="default: workspace/")
+    args = p.parse_args(argv)
+    created, added = sync_workspace(args.release_dir or default_release(), args.workspace)
+    if created:
+        print(f"created your workspace {args.workspace} from the course release: work there; "
+              "no release or update overwrites it")
+    elif added:
+        print(f"new in the course release, copied into {args.workspace} (nothing of yours was changed):")
+        for rel in added:
+            print("  " + rel)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# `python -m autograder release` (cli.py: `course.build_subparser(sub)`)
+def cmd_release(args) -> int:
+    cfg = course_config(args.course, args.db_url)
+    source = args.source or os.path.join(cfg.CourseDirectory.root, cfg.CourseDirectory.source_directory)
+    own_release = args.release_dir is None
+    release_dir = args.release_dir or os.path.join(cfg.CourseDirectory.root, cfg.CourseDirectory.release_directory)
+    # the course gradebook learns the assignments when the course's own release is regenerated
+    # (or --db-url names one); a scratch --release-dir (CI's sync check) leaves it alone
+    db_url = args.db_url or (db_url_of(cfg) if own_release and not args.no_register else None)
+    try:
+        done = release(args.assignments or None, source=source, release_dir=release_dir, force=args.force,
+                       db_url=db_url, course_id=cfg.CourseDirectory.get("course_id", ""))
+    except (ModifiedRelease, FileNotFoundError) as e:
+        print(f"release: {e}", file=sys.stderr)
+        return 1
+    if not done:
+        print(f"no assignments in {source}: nothing to release")
+    for a in done:
+        print(f"released {a} -> {os.path.join(release_dir, a)}" + (f" (registered in {db_url})" if db_url else ""))
+    return 0
+
+
+def build_subparser(sub) -> None:
+    """Add ``release`` to the subparsers ``sub`` of ``python -m autograder``."""
+    add_arguments(sub.add_parser("release", help="regenerate course/ from solutions/ and register it in the gradebook",
+                                 description=RELEASE_DESCRIPTION))
+
+
+RELEASE_DESCRIPTION = ("Regenerate the student release of each assignment from its source, "
+                                   "deterministically (temporary gradebook; the output does not depend on time), "
+                                   "and register the assignments in the course gradebook (nbgrader's db_url) so "
+                                   "that nbgrader autograde, formgrader and export work from the repository root. "
+                                   "Refuses to overwrite a release notebook someone worked in, unless --force.")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
+    p.add_argument("--source", default=None, help="source folder (default: the course's solutions/)")
+    p.add_argument("--release-dir", default=None,
+                   help="release folder (default: the course's course/); another folder is not registered")
+    p.add_argument("--course", default=None, metavar="DIR", help="course root (default: the repository)")
+    p.add_argument("--db-url", default=None, help="gradebook to register in (default: the course's db_url)")
+    p.add_argument("--no-register", action="store_true", help="do not touch the course gradebook")
+    p.add_argument("--force", action="store_true", help="overwrite release notebooks even if they were modified")
+    p.set_defaults(func=cmd_release)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["workspace"]:
+        sys.exit(workspace_main(sys.argv[2:]))
+    import argparse
+
+    _parser = argparse.ArgumentParser(prog="python -m autograder.course", description=RELEASE_DESCRIPTION)
+    add_arguments(_parser)
+    _args = _parser.parse_args()
+    sys.exit(_args.func(_args))

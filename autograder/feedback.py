@@ -1,17 +1,36 @@
-"""Feedback pages for students: a readable summary, never the hidden tests.
+"""Feedback pages for students: final points (manual grading included), never the hidden tests.
 
-nbgrader's own feedback is the whole autograded notebook, hidden test cells included
-(jupyter/nbgrader#917, #1363). Ours is one page per notebook that says, per graded cell, how
-many points it earned and, for a failed test, the error type and message. The message is
-capped and any line of instructor test code that appears in it verbatim (a student function can
-raise an error quoting its caller) is replaced by "[hidden]". No cell source and no output of
-a test cell is shown.
+nbgrader's own feedback (``generate_feedback``) is the whole autograded notebook, hidden test
+cells included (jupyter/nbgrader#917, #1363). Ours is one page per notebook that says, per
+graded cell, how many points it earned (the autograder's, or the instructor's manual score and
+extra credit from formgrader) and the grader's comment, and for a failed test the error type
+and message. A message is shown only when the failure happened in the *visible* part of the
+test cell (the frame of the test cell in the traceback points above ``### BEGIN HIDDEN
+TESTS``); it is capped, and any hidden-test line, hidden-test string literal or mark-scheme
+line found in it is replaced by "[hidden]". No cell source and no output of a test cell is shown.
+
+The pages are read from the course gradebook (nbgrader's ``db_url``: what formgrader edits) and
+the course's ``autograded/`` notebooks, so regenerating them after manual grading
+(``python -m autograder feedback OUT``) includes the manual points. They are written to
+``OUT/feedback/<student>/<assignment>/<notebook>.html`` and to the course's
+``feedback/<student>/<assignment>/`` (nbgrader's layout, with the ``timestamp.txt`` and
+``submission_secret.txt`` that ``nbgrader release_feedback`` reads), so ``nbgrader
+release_feedback ASSIGNMENT`` returns them through the exchange.
+
+``render_page``/``write_pages`` (pages from a grading run's result dicts) serve the grading
+workers until ``grade`` calls :func:`write_feedback` after recording.
 """
 from __future__ import annotations
 
+import ast
+import datetime
 import html
 import os
 import re
+import secrets
+import sys
+import warnings
+from dataclasses import dataclass, field
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 SCAFFOLD = re.compile(r"__gradlab__\.seal\('[0-9a-f]*'\)|__gradlab_value__ = \(|__gradlab_value__")
@@ -131,3 +150,360 @@ def write_pages(folder: str, result: dict, info: dict) -> list[str]:
             f.write(render_page(result, info, stem))
         paths.append(path)
     return paths
+
+
+# ============================================================================================
+# pages from the course gradebook (manual grading included)
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+SCHEME_BEGIN, SCHEME_END = "=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ==="
+FRAME = re.compile(r"^(?:Cell In\s*\[(\d+)\]|Input In \[(\d+)\]|<ipython-input-(\d+)-[0-9a-f]+>),? (?:line )?(\d+)")
+
+
+@dataclass
+class CellFeedback:
+    """One graded cell of a submitted notebook, as a student may read it."""
+    grade_id: str
+    kind: str                       # "test" (autograded), "answer" (graded solution cell), "task"
+    max_points: float
+    auto_points: float | None       # what the autograder gave (None: not autograded)
+    manual_points: float | None     # what the instructor gave in formgrader (None: not overridden)
+    extra_credit: float
+    points: float                   # nbgrader's score: manual if set, else auto, plus extra credit
+    pending: bool                   # still needs a manual grade
+    outcome: str                    # "passed" | "failed" | "partial" | "pending" | "graded" | "not run"
+    message: str = ""               # why a test failed: capped, redacted, safe to show
+    comment: str = ""               # the grader's comment (formgrader), shown as written
+
+
+@dataclass
+class NotebookFeedback:
+    student_id: str
+    assignment: str
+    notebook: str
+    score: float                    # final: manual points, extra credit and late penalty included
+    max_score: float
+    late_penalty: float = 0.0
+    pending: bool = False           # some cell still needs manual grading
+    autograded: bool = True         # an autograded notebook exists for the messages
+    cells: list[CellFeedback] = field(default_factory=list)
+
+
+def _blocks(source: str, begin: str, end: str) -> list[list[str]]:
+    """The lines strictly between each ``begin``/``end`` pair of ``source``."""
+    blocks, cur = [], None
+    for line in source.splitlines():
+        if begin in line:
+            cur = []
+        elif end in line and cur is not None:
+            blocks.append(cur)
+            cur = None
+        elif cur is not None:
+            cur.append(line)
+    if cur is not None:
+        blocks.append(cur)
+    return blocks
+
+
+def _literals(lines: list[str]) -> list[str]:
+    """String literals of at least 4 characters in ``lines`` (hidden assert messages and inputs)."""
+    out = []
+    for m in re.finditer(r"(?:[rbuRBU]|[fF][rR]?)?(\"[^\"\n]*\"|'[^'\n]*')", "\n".join(lines)):
+        try:
+            value = ast.literal_eval(m.group(1))
+        except (ValueError, SyntaxError):
+            value = m.group(1)[1:-1]
+        if isinstance(value, str) and len(value.strip()) >= 4:
+            out.append(value.strip())
+    return out
+
+
+def secrets_of(sources: list[str]) -> list[str]:
+    """Text that must never reach a student: hidden-test lines and literals, mark-scheme lines."""
+    found = set()
+    for src in sources:
+        for block in _blocks(src, HIDDEN_BEGIN, HIDDEN_END):
+            found.update(line.strip() for line in block if len(line.strip()) >= 4)
+            found.update(_literals(block))
+        for block in _blocks(src, SCHEME_BEGIN, SCHEME_END):
+            found.update(line.strip() for line in block if len(line.strip()) >= 4)
+    return sorted(found, key=len, reverse=True)
+
+
+def _hidden_line_numbers(source: str) -> set[int]:
+    """1-based line numbers of ``source`` inside (or on the delimiters of) hidden-test regions."""
+    out, inside = set(), False
+    for i, line in enumerate(source.split("\n"), start=1):
+        if HIDDEN_BEGIN in line:
+            inside = True
+        if inside:
+            out.add(i)
+        if HIDDEN_END in line:
+            inside = False
+    return out
+
+
+def failure_message(cell, secret_text: list[str]) -> str:
+    """What a student may read about the error output of an executed test ``cell`` ('' if none).
+
+    The error's type always; its message only when the test cell's own frame of the traceback
+    lies in the visible part of the cell (a failure inside the hidden tests, or one that cannot
+    be located, shows only the type).
+    """
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    if not errors:
+        return ""
+    err = errors[-1]
+    ename = str(err.get("ename", "Error"))
+    line = None
+    for frame in (ANSI.sub("", t).strip() for t in err.get("traceback", [])):
+        m = FRAME.match(frame)
+        if m and int(next(g for g in m.groups()[:3] if g)) == cell.get("execution_count"):
+            line = int(m.group(4))
+            break
+    if line is None or line in _hidden_line_numbers(cell.get("source", "")):
+        return f"{ename} (in a hidden test)"
+    value = redact(str(err.get("evalue", "")), secret_text)
+    return f"{ename}: {value}" if value else ename
+
+
+def _autograded_cells(path: str) -> dict[str, dict]:
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception:  # noqa: BLE001 — a missing or broken notebook just has no messages
+        return {}
+    return {c.metadata.nbgrader["grade_id"]: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")}
+
+
+def _outcome(kind: str, g, message: str) -> str:
+    if g.needs_manual_grade:
+        return "pending"
+    if kind == "test" and g.auto_score is None and g.manual_score is None:
+        return "not run"
+    if g.manual_score is not None and kind != "test":
+        return "graded"
+    if message or (g.score or 0) <= 0 < (g.max_score or 0):
+        return "failed"
+    return "passed" if (g.score or 0) >= (g.max_score or 0) else "partial"
+
+
+def notebook_feedback(gb, autograded_root: str, assignment: str, student_id: str, notebook: str) -> NotebookFeedback:
+    """The feedback of one submitted notebook, from gradebook ``gb`` and ``autograded_root``."""
+    sub = gb.find_submission_notebook(notebook, assignment, student_id)
+    source_nb = sub.notebook
+    kinds = {c.name: ("answer" if c.name in {s.name for s in source_nb.solution_cells} else "test")
+             for c in source_nb.grade_cells}
+    kinds.update({c.name: "task" for c in source_nb.task_cells})
+    secret_text = secrets_of([c.source or "" for c in source_nb.source_cells])
+    nb_path = os.path.join(autograded_root, student_id, assignment, notebook + ".ipynb")
+    executed = _autograded_cells(nb_path)
+    comments = {c.name: (c.manual_comment if c.manual_comment is not None else c.auto_comment) or ""
+                for c in sub.comments}
+    order = {name: i for i, name in enumerate(executed)}
+    cells = []
+    for g in sorted(sub.grades, key=lambda g: (order.get(g.name, len(order)), g.name)):
+        kind = kinds.get(g.name, "test")
+        message = failure_message(executed[g.name], secret_text) if kind == "test" and g.name in executed else ""
+        cells.append(CellFeedback(
+            grade_id=g.name, kind=kind, max_points=float(g.max_score or 0), auto_points=g.auto_score,
+            manual_points=g.manual_score, extra_credit=float(g.extra_credit or 0), points=float(g.score or 0),
+            pending=bool(g.needs_manual_grade), outcome=_outcome(kind, g, message), message=message,
+            comment=comments.get(g.name, "")))
+    penalty = float(sub.late_submission_penalty or 0)
+    return NotebookFeedback(student_id=student_id, assignment=assignment, notebook=notebook,
+                            score=float(sub.score or 0) - penalty, max_score=float(sub.max_score or 0),
+                            late_penalty=penalty, pending=bool(sub.needs_manual_grade),
+                            autograded=os.path.exists(nb_path), cells=cells)
+
+
+def collect(db_url: str, autograded_root: str, assignments: list[str] | None = None,
+            students: list[str] | None = None) -> list[NotebookFeedback]:
+    """Feedback of every submitted notebook in the gradebook (optionally only some assignments/students)."""
+    from nbgrader.api import Gradebook
+
+    out = []
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
+        for a in gb.assignments:
+            if assignments and a.name not in assignments:
+                continue
+            for sub in sorted(a.submissions, key=lambda s: s.student.id):
+                if students and sub.student.id not in students:
+                    continue
+                for nb in sorted(sub.notebooks, key=lambda n: n.name):
+                    out.append(notebook_feedback(gb, autograded_root, a.name, sub.student.id, nb.name))
+    return out
+
+
+_OUTCOME_HTML = {"passed": '<span class="pass">passed</span>', "failed": '<span class="fail">failed</span>',
+                 "partial": '<span class="pending">partial credit</span>',
+                 "pending": '<span class="pending">to be graded by your instructor</span>',
+                 "graded": '<span class="pass">graded by your instructor</span>',
+                 "not run": '<span class="fail">not run</span>'}
+_KIND = {"test": "test", "answer": "written answer", "task": "task"}
+
+
+def _points_html(c: CellFeedback) -> str:
+    if c.pending:
+        return f"– / {_fmt(c.max_points)}"
+    text = f"{_fmt(c.points)} / {_fmt(c.max_points)}"
+    notes = []
+    if c.manual_points is not None and c.auto_points is not None and c.manual_points != c.auto_points:
+        notes.append(f"set by your instructor (autograder: {_fmt(c.auto_points)})")
+    if c.extra_credit:
+        notes.append(f"includes {_fmt(c.extra_credit)} extra credit")
+    return text + "".join(f'<br><span class="sub">{html.escape(n)}</span>' for n in notes)
+
+
+def render_feedback(fb: NotebookFeedback) -> str:
+    """The HTML page of one notebook's feedback (self-contained, no script, no external resource)."""
+    rows = []
+    for c in fb.cells:
+        result = _OUTCOME_HTML[c.outcome] + (f" — <code>{html.escape(c.message)}</code>" if c.message else "")
+        comment = (f'<div class="comment"><b>Comment:</b> {html.escape(c.comment)}</div>' if c.comment.strip() else "")
+        rows.append(f"<tr><td><code>{html.escape(c.grade_id)}</code></td><td>{_KIND.get(c.kind, c.kind)}</td>"
+                    f'<td>{result}{comment}</td><td class="pts">{_points_html(c)}</td></tr>')
+    if not fb.autograded:
+        status = ("bad", "This notebook has not been graded automatically yet.")
+    elif fb.pending:
+        status = ("warn", "Some written answers are still to be graded by your instructor: "
+                          "the total below does not include them yet.")
+    else:
+        status = ("ok", "Graded. The total includes your instructor's manual grading.")
+    late = (f"<p class='sub'>Late submission penalty: −{_fmt(fb.late_penalty)} points.</p>"
+            if fb.late_penalty else "")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Feedback: {html.escape(fb.assignment)} / {html.escape(fb.notebook)}</title><style>{CSS}
+.comment{{margin-top:.3rem;padding:.3rem .5rem;background:#f6f8fa;border-left:3px solid #54aeff;white-space:pre-wrap}}</style></head>
+<body>
+<h1>{html.escape(fb.notebook)}</h1>
+<p class="sub">Assignment <b>{html.escape(fb.assignment)}</b> · student <b>{html.escape(fb.student_id)}</b></p>
+<div class="score">{_fmt(fb.score)} / {_fmt(fb.max_score)} points</div>
+<div class="status {status[0]}">{html.escape(status[1])}</div>
+{late}
+<table><thead><tr><th>Graded cell</th><th>Kind</th><th>Result</th><th>Points</th></tr></thead>
+<tbody>
+{chr(10).join(rows)}
+</tbody></table>
+<p class="sub">Tests are run on a fresh kernel, top to bottom. Hidden tests are not shown; fix the failing
+function and check it against the visible tests before resubmitting.</p>
+</body></html>
+"""
+
+
+def write_file(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, readable as the umask allows (group TAs included).
+
+    (``tempfile.mkstemp`` alone would leave the file 0600.)
+    """
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{os.path.basename(path)}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> None:
+    """``timestamp.txt`` and ``submission_secret.txt`` in a course feedback folder, for release_feedback.
+
+    Copied from the autograded (or submitted) folder when the submission came through the
+    exchange. A submission from a plain folder (an LMS download) has none: then the timestamp is
+    the submission's notebooks' newest modification time, and the secret a fresh random one, so
+    ``nbgrader release_feedback`` runs; such students cannot ``fetch_feedback`` (they never
+    submitted through the exchange) and get ``OUT/feedback/<student>/`` through the LMS instead.
+    """
+    for name in ("timestamp.txt", "submission_secret.txt"):
+        dst = os.path.join(course_feedback, name)
+        for folder in (autograded, submitted):
+            src = os.path.join(folder, name)
+            if os.path.isfile(src):
+                with open(src, encoding="utf-8") as f:
+                    write_file(dst, f.read())
+                break
+        else:
+            if name == "timestamp.txt":
+                times = [os.path.getmtime(os.path.join(d, n)) for d in (submitted, autograded) if os.path.isdir(d)
+                         for n in os.listdir(d) if n.endswith(".ipynb")]
+                when = datetime.datetime.fromtimestamp(max(times) if times else datetime.datetime.now().timestamp(),
+                                                       datetime.timezone.utc)
+                write_file(dst, when.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
+            elif not os.path.exists(dst):
+                write_file(dst, secrets.token_hex(64))
+
+
+def write_feedback(db_url: str, course_root: str, out: str | None = None, *, assignments: list[str] | None = None,
+                   students: list[str] | None = None, autograded_dir: str = "autograded",
+                   submitted_dir: str = "submitted", feedback_dir: str = "feedback") -> list[NotebookFeedback]:
+    """Write every submitted notebook's page to ``course_root/feedback/`` and ``out/feedback/``.
+
+    Reads the gradebook at ``db_url`` and ``course_root/autograded/``. ``out`` None writes the
+    course's folder only. Returns what was written, one record per page.
+    """
+    root = os.path.abspath(course_root)
+    pages = collect(db_url, os.path.join(root, autograded_dir), assignments, students)
+    for fb in pages:
+        page = render_feedback(fb)
+        course_fb = os.path.join(root, feedback_dir, fb.student_id, fb.assignment)
+        write_file(os.path.join(course_fb, fb.notebook + ".html"), page)
+        _exchange_files(course_fb, os.path.join(root, autograded_dir, fb.student_id, fb.assignment),
+                        os.path.join(root, submitted_dir, fb.student_id, fb.assignment))
+        if out:
+            write_file(os.path.join(os.path.abspath(out), "feedback", fb.student_id, fb.assignment,
+                                    fb.notebook + ".html"), page)
+    return pages
+
+
+# --------------------------------------------------------------------------------------------
+# `python -m autograder feedback OUT` (cli.py: `feedback.build_subparser(sub)`)
+def cmd_feedback(args) -> int:
+    from . import course
+
+    cfg = course.course_config(args.course, args.db_url)
+    db_url = course.db_url_of(cfg)
+    pages = write_feedback(db_url, cfg.CourseDirectory.root, args.out, assignments=args.assignment or None,
+                           students=args.student or None)
+    pending = sum(p.pending for p in pages)
+    print(f"wrote {len(pages)} feedback page(s) from {db_url} to {os.path.join(os.path.abspath(args.out), 'feedback')} "
+          f"and {course.course_dir(cfg, 'feedback')}" + (f"; {pending} still need manual grading" if pending else ""))
+    return 0
+
+
+DESCRIPTION = ("One page per submitted notebook from the course gradebook (manual points and comments from "
+               "formgrader included) and the course's autograded/ notebooks, never hidden tests: "
+               "OUT/feedback/<student>/<assignment>/<notebook>.html and the course's feedback/ "
+               "(then: nbgrader release_feedback ASSIGNMENT).")
+
+
+def build_subparser(sub) -> None:
+    """Add ``feedback`` to the subparsers ``sub`` of ``python -m autograder``."""
+    add_arguments(sub.add_parser("feedback", help="write students' feedback pages from the course gradebook",
+                                 description=DESCRIPTION))
+
+
+def add_arguments(p) -> None:
+    p.add_argument("out", metavar="OUT")
+    p.add_argument("--course", default=None, metavar="DIR", help="course root (default: the repository)")
+    p.add_argument("--db-url", default=None, help="gradebook (default: the course's db_url)")
+    p.add_argument("--assignment", action="append", default=[], help="only this assignment (repeatable)")
+    p.add_argument("--student", action="append", default=[], help="only this student (repeatable)")
+    p.set_defaults(func=cmd_feedback)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    _parser = argparse.ArgumentParser(prog="python -m autograder.feedback", description=DESCRIPTION)
+    add_arguments(_parser)
+    _args = _parser.parse_args()
+    sys.exit(_args.func(_args))

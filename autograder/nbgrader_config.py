@@ -13,11 +13,30 @@ c.CourseDirectory.root = ROOT
 c.CourseDirectory.course_id = "gradlab"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "course"
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "gradebook.db")
+# db_url is left to nbgrader's default, sqlite:///<root>/gradebook.db: the same database for
+# `python -m autograder release|grade|feedback|export`, `nbgrader autograde`, formgrader and
+# `nbgrader export`, and `--CourseDirectory.root=DIR` moves it along with the course. A class on
+# PostgreSQL sets c.CourseDirectory.db_url here (or passes --db-url to python -m autograder).
 
 # What students see in place of a solution.
-c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.code_stub = {"python": '# YOUR CODE HERE\nraise NotImplementedError("replace this line with your solution")'}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Restoring hidden tests during autograde is not a change by the student: no false
+# "checksum has changed" warning for every test cell (see autograder/overwritecells.py).
+try:
+    from nbgrader.converters.autograde import Autograde
+
+    from autograder.overwritecells import OverwriteCells
+except ImportError:  # the autograder package is not installed (pip install -e .): nbgrader's default
+    pass
+else:
+    c.Autograde.sanitize_preprocessors = [OverwriteCells if p.__name__ == "OverwriteCells" else p
+                                          for p in Autograde.sanitize_preprocessors.make_dynamic_default()]
+
+# formgrader renders equations offline: MathJax from this Jupyter server (jupyter-server-mathjax),
+# not from a CDN (jupyter/nbconvert/mathjax.html.j2 replaces nbconvert's macro).
+c.HTMLExporter.extra_template_paths = [os.path.join(ROOT, "jupyter", "nbconvert")]
 
 # The course's experiment cells train small nets for up to ~30 s on a laptop CPU; nbgrader's
 # default of 30 s per cell would cut them off during a student's Validate or a plain

@@ -25,7 +25,7 @@ import nbformat
 ROOT = Path(os.environ.get("GRADLAB_TEST_ROOT") or Path(__file__).resolve().parents[1]).resolve()
 
 #: what nbgrader puts in place of a solution (autograder/nbgrader_config.py: ClearSolutions.code_stub)
-STUB_LINE = "raise NotImplementedError()"
+STUB_LINE = 'raise NotImplementedError("replace this line with your solution")'
 #: the nbgrader delimiters that must never reach a student
 DELIMITERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS",
               "=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ===")
@@ -351,7 +351,7 @@ def stub_error_problems(nb) -> list[str]:
 
     Run All on a blank release must stop at an exercise stub and nowhere else. So the first
     error of the run must be a ``NotImplementedError`` whose innermost traceback frame is the
-    stub line (``raise NotImplementedError()``) of a solution cell. That cell may be the
+    stub line (``STUB_LINE``) of a solution cell. That cell may be the
     erroring cell itself or an earlier one whose function a later cell (typically the test
     cell) calls. Frames are mapped to cells by execution count (``Cell In[N], line L``).
     A NotImplementedError raised by anything else (library code, a locked cell, a stub

@@ -74,7 +74,7 @@ def _selftest_notebook(explorer_call: str, before_exercise: str = "x = 1"):
         new_code_cell(_SETUP + "\n" + _EXPLORER, metadata=meta("setup")),
         new_code_cell(explorer_call, metadata=meta("explorer")),
         new_code_cell(before_exercise, metadata=meta("before")),
-        new_code_cell("def f():\n    # YOUR CODE HERE\n    raise NotImplementedError()",
+        new_code_cell("def f():\n    # YOUR CODE HERE\n    raise NotImplementedError(\"replace this line with your solution\")",
                       metadata=meta("f", solution=True, locked=False)),
         new_code_cell("f()", metadata=meta("test_f", grade=True, points=1)),
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})

@@ -163,7 +163,7 @@ def _tiny_source():
 def _blank(nb):
     """What nbgrader's ClearSolutions/ClearHiddenTests make of _tiny_source (cheap imitation)."""
     nb = nbformat.from_dict(nb)
-    nb.cells[3].source = "def double(v):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    nb.cells[3].source = "def double(v):\n    # YOUR CODE HERE\n    raise NotImplementedError(\"replace this line with your solution\")"
     nb.cells[4].source = "assert double(2) == 4, 'double(2) should be 4'"
     nb.cells[6].source = "YOUR ANSWER HERE"
     return nb
@@ -232,7 +232,7 @@ def test_sync_check_can_fail(tmp_path):
     course, _ = nbcheck.regenerate_release(root, tmp_path / "regen")
     release = nbcheck.read(course / "00_tiny" / "tiny.ipynb")
     assert nbcheck.release_leak_problems(release, _tiny_source()) == []
-    assert "raise NotImplementedError()" in release.cells[3].source
+    assert "raise NotImplementedError(\"replace this line with your solution\")" in release.cells[3].source
 
     stale = tmp_path / "course"
     shutil.copytree(course, stale)
@@ -256,7 +256,7 @@ def test_blank_release_rule(case, tmp_path):
     if case == "error_before_stub":
         nb.cells[1].source += "\nraise ValueError('setup broke')"
     elif case == "nie_outside_solution":
-        nb.cells[1].source += "\nraise NotImplementedError()"
+        nb.cells[1].source += "\nraise NotImplementedError(\"replace this line with your solution\")"
     elif case == "no_error":
         nb.cells[3].source = "def double(v):\n    return 2 * v"
     elif case == "stub_rewrapped":

@@ -1,0 +1,225 @@
+"""The instructor's whole loop on one machine, in the order (and the commands) of README's
+instructor section, on a temporary course (tests/grading/tiny_course.py plus a manually graded
+task with a mark scheme):
+
+    release -> three submissions (full via the exchange, partial with written answers from a
+    plain folder, blank) -> grade -> manual grades through nbgrader's gradebook API (what
+    formgrader's REST handlers do) -> a late fourth student graded -> manual grades still there
+    -> feedback (OUT/feedback and the course's feedback/, release_feedback) -> export.
+
+The grading step is :func:`grade_step` (plain ``nbgrader autograde`` with the course config for
+now; ``python -m autograder grade`` once it records into the course gradebook).
+"""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_markdown_cell
+
+from tests.grading import tiny_course as T
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+           MPLBACKEND="Agg", GRADLAB_PROGRESS="0")
+MARK_SCHEME = "MARKSCHEME_b41e: full marks only if the overflow of exp(-z) is named"
+TASK = f"""Describe what goes wrong for large negative z.
+=== BEGIN MARK SCHEME ===
+{MARK_SCHEME}
+=== END MARK SCHEME ==="""
+# what the instructor writes in formgrader
+MANUAL = {"full": ("explain", 1.0, "Right: exp(-z) overflows for very negative z."),
+          "partial": ("explain", 0.5, "Half right: name the overflow, not just 'numbers get big'.")}
+TASK_POINTS = {"full": 2.0, "partial": 1.0}
+EXTRA = ("full", "test_zeros", 0.5)   # extra credit on an autograded cell
+
+
+def autograder(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``python -m autograder ARGS``, run from the repository root as README gives it.
+
+    Until cli.py wires the release/feedback/export hooks (course/feedback/export.build_subparser),
+    those subcommands run from their modules with the same arguments."""
+    cmd = [sys.executable, "-m", "autograder", *args]
+    modules = {"release": "autograder.course", "feedback": "autograder.feedback", "export": "autograder.export"}
+    if args[0] in modules:
+        from autograder import cli
+        sub = next(a for a in cli.build_parser()._actions if a.dest == "command").choices[args[0]]
+        if not any("--course" in a.option_strings for a in sub._actions):
+            cmd = [sys.executable, "-m", modules[args[0]], *args[1:]]
+    proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    if check:
+        assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc
+
+
+def nbgrader(*args: str, course: Path) -> subprocess.CompletedProcess:
+    """``nbgrader ARGS`` from the repository root (its nbgrader_config.py), on the course ``course``."""
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and "| ERROR]" not in proc.stderr, f"nbgrader {' '.join(args)}:\n{proc.stderr[-5000:]}"
+    return proc
+
+
+def grade_step(course: Path, assignment: str) -> subprocess.CompletedProcess:
+    """The one grading step of the loop: every new submission of ``assignment`` into the course
+    gradebook and ``autograded/``. (Integrator: ``autograder("grade", str(course / "submitted"),
+    "--out", ..., "--course", str(course))`` once grade records into the course gradebook.)"""
+    return nbgrader("autograde", assignment, course=course)
+
+
+def _source_with_task(root: Path) -> None:
+    T.write_source(str(root / "solutions"))
+    path = root / "solutions" / "a1" / "ps1.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(new_markdown_cell(TASK, metadata={"nbgrader": {
+        "grade": False, "solution": False, "task": True, "locked": True, "points": 2,
+        "grade_id": "task_overflow", "schema_version": 3}}))
+    nbformat.write(nb, path)
+
+
+def _submission(course: Path, kind: str) -> nbformat.NotebookNode:
+    from autograder.course import fill_solutions
+
+    release = nbformat.read(course / "course" / "a1" / "ps1.ipynb", as_version=4)
+    if kind in ("full", "late"):
+        nb = fill_solutions(release, nbformat.read(course / "solutions" / "a1" / "ps1.ipynb", as_version=4))
+        nb.cells[T.cell_index(nb, "explain")].source = "For very negative z, exp(-z) overflows to inf."
+        return nb
+    nb = T.clone(release)
+    if kind == "partial":
+        T.set_solution(nb, "double_impl", "def double(x):\n    return 2 * x")
+        # passes the visible test, fails the hidden one (whose assert message is HIDDEN_MARK)
+        T.set_solution(nb, "clip_impl", "def clip01(x):\n    return np.clip(x, 0.0, 1.0) if x[0] < 2 else x")
+        nb.cells[T.cell_index(nb, "explain")].source = "The numbers get big."
+    return nb
+
+
+def put_grade(gb, grade_id: str, student: str, manual_score=None, extra_credit=None) -> None:
+    """What formgrader's ``PUT /formgrader/api/grade/<id>`` does (nbgrader's GradeHandler)."""
+    grade = gb.find_grade(grade_id, "ps1", "a1", student)
+    grade.manual_score = manual_score
+    grade.extra_credit = extra_credit
+    grade.needs_manual_grade = grade.manual_score is None and grade.auto_score is None
+    gb.db.commit()
+
+
+def put_comment(gb, grade_id: str, student: str, text: str) -> None:
+    """What formgrader's ``PUT /formgrader/api/comment/<id>`` does (nbgrader's CommentHandler)."""
+    gb.find_comment(grade_id, "ps1", "a1", student).manual_comment = text
+    gb.db.commit()
+
+
+@pytest.mark.slow
+def test_instructor_loop(tmp_path):
+    old_umask = os.umask(0o027)  # a TA group shares the course: results must be group-readable
+    try:
+        _loop(tmp_path)
+    finally:
+        os.umask(old_umask)
+
+
+def _loop(tmp_path: Path) -> None:
+    course, out, exchange = tmp_path / "course", tmp_path / "out", tmp_path / "exchange"
+    _source_with_task(course)
+
+    # 1. release: course/a1 generated and the assignment registered in the course gradebook
+    autograder("release", "--course", str(course))
+    release = course / "course" / "a1" / "ps1.ipynb"
+    assert release.exists() and (course / "gradebook.db").exists()
+    assert MARK_SCHEME not in release.read_text() and T.HIDDEN_MARK not in release.read_text()
+
+    # 2. three submissions: full (through the exchange: timestamp + secret), partial and blank (a folder)
+    for student in ("full", "partial", "blank"):
+        dest = course / "submitted" / student / "a1"
+        dest.mkdir(parents=True)
+        nbformat.write(_submission(course, student), dest / "ps1.ipynb")
+    (course / "submitted" / "full" / "a1" / "timestamp.txt").write_text("2026-11-30 10:00:00.000000 UTC")
+    (course / "submitted" / "full" / "a1" / "submission_secret.txt").write_text("f" * 128)
+
+    # 3. grade: pristine test cells raise no false "checksum has changed" warning
+    proc = grade_step(course, "a1")
+    assert "has changed" not in proc.stderr, proc.stderr[-3000:]
+
+    # 4. manual grades, as formgrader's API handlers write them
+    from nbgrader.api import Gradebook
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")
+        for student, (gid, points, comment) in MANUAL.items():
+            put_grade(gb, gid, student, manual_score=points)
+            put_comment(gb, gid, student, comment)
+            put_grade(gb, "task_overflow", student, manual_score=TASK_POINTS[student])
+        put_grade(gb, "task_overflow", "blank", manual_score=0.0)  # the blank one: graded 0, no comment
+        put_grade(gb, EXTRA[1], EXTRA[0], extra_credit=EXTRA[2])
+
+    # 5. a late fourth student, graded with the same step: the manual grades stay
+    dest = course / "submitted" / "late" / "a1"
+    dest.mkdir(parents=True)
+    nbformat.write(_submission(course, "late"), dest / "ps1.ipynb")
+    grade_step(course, "a1")
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore")
+        for student, (gid, points, comment) in MANUAL.items():
+            assert gb.find_grade(gid, "ps1", "a1", student).manual_score == points
+            assert gb.find_comment(gid, "ps1", "a1", student).manual_comment == comment
+        assert gb.find_grade(EXTRA[1], "ps1", "a1", EXTRA[0]).extra_credit == EXTRA[2]
+        assert gb.find_submission("a1", "late").score == T.PS1_MAX - 1  # all tests; written answer pending
+
+    # 6. feedback: OUT/feedback and the course's feedback/, then back through the exchange
+    autograder("feedback", str(out), "--course", str(course))
+    secrets = [T.HIDDEN_MARK, MARK_SCHEME, "### BEGIN HIDDEN TESTS", "torch.testing.assert_close(sigmoid(",
+               "Because exp overflows."]  # hidden tests, mark scheme, the model answer
+    for student in ("full", "partial", "blank", "late"):
+        page = (out / "feedback" / student / "a1" / "ps1.html").read_text()
+        assert (course / "feedback" / student / "a1" / "ps1.html").read_text() == page
+        leaked = [s for s in secrets if s in page]
+        assert not leaked, f"{student}'s page shows {leaked}"
+        if student in MANUAL:
+            gid, points, comment = MANUAL[student]
+            assert comment.replace("'", "&#x27;") in page, page
+            assert f"{points:g} / 1" in page and f"{TASK_POINTS[student]:g} / 2" in page, page
+    full = (out / "feedback" / "full" / "a1" / "ps1.html").read_text()
+    assert f"{T.PS1_MAX + 2 + EXTRA[2]:g} / {T.PS1_MAX + 2:g} points" in full and "extra credit" in full
+    partial = (out / "feedback" / "partial" / "a1" / "ps1.html").read_text()
+    assert "AssertionError (in a hidden test)" in partial  # clip01 fails only the hidden case
+    assert "to be graded by your instructor" in (out / "feedback" / "late" / "a1" / "ps1.html").read_text()
+    for student in ("full", "partial", "blank", "late"):  # release_feedback needs these, exchange or not
+        for name in ("timestamp.txt", "submission_secret.txt"):
+            assert (course / "feedback" / student / "a1" / name).exists(), (student, name)
+    assert (course / "feedback" / "full" / "a1" / "submission_secret.txt").read_text() == "f" * 128
+    exchange.mkdir()
+    nbgrader("release_feedback", "a1", f"--Exchange.root={exchange}", course=course)
+    assert len(list((exchange / "gradlab" / "feedback").glob("*.html"))) == 4
+
+    # 7. export: autograded + manual points for all four
+    autograder("export", str(out), "--course", str(course), "--to", str(out / "grades_final.csv"))
+    with open(out / "grades_final.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    rows = {r["student_id"]: r for r in table if r["assignment"] == "a1"}
+    assert set(rows) == {"full", "partial", "blank", "late"}
+    assert {(r["student_id"], r["status"]) for r in table if r["assignment"] == "a2"} == {
+        (s, "missing") for s in rows}  # released, not submitted: a row of 0 each
+    expect = {  # (auto, manual, total, pending)
+        "full": (T.PS1_MAX - 1, 1 + 2 + EXTRA[2], T.PS1_MAX + 2 + EXTRA[2], 0),
+        "partial": (T.PS1_TESTS["test_double"], 0.5 + 1, 1 + 0.5 + 1, 0),
+        "blank": (0, 0, 0, 0),
+        "late": (T.PS1_MAX - 1, 0, T.PS1_MAX - 1, 1),
+    }
+    for student, (auto, manual, total, pending) in expect.items():
+        r = rows[student]
+        got = (float(r["auto_score"]), float(r["manual_score"]), float(r["score"]), int(r["needs_manual_grade"]))
+        assert got == (auto, manual, total, pending), (student, r)
+        assert float(r["max_score"]) == T.PS1_MAX + 2
+
+    # results are group-readable (umask 027 -> 0640), never 0600
+    for path in [out / "grades_final.csv", *(out / "feedback").rglob("*.html"), *(course / "feedback").rglob("*.html")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & stat.S_IRGRP and not mode & stat.S_IROTH, (path, oct(mode))
