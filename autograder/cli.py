@@ -1,4 +1,4 @@
-"""``python -m autograder``: release, grade, feedback, export, validate, bench.
+"""``python -m autograder``: release, grade, feedback, export, validate, bench, doctor.
 
 Every subcommand has ``--help``. The Makefile's forms are ``python -m autograder release`` and
 ``python -m autograder grade --demo --jobs N``.
@@ -23,7 +23,7 @@ DEMO_OUT = os.path.join(REPO_ROOT, "artifacts", "grading-demo")
 
 def _limits(args) -> Limits:
     return Limits(timeout_s=float(args.timeout), cell_timeout_s=int(args.cell_timeout),
-                            memory_mb=int(args.memory), max_procs=int(args.max_procs))
+                  memory_mb=int(args.memory), max_procs=int(args.max_procs))
 
 
 def cmd_release(args) -> int:
@@ -39,12 +39,11 @@ def cmd_release(args) -> int:
 
 
 def cmd_grade(args) -> int:
-    from . import grading
-    from .gradebook import format_table
+    from . import pipeline
+    from .gradebook import GradebookError, format_table
+    from .sandbox import SandboxUnavailable
 
-    source = args.source
-    submissions = args.submissions
-    out = args.out
+    source, submissions, out = args.source, args.submissions, args.out
     demo_tmp = None
     if args.demo:
         from . import demo
@@ -59,17 +58,42 @@ def cmd_grade(args) -> int:
     if not os.path.isdir(submissions):
         print(f"grade: no such directory: {submissions}", file=sys.stderr)
         return 2
+    course_dir = args.course or (os.path.join(out, "course") if args.demo else None)
+    target = pipeline.CourseTarget.resolve(course_dir, args.db_url)
+    batch = pipeline.Batch(submissions, out, source=source, jobs=args.jobs, limits=_limits(args), target=target,
+                           force=args.force or args.demo, unsafe=args.unsafe_no_sandbox)
     try:
-        results = grading.grade(submissions, out, jobs=args.jobs, limits=_limits(args), source=source,
-                                force=args.force or args.demo, progress=not args.no_progress)
+        results = batch.grade()
+    except SandboxUnavailable as e:
+        print(f"grade: {e}", file=sys.stderr)
+        return 3
+    except GradebookError as e:
+        print(f"grade: {e}\nnothing else was changed for that submission; run the same command again to "
+              "complete the batch", file=sys.stderr)
+        return 4
     finally:
         if demo_tmp:
             shutil.rmtree(demo_tmp, ignore_errors=True)
-    expected = {(s.student_id, s.assignment) for s in grading.discover(submissions)} if not args.demo else set()
-    got = {(r["student_id"], r["assignment"]) for r in results}
     print(format_table(results))
-    print(f"\ngradebook: {os.path.join(os.path.abspath(out), 'grades.csv')}", file=sys.stderr)
-    return 0 if expected <= got else 1
+    print(f"\ngradebook: {os.path.join(os.path.abspath(out), 'grades.csv')} and {target.db_url}", file=sys.stderr)
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    """Can the sandbox start here? (bubblewrap, unprivileged user namespaces, a readable Python)."""
+    from . import sandbox
+
+    print(f"running as uid {os.geteuid()}" + (" (root: sandboxes run as uids "
+                                                f"{sandbox.UID_BASE}+slot)" if os.geteuid() == 0 else ""))
+    try:
+        python, binds = sandbox.interpreter()
+        print(f"sandbox interpreter: {python}" + (f" (binds {', '.join(binds)})" if binds else ""))
+    except sandbox.SandboxUnavailable as e:
+        print(f"sandbox interpreter: {e}")
+    problem = sandbox.check()
+    print("sandbox: OK (bubblewrap starts, imports torch, IPython and gradlab)" if problem is None
+          else f"sandbox: NOT AVAILABLE: {problem}")
+    return 0 if problem is None else 1
 
 
 def cmd_feedback(args) -> int:
@@ -132,46 +156,22 @@ def cmd_validate(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    """Throughput of ``grade`` on the same submissions for each --jobs value (fresh OUT each)."""
-    from . import grading
-
-    submissions, source = args.submissions, args.source
-    demo_tmp = None
-    if args.demo:
-        from . import demo
-        demo_tmp = tempfile.mkdtemp(prefix="gradlab-demo-")
-        source, submissions = demo.build(demo_tmp, source=source)
-    n = len(grading.discover(submissions))
-    rows = []
-    try:
-        for jobs in args.jobs:
-            with tempfile.TemporaryDirectory(prefix="gradlab-bench-") as out:
-                t = time.monotonic()
-                grading.grade(submissions, out, jobs=jobs, limits=_limits(args), source=source, force=True,
-                              progress=False, echo=lambda m: None)
-                dt = time.monotonic() - t
-            rows.append((jobs, n, dt, 60 * n / dt))
-            print(f"jobs={jobs}: {n} submissions in {dt:.1f} s = {60 * n / dt:.1f} submissions/min", flush=True)
-    finally:
-        if demo_tmp:
-            shutil.rmtree(demo_tmp, ignore_errors=True)
-    if len(rows) > 1:
-        print(f"speed-up jobs={rows[-1][0]} vs jobs={rows[0][0]}: {rows[-1][3] / rows[0][3]:.2f}x")
-    return 0
+    from . import bench
+    return bench.main(args)
 
 
 def _add_limits(p: argparse.ArgumentParser) -> None:
     d = Limits()
     p.add_argument("--jobs", "-j", type=int, default=None,
-                   help="parallel submissions (default: number of cores); one torch thread each")
+                   help="notebooks graded at once (default: number of cores); one torch thread each")
     p.add_argument("--timeout", type=float, default=d.timeout_s,
-                   help=f"seconds per submission, all notebooks together (default {d.timeout_s:g})")
+                   help=f"seconds per notebook (default {d.timeout_s:g})")
     p.add_argument("--cell-timeout", type=int, default=d.cell_timeout_s,
                    help=f"seconds per cell (default {d.cell_timeout_s})")
     p.add_argument("--memory", type=int, default=d.memory_mb,
-                   help=f"MB of resident memory per submission's kernel processes (default {d.memory_mb})")
+                   help=f"MB of address space per sandboxed process (default {d.memory_mb})")
     p.add_argument("--max-procs", type=int, default=d.max_procs,
-                   help=f"processes a submission may run at once (default {d.max_procs})")
+                   help=f"processes and threads a notebook's sandbox may run at once (default {d.max_procs})")
     p.add_argument("--source", default=None,
                    help="folder of nbgrader source assignments (default: the course's solutions/)")
 
@@ -188,18 +188,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--release-dir", default=None, help="release folder (default: course/)")
     p.set_defaults(func=cmd_release)
 
-    p = sub.add_parser("grade", help="autograde submissions in parallel into OUT",
-                       description="Grade SUBMISSIONS/<student_id>/<assignment_id>/*.ipynb with nbgrader in "
-                                   "hardened, parallel workers. Writes OUT/grades.csv, OUT/grades_detail.csv, "
-                                   "OUT/feedback/<student>/<assignment>/, OUT/gradebook.db. Re-running resumes.")
+    p = sub.add_parser("grade", help="autograde submissions in parallel into OUT and the course gradebook",
+                       description="Grade SUBMISSIONS/<student_id>/<assignment_id>/*.ipynb: each notebook runs in "
+                                   "a fresh bubblewrap sandbox, verdicts are decided outside it against a reference "
+                                   "run of the source. Writes OUT/grades.csv, OUT/grades_detail.csv, "
+                                   "OUT/feedback/<student>/<assignment>/, the course's gradebook (db_url) and "
+                                   "autograded/. Re-running resumes; manual grades are kept.")
     p.add_argument("submissions", nargs="?", metavar="SUBMISSIONS")
     p.add_argument("--out", "-o", default=None, help=f"output folder (--demo default: {DEMO_OUT})")
     p.add_argument("--demo", action="store_true",
                    help="grade the bundled demo class (generated from the current assignments) and print it")
     p.add_argument("--force", action="store_true", help="regrade even submissions already graded")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-progress", action="store_true", help="(kept for compatibility; no progress bar is drawn)")
+    p.add_argument("--course", default=None, metavar="DIR",
+                   help="nbgrader course folder whose gradebook and autograded/ receive the scores "
+                        "(default: this repository's course; --demo: OUT/course)")
+    p.add_argument("--db-url", default=None, metavar="URL",
+                   help="nbgrader gradebook URL, e.g. sqlite:///path/gradebook.db or postgresql://... "
+                        "(default: the course's db_url)")
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run student code without the sandbox (only when it cannot start; every row is flagged)")
     _add_limits(p)
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("doctor", help="check that the grading sandbox can start here",
+                       description="Checks bubblewrap, unprivileged user namespaces and a Python the sandbox "
+                                   "can run; exit 1 with the cause when the sandbox cannot start.")
+    p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("feedback", help="re-render the feedback pages of OUT",
                        description="Write OUT/feedback/<student>/<assignment>/<notebook>.html again from OUT's results.")
@@ -218,25 +233,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebooks", nargs="+", metavar="NOTEBOOK")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("bench", help="grading throughput (submissions/min) for several --jobs values",
-                       description="Grade the same submissions once per --jobs value (fresh output each) and "
-                                   "print submissions per minute.")
-    p.add_argument("submissions", nargs="?", metavar="SUBMISSIONS")
-    p.add_argument("--demo", action="store_true", help="use the demo class")
+    p = sub.add_parser("bench", help="plain sequential nbgrader autograde vs grade --jobs N, same submissions",
+                       description="Grade the same full submissions (the demo class's, by default the first 9) "
+                                   "with plain sequential `nbgrader autograde` and with `grade --jobs N`; print "
+                                   "both times, the ratio, whether the scores are identical, and where the time went.")
+    p.add_argument("--students", type=int, default=9, help="full submissions to grade (default 9)")
     _add_limits(p)
-    p.set_defaults(func=cmd_bench)
-    for action in p._actions:
-        if action.dest == "jobs":
-            action.nargs, action.default, action.type = "+", [1, 2], int
-            action.help = "jobs values to compare (default: 1 2)"
+    p.set_defaults(func=cmd_bench, jobs=2)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "command", None) == "bench" and not args.demo and not args.submissions:
-        print("bench: SUBMISSIONS or --demo is required", file=sys.stderr)
-        return 2
     try:
         return args.func(args)
     except KeyboardInterrupt:

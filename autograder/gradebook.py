@@ -1,19 +1,17 @@
-"""The grading run's results in OUT: one JSON per submission, the CSV views, feedback, merging.
+"""record: the course's nbgrader gradebook, ``autograded/``, and the run's files in OUT.
 
-Only the parent process writes here (the single writer); workers hand in their results and
-files through a staging dir. Every file is written to a temp name and renamed into place, so an
-interrupted run leaves either the old or the new version, never half a file, and a re-run can
-resume: a submission whose ``input_hash`` (its files, the assignment's source, the limits, the
-grader version) already has a result is not graded again.
+One writer (the grading parent) and these places:
 
-Layout of OUT::
-
-    grades.csv                       one row per (student_id, assignment)
-    grades_detail.csv                one row per graded cell
-    results/<student>/<assignment>.json
-    feedback/<student>/<assignment>/<notebook>.html
-    autograded/<student>/<assignment>/<notebook>.ipynb   (for the instructor only)
-    gradebook.db                     nbgrader gradebook of the run (formgrader, nbgrader export)
+* the **course's gradebook** (nbgrader's ``db_url``: SQLite by default, PostgreSQL when the
+  course config says so; the one formgrader and ``nbgrader export`` read), through nbgrader's
+  ``Gradebook`` API: each graded submission is one transaction that sets the ``auto_score`` of
+  its autograded cells only. Manual scores, comments and extra credit are never touched; a
+  written answer's automatic state is set only while nobody has graded it by hand. A database
+  error rolls that submission back and names the database; a re-run completes the batch.
+* the course's ``autograded/<student>/<assignment>/<notebook>.ipynb`` (what nbgrader autograde
+  leaves: the executed notebook with hidden tests, for the instructor and formgrader);
+* OUT: ``results/<student>/<assignment>.json`` (what the feedback pages and ``export`` read),
+  ``grades.csv``, ``grades_detail.csv``. Files are written to a temp name and renamed.
 """
 from __future__ import annotations
 
@@ -21,12 +19,17 @@ import csv
 import io
 import json
 import os
-import shutil
+import re
 import tempfile
+import warnings
 
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "needs_manual_grade",
                "flags", "notes"]
 DETAIL_COLUMNS = ["student_id", "assignment", "notebook", "grade_id", "score", "max_score", "outcome"]
+
+
+class GradebookError(RuntimeError):
+    """Writing the course gradebook failed (the message names the database)."""
 
 
 def atomic_write(path: str, data: str | bytes) -> None:
@@ -35,8 +38,7 @@ def atomic_write(path: str, data: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -44,30 +46,25 @@ def atomic_write(path: str, data: str | bytes) -> None:
         raise
 
 
-def replace_dir(src: str, dst: str) -> None:
-    """Put directory ``src`` at ``dst`` (same filesystem), replacing what was there."""
-    os.makedirs(os.path.dirname(dst), exist_ok=True)
-    old = None
-    if os.path.exists(dst):
-        old = dst + ".old-" + os.path.basename(src)
-        os.rename(dst, old)
-    os.rename(src, dst)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
+def safe_db_url(db_url: str) -> str:
+    """``db_url`` without a password (for messages)."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", db_url)
 
 
+# -- OUT ----------------------------------------------------------------------------------------
 class ResultStore:
+    """``OUT/results/<student>/<assignment>.json``: one record per submission (the resume point)."""
+
     def __init__(self, out: str):
         self.out = os.path.abspath(out)
         os.makedirs(self.out, exist_ok=True)
-        self.staging_root = os.path.join(self.out, ".staging")
 
     def result_path(self, student_id: str, assignment: str) -> str:
         return os.path.join(self.out, "results", student_id, assignment + ".json")
 
     def get(self, student_id: str, assignment: str) -> dict | None:
         try:
-            with open(self.result_path(student_id, assignment)) as f:
+            with open(self.result_path(student_id, assignment), encoding="utf-8") as f:
                 return json.load(f)
         except (OSError, ValueError):
             return None
@@ -77,31 +74,14 @@ class ResultStore:
         r = self.get(student_id, assignment)
         return bool(r) and r.get("input_hash") == input_hash and r.get("status") != "error"
 
-    def new_staging(self) -> str:
-        os.makedirs(self.staging_root, exist_ok=True)
-        return tempfile.mkdtemp(dir=self.staging_root)
-
-    def put(self, result: dict, staging: str | None) -> None:
-        """Commit one submission's result (files first, the JSON record last)."""
-        s, a = result["student_id"], result["assignment"]
-        if staging and os.path.isdir(staging):
-            for kind in ("feedback", "autograded"):
-                src = os.path.join(staging, kind)
-                if os.path.isdir(src):
-                    replace_dir(src, os.path.join(self.out, kind, s, a))
-            shutil.rmtree(staging, ignore_errors=True)
-        atomic_write(self.result_path(s, a), json.dumps(result, indent=1, sort_keys=True))
-
-    def clear_staging(self) -> None:
-        """Only when no worker is running: staging dirs of finished tasks are already moved."""
-        shutil.rmtree(self.staging_root, ignore_errors=True)
+    def put(self, result: dict) -> None:
+        atomic_write(self.result_path(result["student_id"], result["assignment"]),
+                     json.dumps(result, indent=1, sort_keys=True))
 
     def all_results(self) -> list[dict]:
         out = []
         root = os.path.join(self.out, "results")
-        if not os.path.isdir(root):
-            return out
-        for s in sorted(os.listdir(root)):
+        for s in sorted(os.listdir(root)) if os.path.isdir(root) else []:
             folder = os.path.join(root, s)
             for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
                 if name.endswith(".json") and not name.startswith("."):
@@ -117,6 +97,19 @@ class ResultStore:
         return os.path.join(self.out, "grades.csv")
 
 
+def csv_cell(value) -> str:
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ or a control character
+    gets a leading apostrophe (OWASP's advice against formula injection)."""
+    text = str(value)
+    if text and (text[0] in "=+-@\t\r\n" or text[0] == "\uff1d"):
+        try:
+            float(text)  # a negative number stays a number
+            return text
+        except ValueError:
+            return "'" + text
+    return text
+
+
 def _num(x: float) -> str:
     return f"{x:g}"
 
@@ -126,9 +119,9 @@ def grades_csv(results: list[dict]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for r in results:
-        w.writerow([r["student_id"], r["assignment"], _num(r["score"]), _num(r["max_score"]), r["status"],
-                    int(bool(r.get("needs_manual_grade"))), " ".join(r.get("flags", [])),
-                    " | ".join(r.get("notes", []))])
+        w.writerow([csv_cell(r["student_id"]), csv_cell(r["assignment"]), _num(r["score"]), _num(r["max_score"]),
+                    r["status"], int(bool(r.get("needs_manual_grade"))), csv_cell(" ".join(r.get("flags", []))),
+                    csv_cell(" | ".join(r.get("notes", [])))])
     return buf.getvalue()
 
 
@@ -140,14 +133,14 @@ def detail_csv(results: list[dict]) -> str:
         for stem, nb in sorted(r.get("notebooks", {}).items()):
             for gid, g in sorted(nb.get("grades", {}).items()):
                 cell = nb.get("cells", {}).get(gid, {})
-                if g.get("needs_manual_grade") and g.get("auto_score") is None:
+                if g.get("needs_manual_grade"):
                     outcome = "manual"
                 elif cell.get("errors"):
-                    outcome = cell["errors"][-1]["ename"]
+                    outcome = cell["errors"][-1]["ename"] or "failed"
                 else:
-                    outcome = cell.get("verdict") or ("passed" if g["score"] >= g["max_score"] else "")
-                w.writerow([r["student_id"], r["assignment"], stem, gid, _num(g["score"]),
-                            _num(g["max_score"]), outcome])
+                    outcome = "passed" if g["score"] >= g["max_score"] else "failed"
+                w.writerow([csv_cell(r["student_id"]), csv_cell(r["assignment"]), csv_cell(stem), csv_cell(gid),
+                            _num(g["score"]), _num(g["max_score"]), csv_cell(outcome)])
     return buf.getvalue()
 
 
@@ -163,40 +156,119 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def merge_nbgrader(results: list[dict], template_db: str, out_db: str) -> None:
-    """Write the run's scores into an nbgrader gradebook at ``out_db`` (single writer).
+# -- the course's nbgrader gradebook ----------------------------------------------------------
+def _gradebook(db_url: str):
+    from nbgrader.api import Gradebook
+    if db_url.startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(db_url[len("sqlite:///"):]) or ".", exist_ok=True)
+    try:
+        return Gradebook(db_url)
+    except Exception as e:  # noqa: BLE001
+        raise GradebookError(f"cannot open the gradebook {safe_db_url(db_url)}: {type(e).__name__}: {e}") from e
 
-    The assignments' structure is copied from the template gradebook (same nbgrader
-    ``generate_assignment`` output the workers used); each result adds the student, the
-    submission and every grade cell's ``auto_score``, so ``nbgrader export`` and formgrader see
-    the same numbers as grades.csv.
-    """
-    import warnings
 
-    from nbgrader.api import Gradebook, MissingEntry
+def register_assignment(db_url: str, template_db_url: str, assignment: str) -> None:
+    """Make the course gradebook know ``assignment`` as nbgrader generate_assignment made it in the
+    template gradebook (notebooks, grade/solution/task/source cells); idempotent."""
+    from nbgrader.api import Gradebook
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Gradebook(template_db_url) as src, _gradebook(db_url) as gb:
+            try:
+                a = src.find_assignment(assignment)
+                gb.update_or_create_assignment(assignment)
+                for nb in a.notebooks:
+                    gb.update_or_create_notebook(nb.name, assignment)
+                    for c in nb.grade_cells:
+                        gb.update_or_create_grade_cell(c.name, nb.name, assignment, max_score=c.max_score,
+                                                       cell_type=c.cell_type)
+                    for c in nb.solution_cells:
+                        gb.update_or_create_solution_cell(c.name, nb.name, assignment)
+                    for c in nb.task_cells:
+                        gb.update_or_create_task_cell(c.name, nb.name, assignment, max_score=c.max_score,
+                                                      cell_type=c.cell_type)
+                    for c in nb.source_cells:
+                        gb.update_or_create_source_cell(c.name, nb.name, assignment, cell_type=c.cell_type,
+                                                        locked=c.locked, source=c.source, checksum=c.checksum)
+            except Exception as e:  # noqa: BLE001
+                gb.db.rollback()
+                raise GradebookError(f"cannot register {assignment} in the gradebook {safe_db_url(db_url)}: "
+                                     f"{type(e).__name__}: {e}") from e
 
-    tmp = out_db + ".tmp"
-    shutil.copy(template_db, tmp)
-    with warnings.catch_warnings(), Gradebook("sqlite:///" + tmp) as gb:
-        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
-        known = {a.name for a in gb.assignments}
-        for r in results:
-            if r["assignment"] not in known:
-                continue
-            gb.update_or_create_student(r["student_id"])
-            gb.update_or_create_submission(r["assignment"], r["student_id"])
-            for stem, nb in r.get("notebooks", {}).items():
-                for gid, g in nb.get("grades", {}).items():
+
+def _submission(gb, assignment: str, student: str, timestamp):
+    """The submission (created, with every grade and comment row, in the open transaction)."""
+    from nbgrader.api import (Comment, Grade, MissingEntry, Student, SubmittedAssignment,
+                              SubmittedNotebook)
+    try:
+        return gb.find_submission(assignment, student)
+    except MissingEntry:
+        pass
+    try:
+        st = gb.find_student(student)
+    except MissingEntry:
+        st = Student(id=student)
+        gb.db.add(st)
+    sub = SubmittedAssignment(assignment=gb.find_assignment(assignment), student=st)
+    if timestamp:
+        sub.timestamp = timestamp
+    for notebook in sub.assignment.notebooks:
+        nb = SubmittedNotebook(notebook=notebook, assignment=sub)
+        for cell in notebook.grade_cells:
+            Grade(cell_id=cell.id, notebook=nb)
+        for cell in notebook.solution_cells:
+            Comment(cell_id=cell.id, notebook=nb)
+        for cell in notebook.task_cells:
+            Comment(cell_id=cell.id, notebook=nb)
+            Grade(cell_id=cell.id, notebook=nb)
+    gb.db.add(sub)
+    gb.db.flush()
+    return sub
+
+
+def record_submission(db_url: str, result: dict) -> None:
+    """Write one submission's automatic scores (``result``: the stored record) in one transaction."""
+    from nbgrader import utils
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with _gradebook(db_url) as gb:
+            try:
+                stamp = None
+                if result.get("timestamp"):
                     try:
-                        grade = gb.find_grade(gid, stem, r["assignment"], r["student_id"])
-                    except MissingEntry:
-                        continue
-                    grade.auto_score = g.get("auto_score")
-                    grade.needs_manual_grade = bool(g.get("needs_manual_grade"))
-            for stem in {nb.name for nb in gb.find_assignment(r["assignment"]).notebooks} - set(r.get("notebooks", {})):
-                sub_nb = gb.find_submission_notebook(stem, r["assignment"], r["student_id"])
-                for grade in sub_nb.grades:
-                    grade.auto_score = 0
-                    grade.needs_manual_grade = False
-            gb.db.commit()
-    os.replace(tmp, out_db)
+                        stamp = utils.parse_utc(result["timestamp"])
+                    except Exception:  # noqa: BLE001 — a student's timestamp.txt may be anything
+                        stamp = None
+                sub = _submission(gb, result["assignment"], result["student_id"], stamp)
+                for nb in sub.notebooks:
+                    graded = result.get("notebooks", {}).get(nb.name, {}).get("grades", {})
+                    answers = {c.name for c in nb.notebook.solution_cells}
+                    for grade in nb.grades:
+                        g = graded.get(grade.name)
+                        if grade.name not in answers:       # autograded: always the new score
+                            grade.auto_score = float(g["auto_score"]) if g else 0.0
+                            grade.needs_manual_grade = False
+                        elif g is not None and grade.manual_score is None:  # not yet graded by hand
+                            grade.auto_score = g["auto_score"]
+                            grade.needs_manual_grade = bool(g["needs_manual_grade"])
+                gb.db.commit()
+            except Exception as e:  # noqa: BLE001
+                gb.db.rollback()
+                raise GradebookError(f"{result['student_id']}/{result['assignment']}: writing the gradebook "
+                                     f"{safe_db_url(db_url)} failed: {type(e).__name__}: {e}") from e
+
+
+def write_autograded(folder: str, notebook: str, cells: list[dict], metadata: dict) -> str:
+    """``folder/<notebook>.ipynb``: the executed cells (hidden tests included; instructor only)."""
+    import nbformat
+    nb = nbformat.v4.new_notebook(metadata=metadata)
+    for c in cells:
+        if c["cell_type"] == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(c["source"], metadata=c["metadata"]))
+        else:
+            cell = nbformat.v4.new_code_cell(c["source"], metadata=c["metadata"])
+            cell.outputs = [nbformat.from_dict(o) for o in c.get("outputs", [])]
+            nb.cells.append(cell)
+    path = os.path.join(folder, notebook)
+    atomic_write(path, nbformat.writes(nb))
+    return path

@@ -1,4 +1,4 @@
-"""Resource limits of a submission (kept free of heavy imports: the CLI's --help uses them)."""
+"""Resource limits of one notebook's sandbox (kept free of heavy imports: the CLI's --help uses them)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,14 +6,16 @@ from dataclasses import dataclass
 MB = 1024 * 1024
 
 
-@dataclass
+@dataclass(frozen=True)
 class Limits:
-    """Resource limits for one submission's kernel."""
+    """What one notebook may use. Every limit is enforced by the OS or by the parent, never by
+    code running next to the student's."""
 
-    timeout_s: float = 600.0  # whole submission (all notebooks)
-    cell_timeout_s: int = 120
-    memory_mb: int = 4096
-    max_procs: int = 64  # processes of the sandbox uid (threads do not count)
-    nproc_rlimit: int = 512  # tasks (threads included) of the sandbox uid, enforced by the OS
-    fsize_mb: int = 512
+    timeout_s: float = 600.0     # one notebook, wall clock (the parent kills the sandbox)
+    cell_timeout_s: int = 120    # one cell (a timer in the runner; the parent's timeout backs it)
+    memory_mb: int = 4096        # RLIMIT_AS of the sandbox's processes
+    max_procs: int = 64          # RLIMIT_NPROC, counted in the sandbox's own user namespace
+    fsize_mb: int = 256          # RLIMIT_FSIZE: largest file the notebook may write
+    tmpfs_mb: int = 512          # size of each of HOME, /tmp, /dev/shm and the work dir
+    result_mb: int = 64          # bytes the parent reads back from the runner
     nofile: int = 1024

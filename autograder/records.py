@@ -2,6 +2,7 @@
 
     discover  ->  plan  ->  run (sandbox)  ->  judge  ->  record (gradebook, autograded/, feedback/)
     Submission    NotebookPlan  RunOutput       NotebookResult   SubmissionResult
+                                (CellRun)       (CellVerdict)
 
 Every record is a dataclass of plain values (they cross a process boundary as JSON); every
 grading status is one member of :class:`Status`, which carries its order (the worst status of a
@@ -65,13 +66,14 @@ class Submission:
     notebooks: tuple[NotebookFile, ...] = ()
     problem: str | None = None     # a reason the whole submission cannot be graded
     timestamp: str | None = None   # nbgrader's timestamp.txt when present
+    notes: tuple[str, ...] = ()    # e.g. a renamed notebook graded under its proper name
 
 
 @dataclass(frozen=True)
 class CellPlan:
     """One cell the sandbox runs: a student's cell, a locked cell, or a graded test cell."""
     index: int
-    kind: str                      # "setup" | "solution" | "test" | "skip"
+    kind: str                      # "setup" | "solution" | "test" | "student" (unmarked cell) | "answer"
     grade_id: str | None
     source: str                    # for tests: the *source* notebook's cell (hidden tests included)
     points: float = 0.0
@@ -85,6 +87,35 @@ class NotebookPlan:
     notebook: str
     cells: tuple[CellPlan, ...]
     forbidden: dict[str, tuple[str, ...]] = field(default_factory=dict)  # solution grade_id -> names
+    problem: str | None = None     # the submitted notebook cannot be graded (why)
+    notes: tuple[str, ...] = ()    # e.g. "edited read-only cells were restored: ..."
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class CellRun:
+    """What the runner reported for one executed cell (untrusted: the student's process wrote it)."""
+    index: int
+    grade_id: str | None
+    outcome: str                   # "ok" | "error" | "timeout" | "memory" | "process_limit"
+    outputs: list = field(default_factory=list)          # nbformat outputs, capped by the runner
+    observations: dict | None = None                     # runner.encode()d values (test cells)
+    tolerances: dict | None = None
+
+
+@dataclass
+class RunOutput:
+    """One notebook's run in its sandbox, as read back by the parent."""
+    status: Status
+    cells: list[CellRun] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def cell(self, index: int) -> CellRun | None:
+        found = [c for c in self.cells if c.index == index]
+        return found[-1] if found else None
 
 
 @dataclass
@@ -94,6 +125,9 @@ class CellVerdict:
     max_points: float
     passed: bool
     message: str = ""              # capped and redacted: safe to show the student
+    ename: str = ""                # capped and redacted error class name ("" when none)
+    kind: str = "test"             # "test" (autograded) | "answer" (graded by hand)
+    needs_manual_grade: bool = False
 
 
 @dataclass
@@ -103,6 +137,7 @@ class NotebookResult:
     cells: list[CellVerdict] = field(default_factory=list)
     message: str = ""
     autograded_path: str | None = None   # the executed notebook (nbgrader's autograded layout)
+    flags: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -117,10 +152,17 @@ class SubmissionResult:
     notebooks: list[NotebookResult] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)   # e.g. "forbidden:torch.sigmoid", "unsafe-no-sandbox"
     timestamp: str | None = None
+    max_score: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    input_hash: str = ""
 
     @property
     def score(self) -> float:
         return sum(n.score for n in self.notebooks)
+
+    @property
+    def needs_manual_grade(self) -> bool:
+        return any(c.needs_manual_grade for n in self.notebooks for c in n.cells)
 
     def to_json(self) -> dict:
         d = asdict(self)

@@ -1,150 +1,177 @@
-"""Kernel launcher: ``python -m autograder.sandbox SPEC.json -- KERNEL ARGV...``.
+"""One fresh bubblewrap sandbox per notebook: the command line, the unprivileged uid, the limits.
 
-The grading worker (running as root) starts every student kernel through this tiny launcher
-instead of the kernelspec's argv directly (see ``hardening.SandboxKernelManager``). While it is
-still root, the launcher
+What the sandbox sees (an allow-list, everything read-only unless said otherwise):
 
-1. optionally enters a private mount namespace and covers the paths student code must not see
-   (``solutions/``, the submissions and output folders, the course gradebook, ...) with empty,
-   read-only mounts, and a private network namespace (the kernel talks to the worker over unix
-   sockets, so it needs no network; student code then has none either: nothing can leave the
-   machine, nothing can reach another kernel's ports);
-2. hands the connection file to the sandbox user and points the kernel's raw stdout/stderr at a
-   log file (capped by RLIMIT_FSIZE);
-3. sets resource limits (address space, processes, file size, open files, no core dumps);
-4. drops privileges to the per-slot sandbox uid/gid (no supplementary groups), so the kernel
-   cannot write anything owned by root: the repository, the grader's private temp course dir
-   and gradebook, other slots' sandboxes;
-5. replaces itself (``execve``) with the kernel, with a clean environment.
+* ``/usr`` (system libraries; ``/lib``, ``/bin`` as symlinks), ``/etc/fonts``, ``/etc/ld.so.cache``;
+* the Python interpreter's installation and the environment's ``site-packages``;
+* the repository's ``src/gradlab`` (the course's helpers) and ``autograder/runner.py`` only —
+  never ``solutions/``, ``.git``, OUT, the gradebook or another submission;
+* the grader's generated-data cache at ``/opt/gradlab-cache`` (copied into HOME by the runner);
+* fresh, size-capped tmpfs ``HOME``, ``/tmp``, ``/dev/shm`` and ``/work`` (the notebook's working
+  dir: the only writable place; it vanishes with the sandbox).
 
-Only the standard library is imported: this runs once per submission and must start fast.
-``--probe`` checks whether namespaces can be created here (root in a container may lack
-CAP_SYS_ADMIN); the worker falls back to permissions only when they cannot.
+Namespaces: user, PID, IPC, UTS, network, mount, cgroup. ``--die-with-parent`` and PID
+namespace: when the runner ends or is killed, every process it left behind dies with it.
+As root the sandbox runs as an unprivileged uid of its own (one per slot, so that RLIMIT_NPROC
+of one notebook cannot starve another); unprivileged, as the invoking user. Same code path.
 """
 from __future__ import annotations
 
-import ctypes
-import json
 import os
 import resource
-import signal
+import shutil
+import stat
+import subprocess
 import sys
+import sysconfig
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+from .limits import MB, Limits
 
-_RLIMITS = {
-    "as": resource.RLIMIT_AS,
-    "nproc": resource.RLIMIT_NPROC,
-    "fsize": resource.RLIMIT_FSIZE,
-    "nofile": resource.RLIMIT_NOFILE,
-    "core": resource.RLIMIT_CORE,
-}
+RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GRADLAB_SRC = os.path.join(REPO_ROOT, "src", "gradlab")
+UID_BASE = 2_000_100_000  # sandbox uids when the grader runs as root: UID_BASE + slot
 
 
-def _libc():
-    return ctypes.CDLL(None, use_errno=True)
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot start here; the message names the cause and the fix."""
 
 
-def _check(rc: int, what: str) -> None:
-    if rc != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def _mount(libc, source, target, fstype, flags, data) -> None:
-    enc = lambda s: None if s is None else os.fsencode(s)  # noqa: E731
-    _check(libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
-           f"mount {target}")
-
-
-def enter_namespaces(hide: list[str], isolate_net: bool, expose: dict[str, list[str]]) -> None:
-    """Private mount (and network) namespace; cover every path in ``hide`` with an empty mount.
-
-    ``expose`` maps a directory the sandbox user cannot traverse (typically ``/root`` when Python
-    lives in ``/root/.pyenv``) to the children it needs (the Python installation): the directory
-    is covered by an empty tmpfs (so the rest of it stays invisible) and only those children are
-    bind-mounted back.
-    """
-    libc = _libc()
-    _check(libc.unshare(CLONE_NEWNS | (CLONE_NEWNET if isolate_net else 0)), "unshare")
-    # Our mounts must not propagate back to the host's namespace.
-    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE, None)
-    for cover, children in expose.items():
-        fds = [(child, os.open(child, os.O_PATH)) for child in children]
-        _mount(libc, "tmpfs", cover, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-        for child, fd in fds:
-            target = os.path.join(cover, os.path.basename(child))
-            if os.path.isdir(f"/proc/self/fd/{fd}"):
-                os.mkdir(target)
-            else:
-                open(target, "w").close()
-            _mount(libc, f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC, None)
-            os.close(fd)
-        _mount(libc, None, cover, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
-    for path in hide:
-        if os.path.isdir(path) and not os.path.islink(path):
-            _mount(libc, "tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                   "size=4k,mode=0500")
-        elif os.path.exists(path):
-            _mount(libc, os.devnull, path, None, MS_BIND, None)
-            _mount(libc, None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY, None)
-
-
-def launch(spec: dict, argv: list[str]) -> None:
-    """Apply ``spec`` (written by hardening.SandboxKernelManager) and exec the kernel ``argv``."""
-    os.umask(0o077)
-    uid, gid = spec.get("uid"), spec.get("gid")
-    if spec.get("namespaces"):
-        enter_namespaces(spec.get("hide", []), spec.get("isolate_net", False), spec.get("expose", {}))
-    if uid is not None:
-        os.chown(spec["connection_file"], uid, gid)
-    # Raw fd output of the kernel (not what print() sends to the notebook) goes to a capped log.
-    log = os.open(spec["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(null)
-    os.close(log)
-    # Writing past RLIMIT_FSIZE must fail with EFBIG, not kill the kernel with SIGXFSZ.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    for name, value in spec.get("rlimits", {}).items():
-        resource.setrlimit(_RLIMITS[name], (value, value))
-    if uid is not None:
-        os.setgroups([])
-        os.setresgid(gid, gid, gid)
-        os.setresuid(uid, uid, uid)
-    os.chdir(spec["cwd"])
-    os.execve(argv[0], argv, spec["env"])
-
-
-def probe() -> int:
-    """Exit status 0 when a mount + network namespace with a tmpfs mount can be created here."""
+def _world_reachable(path: str) -> bool:
+    """Every directory above ``path`` is searchable by others and the file readable (no 0700 home)."""
+    path = os.path.realpath(path)
+    parts = path.split(os.sep)
+    for i in range(2, len(parts)):
+        d = os.sep.join(parts[:i]) or "/"
+        try:
+            if not os.stat(d).st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
     try:
-        libc = _libc()
-        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
-        _mount(libc, None, "/", None, MS_REC | MS_PRIVATE, None)
-        target = os.path.dirname(os.path.abspath(__file__))
-        _mount(libc, "tmpfs", target, "tmpfs", MS_RDONLY, "size=4k")
-        return 0 if not os.listdir(target) else 1
+        return bool(os.stat(path).st_mode & stat.S_IROTH)
     except OSError:
-        return 1
+        return False
 
 
-def main(argv: list[str]) -> int:
-    if argv[1:] == ["--probe"]:
-        return probe()
-    if len(argv) < 4 or argv[2] != "--":
-        print(__doc__, file=sys.stderr)
-        return 2
-    with open(argv[1]) as f:
-        spec = json.load(f)
-    launch(spec, argv[3:])
-    return 1  # not reached: execve replaced us
+def interpreter() -> tuple[str, list[str]]:
+    """A Python of this version that the sandbox's uid can run, and the folders it needs bound.
+
+    The environment's own interpreter when it is world-reachable; otherwise (e.g. a pyenv Python
+    under a 0700 ``/root``) the system's ``pythonX.Y`` of the same version, which loads the same
+    site-packages (same ABI).
+    """
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    real = os.path.realpath(sys.executable)
+    if _world_reachable(real):
+        base = os.path.realpath(sys.base_prefix)
+        return real, ([] if base.startswith("/usr") else [base])
+    for cand in (f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+        if os.path.exists(cand) and _world_reachable(cand):
+            real = os.path.realpath(cand)
+            return real, ([] if real.startswith("/usr/") and not real.startswith("/usr/local/") else
+                          [os.path.dirname(os.path.dirname(real))])
+    raise SandboxUnavailable(f"no {version} interpreter that an unprivileged user can run: {real} lies in a "
+                             f"directory others cannot traverse; install Debian's {version} or make the "
+                             "environment from a world-readable Python")
 
 
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+def site_packages() -> str:
+    return os.path.realpath(sysconfig.get_paths()["purelib"])
+
+
+def data_cache() -> str | None:
+    path = os.environ.get("GRADLAB_CACHE")
+    if not path:
+        try:
+            import platformdirs
+            path = platformdirs.user_cache_dir("gradlab")
+        except ImportError:
+            return None
+    return path if os.path.isdir(path) and _world_reachable(path) else None
+
+
+def sandbox_uid(slot: int) -> int | None:
+    """The uid a slot's sandboxes run as: a private one as root, the caller's own otherwise."""
+    return UID_BASE + slot if os.geteuid() == 0 else None
+
+
+def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] | None = None) -> list[str]:
+    """The bwrap command line that runs ``runner.py`` (or ``python *inner``) in a fresh sandbox."""
+    python, extra = interpreter()
+    site = site_packages()
+    size = str(limits.tmpfs_mb * MB)
+    argv = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
+            "--disable-userns", "--hostname", "grader",
+            "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+            "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+            "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--ro-bind-try", "/etc/fonts", "/etc/fonts",
+            "--proc", "/proc", "--dev", "/dev",
+            "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm",
+            "--size", size, "--tmpfs", "/home/student", "--size", size, "--tmpfs", "/work"]
+    for path in extra:
+        argv += ["--ro-bind", path, path]
+    argv += ["--ro-bind", site, site, "--ro-bind", GRADLAB_SRC, GRADLAB_SRC,
+             "--ro-bind", RUNNER, "/opt/gradlab/runner.py"]
+    cache = data_cache()
+    if cache:
+        argv += ["--ro-bind", cache, "/opt/gradlab-cache"]
+    if assignment_dir:
+        argv += ["--ro-bind", assignment_dir, "/assignment"]
+    argv += ["--chdir", "/work", "--clearenv",
+             "--setenv", "HOME", "/home/student", "--setenv", "PATH", "/usr/bin:/bin",
+             "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
+             "--setenv", "MPLBACKEND", "Agg", "--setenv", "GRADLAB_PROGRESS", "0",
+             "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8",
+             python] + (inner if inner is not None else ["-s", "-B", "/opt/gradlab/runner.py", site])
+    return argv
+
+
+def unsafe_command() -> list[str]:
+    """``--unsafe-no-sandbox``: the runner in a plain subprocess (no isolation at all)."""
+    return [sys.executable, "-s", "-B", RUNNER, site_packages()]
+
+
+def preexec(uid: int | None, limits: Limits):
+    """What the forked child does before exec'ing bwrap: drop to ``uid`` (as root) and set rlimits.
+
+    RLIMIT_NPROC is set by the runner once inside the sandbox's user namespace, where it counts
+    the sandbox's own tasks only (set here, it would count every process of the uid)."""
+    def apply():
+        if uid is not None:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        for res, value in ((resource.RLIMIT_AS, limits.memory_mb * MB),
+                           (resource.RLIMIT_FSIZE, limits.fsize_mb * MB),
+                           (resource.RLIMIT_NOFILE, limits.nofile),
+                           (resource.RLIMIT_CORE, 0),
+                           (resource.RLIMIT_CPU, int(limits.timeout_s) + 5)):
+            resource.setrlimit(res, (value, value))
+    return apply
+
+
+def check(limits: Limits | None = None) -> str | None:
+    """None when a sandbox starts here and imports torch; otherwise the cause, in words."""
+    if shutil.which("bwrap") is None:
+        return "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    try:
+        interpreter()
+    except SandboxUnavailable as e:
+        return str(e)
+    limits = limits or Limits()
+    probe = command(limits, inner=["-s", "-c", f"import site; site.addsitedir({site_packages()!r}); "
+                                                "import torch, IPython, gradlab.observe"])
+    try:
+        proc = subprocess.run(probe, preexec_fn=preexec(sandbox_uid(0), limits), capture_output=True,
+                              text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"bubblewrap could not start: {e}"
+    if proc.returncode != 0:
+        err = proc.stderr.strip().splitlines()[-1:] or ["(no message)"]
+        hint = ""
+        if "namespace" in proc.stderr or "Operation not permitted" in proc.stderr:
+            hint = (" — unprivileged user namespaces look disabled (check sysctl kernel.unprivileged_userns_clone=1, "
+                    "user.max_user_namespaces > 0, and AppArmor's kernel.apparmor_restrict_unprivileged_userns=0)")
+        return f"the sandbox did not start: {err[0]}{hint}"
+    return None

@@ -66,24 +66,27 @@ TEST_SIGMOID = f'''z = torch.linspace(-5, 5, 11)
 assert torch.allclose(sigmoid(z), torch.sigmoid(z), atol=1e-6)
 ### BEGIN HIDDEN TESTS
 {HIDDEN_MARK} = torch.tensor([-1000.0, 1000.0])
-torch.testing.assert_close(sigmoid({HIDDEN_MARK}), torch.tensor([0.0, 1.0]))
+torch.testing.assert_close(record("sigmoid/extreme", sigmoid({HIDDEN_MARK})), torch.tensor([0.0, 1.0]))
+{HIDDEN_MARK}_r = torch.randn(7, generator=torch.Generator().manual_seed(seed(1)))
+torch.testing.assert_close(record("sigmoid/random", sigmoid({HIDDEN_MARK}_r)), torch.sigmoid({HIDDEN_MARK}_r))
 ### END HIDDEN TESTS'''
 
 TEST_DOUBLE = f'''x = torch.arange(4.0)
 assert (double(x) == 2 * x).all()
 ### BEGIN HIDDEN TESTS
 {HIDDEN_MARK}_d = torch.full((3,), 1.5)
-assert (double({HIDDEN_MARK}_d) == torch.full((3,), 3.0)).all()
+assert (record("double/full", double({HIDDEN_MARK}_d)) == torch.full((3,), 3.0)).all()
 ### END HIDDEN TESTS'''
 
 TEST_CLIP = f'''assert np.allclose(clip01(np.array([-1.0, 0.5, 2.0])), [0.0, 0.5, 1.0])
 ### BEGIN HIDDEN TESTS
-assert np.allclose(clip01(np.array([3.0, -3.0])), [1.0, 0.0]), "{HIDDEN_MARK}"
+assert np.allclose(record("clip/values", torch.as_tensor(clip01(np.array([3.0, -3.0])))).numpy(), [1.0, 0.0]), "{HIDDEN_MARK}"
 ### END HIDDEN TESTS'''
 
 TEST_ZEROS = f'''assert isinstance(make_zeros(3), torch.Tensor)
 ### BEGIN HIDDEN TESTS
 assert isinstance(make_zeros(0), torch.Tensor), "{HIDDEN_MARK}"
+record("zeros/type", type(make_zeros(0)).__name__)
 ### END HIDDEN TESTS'''
 
 # grade id -> points of the autograded tests of ps1
@@ -95,7 +98,7 @@ PS1_MAX = sum(PS1_TESTS.values()) + sum(PS1_MANUAL.values())
 def ps1_source() -> nbformat.NotebookNode:
     return new_notebook(cells=[
         new_markdown_cell("# Problem set 1\nImplement the functions; run the tests."),
-        locked("imports", "import numpy as np\nimport torch"),
+        locked("imports", "import numpy as np\nimport torch\nfrom gradlab.observe import record, seed"),
         solution("sigmoid_impl", SIGMOID),
         test("test_sigmoid", TEST_SIGMOID, 2),
         solution("double_impl", DOUBLE),

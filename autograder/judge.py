@@ -1,0 +1,228 @@
+"""judge: the verdicts, decided in the grader's own process (never one that ran student code).
+
+A graded test cell earns its points iff
+
+1. it ran to its end without an error in the student's sandbox, **and**
+2. every observation the reference run (the source notebook, same seed) recorded in that cell
+   was recorded by the student's run too, with exactly the same kind (a float is a ``float``, a
+   tensor a plain ``Tensor`` of the same dtype and shape, a list as long, a dict with the same
+   keys) and values equal within the *reference's* tolerances, **and**
+3. no forbidden built-in of its exercise appears in the student's solution cell (a static scan
+   of the source; each hit is also a flag for the instructor).
+
+What the student's process reports is data, not a verdict: patching comparisons, the kernel,
+IPython, ``torch.library`` or returning objects that lie changes nothing here, because the
+numbers are compared by this process. A cell whose reference recorded nothing can only be
+judged by its in-kernel outcome; it is flagged ``unjudged:<grade_id>``.
+"""
+from __future__ import annotations
+
+import ast
+import base64
+import math
+
+from .records import CellVerdict, NotebookPlan, NotebookResult, RunOutput, Status
+
+DEFAULT_TOL = {"float64": (1e-10, 1e-12), "complex128": (1e-10, 1e-12)}
+DEFAULT_TOL_OTHER = (1e-5, 1e-6)
+MAX_MESSAGE = 300
+UNCHANGED_ANSWERS = {"", "YOUR ANSWER HERE", "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+
+class Mismatch(Exception):
+    pass
+
+
+def _tensor(enc: dict):
+    import torch
+    dtype = getattr(torch, str(enc.get("tensor")), None)
+    shape = enc.get("shape")
+    if not isinstance(dtype, torch.dtype) or not isinstance(shape, list) or not all(type(s) is int and s >= 0 for s in shape):
+        raise Mismatch("not a tensor")
+    raw = base64.b64decode(str(enc.get("b64", "")), validate=True)
+    numel = math.prod(shape)
+    if len(raw) != numel * dtype.itemsize:
+        raise Mismatch("tensor size")
+    if numel == 0:
+        return torch.empty(shape, dtype=dtype)
+    return torch.frombuffer(bytearray(raw), dtype=dtype).reshape(shape)
+
+
+def _float(enc: dict) -> float:
+    try:
+        return float(str(enc.get("float")))
+    except ValueError:
+        raise Mismatch("not a float") from None
+
+
+def compare(ref, got, tol: tuple) -> None:
+    """Raise ``Mismatch`` unless ``got`` is ``ref`` (encoded by the runner) within ``tol``."""
+    import torch
+    if type(ref) is not type(got):
+        raise Mismatch("kind")
+    if isinstance(ref, dict):
+        if set(ref) != set(got):
+            raise Mismatch("kind")
+        if set(ref) == {"tensor", "shape", "b64"}:
+            a, b = _tensor(ref), _tensor(got)
+            if a.dtype != b.dtype or a.shape != b.shape:
+                raise Mismatch("dtype/shape")
+            if a.is_floating_point() or a.is_complex():
+                rtol, atol = (tol[0] if tol[0] is not None else DEFAULT_TOL.get(str(a.dtype)[6:], DEFAULT_TOL_OTHER)[0],
+                              tol[1] if tol[1] is not None else DEFAULT_TOL.get(str(a.dtype)[6:], DEFAULT_TOL_OTHER)[1])
+                if not torch.allclose(b, a, rtol=rtol, atol=atol, equal_nan=True):
+                    raise Mismatch("values")
+            elif not torch.equal(a, b):
+                raise Mismatch("values")
+        elif set(ref) == {"float"}:
+            a, b = _float(ref), _float(got)
+            rtol = tol[0] if tol[0] is not None else DEFAULT_TOL_OTHER[0]
+            atol = tol[1] if tol[1] is not None else DEFAULT_TOL_OTHER[1]
+            if not (math.isnan(a) and math.isnan(b) or a == b or math.isclose(a, b, rel_tol=rtol, abs_tol=atol)):
+                raise Mismatch("values")
+        elif set(ref) == {"dict"}:
+            ra, ga = ref["dict"], got["dict"]
+            if not isinstance(ga, dict) or set(ra) != set(ga):
+                raise Mismatch("keys")
+            for k in ra:
+                compare(ra[k], ga[k], tol)
+        else:
+            raise Mismatch("kind")
+    elif isinstance(ref, list):
+        if len(ref) != len(got):
+            raise Mismatch("length")
+        for a, b in zip(ref, got):
+            compare(a, b, tol)
+    elif ref != got:
+        raise Mismatch("values")
+
+
+def _authoring_error(ref) -> bool:
+    """The reference recorded something the grader cannot compare (a numpy array, an object)."""
+    if isinstance(ref, str):
+        return ref.startswith("<type-error")
+    if isinstance(ref, list):
+        return any(_authoring_error(v) for v in ref)
+    if isinstance(ref, dict) and "dict" in ref and isinstance(ref["dict"], dict):
+        return any(_authoring_error(v) for v in ref["dict"].values())
+    return False
+
+
+def observations_match(ref_obs: dict, ref_tol: dict, got_obs) -> bool:
+    if not isinstance(got_obs, dict) or set(got_obs) != set(ref_obs):
+        return False
+    for key, ref in ref_obs.items():
+        tol = ref_tol.get(key) if isinstance(ref_tol.get(key), list) and len(ref_tol.get(key)) == 2 else (None, None)
+        try:
+            compare(ref, got_obs[key], tuple(tol))
+        except (Mismatch, ValueError, TypeError, RuntimeError):
+            return False
+    return True
+
+
+# -- forbidden built-ins: a static scan of the student's solution source -------------------------
+def forbidden_uses(source: str, names) -> list[str]:
+    """The dotted names of ``names`` that ``source`` uses: ``torch.sigmoid`` as ``torch.sigmoid``,
+    an alias of torch, ``from torch import sigmoid``, ``getattr(torch, "sigmoid")``; a method name
+    (``torch.Tensor.sigmoid``) as any ``.sigmoid`` attribute or ``getattr(x, "sigmoid")``."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                aliases[(a.asname or a.name).split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    for default in ("torch", "np", "F", "nn"):
+        aliases.setdefault(default, {"np": "numpy", "F": "torch.nn.functional", "nn": "torch.nn"}.get(default, default))
+
+    def dotted(node) -> str | None:
+        if isinstance(node, ast.Name):
+            return aliases.get(node.id, node.id)
+        if isinstance(node, ast.Attribute):
+            base = dotted(node.value)
+            return f"{base}.{node.attr}" if base else None
+        return None
+
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            used.add("." + node.attr)
+            full = dotted(node)
+            if full:
+                used.add(full)
+        elif isinstance(node, ast.Name) and node.id in aliases:
+            used.add(aliases[node.id])
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+              and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+            used.add("." + node.args[1].value)
+            base = dotted(node.args[0])
+            if base:
+                used.add(f"{base}.{node.args[1].value}")
+    hits = []
+    for name in names:
+        parts = name.split(".")
+        method = len(parts) >= 3 and parts[-2] in ("Tensor", "Module")
+        if name in used or (method and "." + parts[-1] in used):
+            hits.append(name)
+    return hits
+
+
+# -- the verdicts of one notebook ----------------------------------------------------------------
+def _message(run_cell, hidden_lines: list[str]) -> tuple[str, str]:
+    from .feedback import redact
+    errors = [o for o in (run_cell.outputs if run_cell else []) if isinstance(o, dict) and o.get("output_type") == "error"]
+    if not errors:
+        return "", ""
+    e = errors[-1]
+    ename = redact(str(e.get("ename", ""))[:100], hidden_lines)
+    return ename, redact(str(e.get("evalue", "")), hidden_lines)
+
+
+def judge(plan: NotebookPlan, run: RunOutput, reference: RunOutput, *, solution_of: dict[str, str],
+          hidden_lines: list[str], unsafe: bool = False) -> NotebookResult:
+    """The verdict of every graded cell of ``plan`` (see the module docstring)."""
+    ref_cells = {c.grade_id: c for c in reference.cells if c.grade_id}
+    student_source = {c.grade_id: c.source for c in plan.cells if c.kind == "solution" and c.grade_id}
+    hits = {gid: forbidden_uses(student_source.get(gid, ""), names) for gid, names in plan.forbidden.items()}
+    verdicts, flags = [], []
+    for gid, names in hits.items():
+        flags += [f"forbidden:{n}" for n in names]
+    for cell in plan.cells:
+        if cell.kind == "answer" or (cell.kind == "solution" and cell.points > 0):
+            unchanged = cell.source.strip() in UNCHANGED_ANSWERS
+            verdicts.append(CellVerdict(cell.grade_id, 0.0, cell.points, False, kind="answer",
+                                        needs_manual_grade=not unchanged,
+                                        message="no answer" if unchanged else "to be graded by your instructor"))
+            continue
+        if cell.kind != "test":
+            continue
+        got = run.cell(cell.index)
+        ref = ref_cells.get(cell.grade_id)
+        ename, evalue = _message(got, hidden_lines)
+        passed, message = False, ""
+        if got is None:
+            message = "not run: the notebook stopped before this cell"
+        elif got.outcome != "ok":
+            message = f"{ename}: {evalue}" if ename else f"failed ({got.outcome})"
+        elif ref is None or ref.outcome != "ok" or not ref.observations or any(
+                _authoring_error(v) for v in ref.observations.values()):
+            passed = True
+            flags.append(f"unjudged:{cell.grade_id}")
+        elif observations_match(ref.observations, ref.tolerances or {}, got.observations):
+            passed = True
+        else:
+            message = "a hidden check did not get the expected result"
+        used = hits.get(solution_of.get(cell.grade_id, ""), [])
+        if passed and used:
+            passed, message = False, "uses a built-in this exercise forbids: " + ", ".join(used)
+        verdicts.append(CellVerdict(cell.grade_id, cell.points if passed else 0.0, cell.points, passed,
+                                    message[:MAX_MESSAGE], ename=ename))
+    status = run.status
+    if unsafe:
+        flags.append("unsafe-no-sandbox")
+    return NotebookResult(plan.notebook, status, verdicts, "; ".join(run.notes), flags=sorted(set(flags)))

@@ -1,0 +1,152 @@
+"""plan: which cells of a submitted notebook run, in which order, with which source.
+
+nbgrader's rules, decided before anything runs and from the *source* notebook (``solutions/``):
+
+* a locked cell (setup, test helpers) and every graded test cell run the source's version (hidden
+  tests included), whatever the student made of them (edited, retyped, deleted, duplicated);
+* the student's solution cells and unmarked cells run as submitted; a deleted solution cell
+  runs as the release's stub (it raises ``NotImplementedError``);
+* cells tagged ``experiment`` (training runs, plots, measurements no graded cell needs) are
+  skipped — they earn no points, and most of a notebook's time is theirs;
+* markdown cells do not run; written answers (markdown grade cells) go to manual grading.
+
+The forbid lists come from the source's solution-cell metadata ``gradlab.forbid``; each graded
+test cell is paired with the solution cell above it (whose forbidden built-ins fail it).
+"""
+from __future__ import annotations
+
+import json
+
+import nbformat
+
+from .records import CellPlan, NotebookPlan
+
+EXPERIMENT_TAG = "experiment"
+STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def _meta(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader") or {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _gid(cell) -> str | None:
+    gid = _meta(cell).get("grade_id")
+    return gid if isinstance(gid, str) and gid else None
+
+
+def _tags(cell) -> list:
+    tags = cell.get("metadata", {}).get("tags") or []
+    return tags if isinstance(tags, list) else []
+
+
+def _text(cell) -> str:
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        src = "".join(str(s) for s in src)
+    return src if isinstance(src, str) else ""
+
+
+def _kind(source_cell) -> str:
+    """What a source grade cell is: test | solution | answer | setup | task."""
+    m = _meta(source_cell)
+    if m.get("task"):
+        return "task"
+    if m.get("solution"):
+        return "solution" if source_cell.cell_type == "code" else "answer"
+    if m.get("grade"):
+        return "test" if source_cell.cell_type == "code" else "answer"
+    return "setup"
+
+
+def parse(data: bytes):
+    """A submitted notebook from its bytes, or ``ValueError`` saying why it is not one."""
+    if not data.strip():
+        raise ValueError("empty file")
+    try:
+        nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    except Exception as e:  # noqa: BLE001 — anything unreadable is the student's problem
+        raise ValueError(f"not a readable notebook ({type(e).__name__})") from None
+    if not isinstance(nb.get("cells"), list) or not all(isinstance(c, dict) for c in nb.cells):
+        raise ValueError("not a readable notebook (no cell list)")
+    return nb
+
+
+def forbidden(source_nb) -> dict[str, tuple[str, ...]]:
+    out = {}
+    for cell in source_nb.cells:
+        names = (cell.get("metadata", {}).get("gradlab") or {}).get("forbid")
+        if _gid(cell) and names:
+            out[_gid(cell)] = tuple(str(n) for n in names)
+    return out
+
+
+def solution_of(source_nb) -> dict[str, str]:
+    """Graded test cell -> the solution cell above it (the exercise it grades)."""
+    out, current = {}, None
+    for cell in source_nb.cells:
+        kind = _kind(cell) if _gid(cell) else None
+        if kind == "solution":
+            current = _gid(cell)
+        elif kind == "test" and current:
+            out[_gid(cell)] = current
+    return out
+
+
+def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook: str) -> NotebookPlan:
+    """The plan of ``submitted_nb`` graded against ``source_nb`` (the reference run: the source itself)."""
+    source = {_gid(c): c for c in source_nb.cells if _gid(c)}
+    order = [g for g in (_gid(c) for c in source_nb.cells) if g]
+    cells: list[tuple[str, CellPlan]] = []   # (grade id or "", plan) in the order they run
+    seen: set[str] = set()
+    for cell in submitted_nb.cells:
+        gid = _gid(cell)
+        if gid in source and gid not in seen:
+            seen.add(gid)
+            cells.append((gid, _from_source(source[gid], cell)))
+        elif cell.get("cell_type") == "code" and EXPERIMENT_TAG not in _tags(cell):
+            cells.append(("", CellPlan(0, "student", None, _text(cell))))
+        elif cell.get("cell_type") == "markdown":
+            cells.append(("", CellPlan(0, "markdown", None, _text(cell))))
+    if not seen & {g for g, c in source.items() if _kind(c) in ("test", "solution", "answer")}:
+        return NotebookPlan(student_id, assignment, notebook, (), forbidden(source_nb),
+                            problem="none of this notebook's graded cells is in the file")
+    for gid in order:  # restore deleted grade/locked cells after their predecessor in the source
+        if gid in seen:
+            continue
+        if _kind(source[gid]) == "setup" and EXPERIMENT_TAG in _tags(source[gid]):
+            continue
+        before = set(order[:order.index(gid)])
+        pos = max((i + 1 for i, (g, _) in enumerate(cells) if g in before), default=0)
+        cells.insert(pos, (gid, _from_source(source[gid], None)))
+        seen.add(gid)
+    planned = tuple(CellPlan(i, p.kind, p.grade_id, p.source, p.points) for i, (_, p) in enumerate(cells)
+                    if not (p.kind == "setup" and p.grade_id and EXPERIMENT_TAG in _tags(source[p.grade_id])))
+    return NotebookPlan(student_id, assignment, notebook, planned, forbidden(source_nb))
+
+
+def _from_source(src, submitted) -> CellPlan:
+    kind, gid = _kind(src), _gid(src)
+    points = float(_meta(src).get("points", 0) or 0)
+    if kind in ("test", "setup"):
+        return CellPlan(0, kind, gid, _text(src), points)
+    if kind == "solution":
+        return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else STUB, points)
+    return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else "", points)  # answer, task
+
+
+def reference(source_nb, *, assignment: str, notebook: str) -> NotebookPlan:
+    """The trusted run: the source notebook itself (solutions and hidden tests)."""
+    return make(source_nb, source_nb, student_id="<reference>", assignment=assignment, notebook=notebook)
+
+
+def runnable(plan: NotebookPlan) -> list[dict]:
+    """The cells the runner executes (code only), as plain dicts."""
+    return [{"index": c.index, "kind": c.kind, "grade_id": c.grade_id, "source": c.source}
+            for c in plan.cells if c.kind in ("setup", "solution", "test", "student")]
+
+
+def plan_json(plan: NotebookPlan, *, seed: int, cell_timeout_s: int, max_procs: int, results_fd: int) -> bytes:
+    """What the runner reads on stdin."""
+    return json.dumps({"cells": runnable(plan), "seed": seed, "cell_timeout_s": cell_timeout_s,
+                       "max_procs": max_procs, "results_fd": results_fd}).encode()

@@ -1,0 +1,139 @@
+"""run: one notebook's plan in one fresh sandbox; the results read back without trusting them.
+
+The parent writes the plan to the runner's stdin and reads its results from a pipe (fd 3),
+never from a file the sandbox could have written: nothing of the sandbox's filesystem outlives
+it, so there is no student-writable path for the grader (root or not) to open, chown or follow.
+The runner's own stdout/stderr (raw writes to fd 1/2 bypass its capture) go to a pipe whose
+first bytes are kept for the instructor's log. Reads are capped (``Limits.result_mb``); a run
+longer than ``Limits.timeout_s`` is killed with its whole PID namespace.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+from . import sandbox
+from .limits import MB, Limits
+from .plan import plan_json
+from .records import CellRun, NotebookPlan, RunOutput, Status
+
+OUTCOME_STATUS = {"timeout": Status.TIMEOUT, "memory": Status.MEMORY, "process_limit": Status.PROCESS_LIMIT}
+LOG_BYTES = 4000
+
+
+def _drain(stream, limit: int, box: dict, key: str) -> None:
+    """Read ``stream`` to its end, keeping at most ``limit`` bytes (the rest is discarded)."""
+    kept, size = [], 0
+    while True:
+        chunk = stream.read(1 << 16)
+        if not chunk:
+            break
+        if size < limit:
+            kept.append(chunk[:limit - size])
+        size += len(chunk)
+    box[key] = b"".join(kept)
+    box[key + "_size"] = size
+
+
+def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0,
+                 assignment_dir: str | None = None, unsafe: bool = False) -> RunOutput:
+    """Run ``plan`` in a sandbox (or, with ``unsafe``, in a bare subprocess) and read its results."""
+    started = time.monotonic()
+    r, w = os.pipe()
+    data = plan_json(plan, seed=seed, cell_timeout_s=limits.cell_timeout_s, max_procs=limits.max_procs,
+                     results_fd=w)
+    cwd = None
+    if unsafe:
+        cwd = tempfile.mkdtemp(prefix="gradlab-unsafe-")
+        argv, preexec = sandbox.unsafe_command(), sandbox.preexec(None, limits)
+    else:
+        argv = sandbox.command(limits, assignment_dir)
+        preexec = sandbox.preexec(sandbox.sandbox_uid(slot), limits)
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                pass_fds=(w,), preexec_fn=preexec, close_fds=True, start_new_session=True,
+                                cwd=cwd)
+    finally:
+        os.close(w)
+    box: dict = {}
+    results = os.fdopen(r, "rb")
+    readers = [threading.Thread(target=_drain, args=(results, limits.result_mb * MB, box, "results"), daemon=True),
+               threading.Thread(target=_drain, args=(proc.stdout, LOG_BYTES, box, "log"), daemon=True)]
+    for t in readers:
+        t.start()
+    timed_out = False
+    try:
+        try:
+            proc.stdin.write(data)
+            proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            proc.wait(timeout=limits.timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+    finally:
+        if proc.poll() is None:
+            proc.kill()  # bwrap's PID 1 dies with it (--die-with-parent): the whole namespace goes
+            proc.wait()
+        if unsafe:
+            try:
+                os.killpg(proc.pid, 9)  # no PID namespace: kill what the notebook left in its session
+            except OSError:
+                pass
+            shutil.rmtree(cwd, ignore_errors=True)
+        for t in readers:
+            t.join(10)
+        results.close()
+    return _read(box, proc.returncode, timed_out, time.monotonic() - started, limits)
+
+
+def _read(box: dict, returncode: int, timed_out: bool, seconds: float, limits: Limits) -> RunOutput:
+    cells, notes, done = [], [], None
+    if box.get("results_size", 0) > limits.result_mb * MB:
+        notes.append(f"the notebook's results exceeded {limits.result_mb} MB; the rest was dropped")
+    for line in box.get("results", b"").splitlines():
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(d, dict):
+            continue
+        if d.get("done") is True:
+            done = d
+            continue
+        try:
+            cells.append(CellRun(index=int(d["index"]), grade_id=d.get("grade_id") if isinstance(d.get("grade_id"), str) else None,
+                                 outcome=str(d.get("outcome", "error")),
+                                 outputs=d.get("outputs") if isinstance(d.get("outputs"), list) else [],
+                                 observations=d.get("observations") if isinstance(d.get("observations"), dict) else None,
+                                 tolerances=d.get("tolerances") if isinstance(d.get("tolerances"), dict) else None))
+        except (KeyError, TypeError, ValueError):
+            continue
+    outcomes = [OUTCOME_STATUS[c.outcome] for c in cells if c.outcome in OUTCOME_STATUS]
+    if timed_out:
+        status = Status.TIMEOUT
+        notes.append(f"stopped after {limits.timeout_s:g} s")
+    elif done is None:
+        status = Status.ERROR if not cells and _bwrap_failed(box) else Status.KERNEL_DIED
+        if status is Status.ERROR:
+            notes.append("the sandbox did not start: " + box.get("log", b"").decode("utf-8", "replace")[-300:].strip())
+        else:
+            notes.append(f"the notebook's process ended early (exit status {returncode})")
+    else:
+        status = Status.worst(outcomes) if outcomes else Status.GRADED
+        dropped = done.get("dropped_output", 0)
+        if isinstance(dropped, int) and dropped > 0:
+            notes.append(f"{dropped} characters of output were dropped (output limit)")
+    if outcomes and status is Status.GRADED:
+        status = Status.worst(outcomes)
+    return RunOutput(status, cells, notes, round(seconds, 2))
+
+
+def _bwrap_failed(box: dict) -> bool:
+    return box.get("log", b"").startswith(b"bwrap:")

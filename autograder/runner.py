@@ -1,0 +1,239 @@
+"""Runs one notebook's plan *inside* the sandbox (this file is the only grader code the sandbox sees).
+
+    python -s -B runner.py SITE_PACKAGES  < plan.json     (results: JSON lines on the plan's results_fd)
+
+The plan (``autograder.plan``) arrives on stdin: the cells to run, in order, and the grading
+seed. Cells run in one in-process IPython ``InteractiveShell`` (no Jupyter kernel, no ZMQ: a
+notebook starts in the time ``import torch`` takes). Every output path is captured and capped:
+``print``/stderr, the display hook, ``display``/``update_display`` and the error (``ename``,
+``evalue``, traceback). Around every graded test cell the runner calls
+``gradlab.observe.begin(grade_id, seed)`` / ``end()`` and writes what the cell recorded as plain
+data (tensors as dtype + shape + raw bytes, base64; never pickle).
+
+Nothing written here is trusted by the grader: the student's code shares this process and can
+rewrite any of it. The parent reads fd 3 with a size cap and the judge only believes numbers
+that match the reference run's.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import site
+import sys
+
+MAX_CELL_OUTPUT = 200_000          # characters of output kept per cell
+MAX_TOTAL_OUTPUT = 2_000_000       # characters of output kept per notebook
+MAX_ENAME, MAX_EVALUE, MAX_TRACEBACK = 100, 2_000, 8_000
+
+
+class CellTimeout(BaseException):
+    """Raised by the per-cell timer (a BaseException: ``except Exception`` cannot swallow it)."""
+
+
+def cap(text, n: int) -> str:
+    try:
+        text = text if type(text) is str else str(text)
+    except BaseException:  # noqa: BLE001 — a student's __str__ may raise anything
+        text = "<unprintable>"
+    return text if len(text) <= n else text[:n] + f" …[{len(text) - n} characters dropped]"
+
+
+class Outputs:
+    """The capped outputs of the running cell (nbformat output dicts)."""
+
+    def __init__(self):
+        self.total = 0
+        self.dropped = 0
+        self.start_cell()
+
+    def start_cell(self):
+        self.items: list[dict] = []
+        self.cell_size = 0
+
+    def _room(self, size: int) -> bool:
+        if self.cell_size + size > MAX_CELL_OUTPUT or self.total + size > MAX_TOTAL_OUTPUT:
+            self.dropped += size
+            return False
+        self.cell_size += size
+        self.total += size
+        return True
+
+    def stream(self, name: str, text: str):
+        if not self._room(len(text)):
+            return
+        if self.items and self.items[-1].get("output_type") == "stream" and self.items[-1]["name"] == name:
+            self.items[-1]["text"] += text
+        else:
+            self.items.append({"output_type": "stream", "name": name, "text": text})
+
+    def data(self, output_type: str, data: dict, count=None):
+        kept = {}
+        for mime, value in (data or {}).items():
+            if mime in ("text/plain", "text/html", "text/markdown", "image/png", "text/latex"):
+                kept[str(mime)] = cap(value, MAX_CELL_OUTPUT)
+        size = sum(len(v) for v in kept.values())
+        if not kept or not self._room(size):
+            return
+        item = {"output_type": output_type, "data": kept, "metadata": {}}
+        if output_type == "execute_result":
+            item["execution_count"] = count
+        self.items.append(item)
+
+
+class CappedStream:
+    def __init__(self, outputs: Outputs, name: str):
+        self.outputs, self.name = outputs, name
+        self.encoding = "utf-8"
+
+    def write(self, text):
+        text = cap(text, MAX_CELL_OUTPUT)
+        self.outputs.stream(self.name, text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        raise OSError("no file descriptor while grading")
+
+
+def encode(value):
+    """Plain recorded data -> JSON (types kept exactly: bool, int, float, str, None, list, dict, tensor)."""
+    import torch
+    if type(value) is torch.Tensor:
+        with torch._C.DisableTorchFunction():
+            flat = torch.Tensor.contiguous(torch.Tensor.reshape(value, (-1,)))
+            raw = torch.Tensor.numpy(torch.Tensor.view(flat, torch.uint8)).tobytes() if value.numel() else b""
+        return {"tensor": str(value.dtype).replace("torch.", ""), "shape": list(value.shape),
+                "b64": base64.b64encode(raw).decode()}
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if type(value) is float:
+        return {"float": repr(value)}
+    if type(value) is list:
+        return [encode(v) for v in value]
+    if type(value) is dict:
+        return {"dict": {str(k): encode(v) for k, v in value.items()}}
+    return f"<type-error: {type(value).__qualname__}>"
+
+
+def _error(exc) -> dict:
+    ename = cap(type(exc).__name__, MAX_ENAME)
+    evalue = cap(exc, MAX_EVALUE)
+    try:
+        import traceback
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=20))
+    except BaseException:  # noqa: BLE001
+        tb = ""
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [cap(tb, MAX_TRACEBACK)]}
+
+
+def _outcome(exc) -> str:
+    if isinstance(exc, CellTimeout):
+        return "timeout"
+    if isinstance(exc, MemoryError):
+        return "memory"
+    if isinstance(exc, BlockingIOError):  # fork/clone refused: RLIMIT_NPROC
+        return "process_limit"
+    return "error"
+
+
+def _seed_data_cache():
+    """Private copy of the grader's generated datasets (mounted read-only at /opt/gradlab-cache)."""
+    src = "/opt/gradlab-cache"
+    dst = os.path.join(os.environ.get("HOME", "/tmp"), ".cache", "gradlab")
+    os.makedirs(dst, exist_ok=True)
+    os.environ["GRADLAB_CACHE"] = dst
+    if os.path.isdir(src):
+        for name in os.listdir(src):
+            path = os.path.join(src, name)
+            if os.path.isfile(path) and not os.path.islink(path) and os.path.getsize(path) < 100 * 2**20:
+                shutil.copy(path, os.path.join(dst, name))
+
+
+def main() -> int:
+    site.addsitedir(sys.argv[1])
+    plan = json.loads(sys.stdin.read(50_000_000))
+    results = os.fdopen(int(plan["results_fd"]), "w", buffering=1)
+    import resource  # counted in this user namespace only: the sandbox's own tasks
+    resource.setrlimit(resource.RLIMIT_NPROC, (plan["max_procs"], plan["max_procs"]))
+    os.environ["MPLBACKEND"] = "Agg"
+    _seed_data_cache()
+    if os.path.isdir("/assignment"):  # the release's data files, next to the notebook
+        for name in os.listdir("/assignment"):
+            path = os.path.join("/assignment", name)
+            if os.path.isfile(path) and not name.endswith(".ipynb"):
+                shutil.copy(path, name)
+
+    from IPython.core.displayhook import DisplayHook
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from gradlab import observe
+
+    begin, end = observe.begin, observe.end  # the runner's own references
+    outputs = Outputs()
+
+    class Hook(DisplayHook):
+        def write_output_prompt(self):
+            pass
+
+        def write_format_data(self, format_dict, md_dict=None):
+            outputs.data("execute_result", format_dict, self.prompt_count)
+
+    class Publisher(DisplayPublisher):
+        def publish(self, data, metadata=None, source=None, *, transient=None, update=False):
+            outputs.data("display_data", data)  # updates count against the caps like new outputs
+
+    shell = InteractiveShell.instance(displayhook_class=Hook, display_pub_class=Publisher, colors="NoColor")
+    shell.showtraceback = lambda *a, **k: None  # errors are taken from the run result
+    last_error: list = []
+    shell.set_custom_exc((BaseException,), lambda sh, etype, value, tb, tb_offset=None: last_error.append(value))
+    sys.stdout, sys.stderr = CappedStream(outputs, "stdout"), CappedStream(outputs, "stderr")
+
+    def on_alarm(signum, frame):
+        raise CellTimeout(f"cell timeout ({plan['cell_timeout_s']} s)")
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    for cell in plan["cells"]:
+        outputs.start_cell()
+        last_error.clear()
+        test = cell["kind"] == "test"
+        if test:
+            begin(cell["grade_id"], plan["seed"])
+        signal.setitimer(signal.ITIMER_REAL, float(plan["cell_timeout_s"]))
+        exc = None
+        try:
+            result = shell.run_cell(cell["source"], store_history=True, silent=False)
+            exc = result.error_before_exec or result.error_in_exec
+        except BaseException as e:  # noqa: BLE001 — a timer firing between statements
+            exc = e
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        if exc is None and last_error:
+            exc = last_error[-1]
+        recording = end() if test else None
+        line = {"index": cell["index"], "grade_id": cell.get("grade_id"), "outcome": "ok", "outputs": outputs.items}
+        if exc is not None:
+            line["outcome"] = _outcome(exc)
+            line["outputs"] = outputs.items + [_error(exc)]
+        if recording is not None:
+            try:
+                line["observations"] = {str(k): encode(v) for k, v in recording.values.items()}
+                line["tolerances"] = {str(k): list(v) for k, v in recording.tolerances.items()}
+            except BaseException as e:  # noqa: BLE001
+                line["observations"] = {"<error>": f"<type-error: {type(e).__name__}>"}
+        results.write(json.dumps(line) + "\n")
+    results.write(json.dumps({"done": True, "dropped_output": outputs.dropped}) + "\n")
+    results.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
