@@ -217,7 +217,8 @@ def make_member_env(dest: Path) -> Path:
     ``/root``), so the members get a venv (no pip, < 1 s) of the system's Python of the same minor
     version whose site-packages adds the checkout's venv (``site.addsitedir``, so the editable
     install of ``gradlab`` resolves too), plus ``bin/`` wrappers for the console scripts the hub and
-    nbgrader call by name. Returns its ``bin``.
+    nbgrader call by name, and the checkout's ``etc/jupyter`` and ``share/jupyter`` (enabled server
+    extensions, lab extensions, kernel spec). Returns its ``bin``.
     """
     import sysconfig
     purelib = sysconfig.get_paths()["purelib"]
@@ -236,12 +237,26 @@ def make_member_env(dest: Path) -> Path:
     site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           check=True, capture_output=True, text=True).stdout.strip()
     Path(site, "gradlab_checkout.pth").write_text(f"import site; site.addsitedir({purelib!r})\n")
+    # the checkout's Jupyter config (server extensions enabled: jupyterlab, nbgrader) and data
+    # (lab extensions, kernel spec) live under its sys.prefix; jupyter looks under the member's
+    venv_prefix = Path(sys.prefix)
+    for sub in ("etc/jupyter", "share/jupyter"):
+        (dest / sub).parent.mkdir(parents=True, exist_ok=True)
+        (dest / sub).symlink_to(venv_prefix / sub)
     for script, module in MEMBER_SCRIPTS.items():
         w = dest / "bin" / script
         w.write_text(f'#!/bin/sh\nexec "{py}" -m {module} "$@"\n')
         os.chmod(w, 0o755)
     subprocess.run(["chmod", "-R", "go+rX", str(dest)], check=True)
     return dest / "bin"
+
+
+def protect_checkout() -> None:
+    """The members' servers import this checkout's packages, so they can read the checkout: its
+    ``solutions/`` (hidden tests, mark schemes) is made unreadable to them (``o-rwx``)."""
+    sol = REPO / "solutions"
+    if sol.is_dir():
+        os.chmod(sol, os.stat(sol).st_mode & ~0o007)
 
 
 # -- the class ----------------------------------------------------------------------------------
@@ -284,6 +299,7 @@ class Classroom:
         cluster.start()
         db_url = cluster.create_database(COURSE_ID, COURSE_ID, secrets.token_urlsafe(18))
         room = cls(settings, cluster, db_url)
+        protect_checkout()
         room._write_member_configs()
         room._make_course(assignments)
         return room

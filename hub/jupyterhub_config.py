@@ -31,7 +31,9 @@ c.JupyterHub.cleanup_servers = True  # stopping the hub stops every user's serve
 # -- who can log in: the roster's Unix accounts, by PAM --------------------------------------------
 c.JupyterHub.authenticator_class = "pam"
 c.PAMAuthenticator.open_sessions = False
-c.Authenticator.allowed_users = set(students + staff)
+# the grader account is a hub user too (no password: it never logs in) so that nbgrader's auth
+# plugin, running in the course service as that account, can look itself up (demo_multiple_classes)
+c.Authenticator.allowed_users = set(students + staff + [roster.grader])
 c.Authenticator.admin_users = set(instructors)
 
 # -- each user's JupyterLab runs as that Unix user, from this checkout's venv -----------------------
@@ -60,7 +62,7 @@ c.Spawner.pre_spawn_hook = pre_spawn_hook
 
 # -- groups and roles (nbgrader's demos) ---------------------------------------------------------
 c.JupyterHub.load_groups = {
-    f"formgrade-{COURSE_ID}": {"users": staff},
+    f"formgrade-{COURSE_ID}": {"users": staff + [roster.grader]},
     f"nbgrader-{COURSE_ID}": {"users": students + staff},
 }
 c.JupyterHub.load_roles = [
