@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 PORT   ?= 8888
 
-.PHONY: help setup lab test test-fast grade release bench lock clean
+.PHONY: help setup lab test test-fast grade release bench lock clean hub-setup class
 
 help:
 	@echo "make lab      set up (first time) and open the course in JupyterLab"
@@ -14,6 +14,7 @@ help:
 	@echo "make grade    grade the bundled demo class and print the gradebook"
 	@echo "make release  regenerate course/ from solutions/ with nbgrader"
 	@echo "make bench    benchmark gradlab's training loops against a naive loop"
+	@echo "make class    (as root) a real class on this machine: JupyterHub, nbgrader exchange, PostgreSQL gradebook"
 
 # One pinned environment: pyproject pins the direct dependencies, constraints.txt the rest.
 $(STAMP): pyproject.toml constraints.txt
@@ -50,6 +51,21 @@ lock: $(STAMP)
 	{ echo "# Full transitive lock (pip freeze on Python 3.11, Linux x86_64) used as pip constraints by the Makefile."; \
 	  echo "# Top-level pins live in pyproject.toml; regenerate with: make lock"; \
 	  $(PY) -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt
+
+# A real class on this machine (hub/, tests/test_hub.py): the `hub` extra (JupyterHub, psycopg) and
+# configurable-http-proxy from npm into hub/node_modules (Node.js and PostgreSQL come from the system).
+HUB_STAMP := $(VENV)/.hub-installed
+$(HUB_STAMP): $(STAMP) hub/package.json hub/package-lock.json
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,hub]"
+	cd hub && npm ci --no-audit --no-fund --loglevel=error
+	touch $(HUB_STAMP)
+
+hub-setup: $(HUB_STAMP)
+
+# Starts PostgreSQL, the hub, the proxy and the course service with a demo roster (an instructor, a TA,
+# three students); prints the URL and the logins; Ctrl-C stops everything and removes the demo accounts.
+class: $(HUB_STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m hub.classroom $(CLASS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info

@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT))
 from hub.classroom import COURSE_ID, ClassError, Classroom, Roster, missing_components  # noqa: E402
 from hub.postgres import redact  # noqa: E402
 
-pytestmark = [pytest.mark.hub, pytest.mark.slow, pytest.mark.timeout(600)]
 
 ASSIGNMENT = "01_vanishing_gradients"
 NOTEBOOK = "01_sigmoid_saturation"
@@ -247,6 +246,10 @@ def tiny(room):
 
 
 # -- the tests --------------------------------------------------------------------------------------
+@pytest.mark.hub
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.timeout(600)
 def test_release_fetch_submit_grade_formgrader_feedback_export(room, browser):
     s = room.settings
     students = [m.login for m in s.roster.students]
@@ -350,6 +353,9 @@ def test_release_fetch_submit_grade_formgrader_feedback_export(room, browser):
     assert float(rows[students[0]]["score"]) == pytest.approx(full + 2)
 
 
+@pytest.mark.hub
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_students_cannot_read_others_work_solutions_or_gradebook(room, tiny):
     s = room.settings
     me, other = tiny[1], tiny[0]
@@ -392,6 +398,9 @@ def test_students_cannot_read_others_work_solutions_or_gradebook(room, tiny):
     assert e.value.code == 403
 
 
+@pytest.mark.hub
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_grading_while_formgrader_writes_manual_grades(room, tiny):
     """Several submissions regraded while a formgrader session writes manual grades: nothing lost."""
     s = room.settings
@@ -435,6 +444,9 @@ def test_grading_while_formgrader_writes_manual_grades(room, tiny):
         assert after[who]["auto"] == before[who]["auto"], (who, before[who], after[who])
 
 
+@pytest.mark.hub
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_postgres_stopped_mid_grading_then_rerun(room, tiny):
     s = room.settings
     expected = {who: v["auto"] for who, v in scores(room, TINY).items()}
@@ -475,3 +487,68 @@ def test_postgres_stopped_mid_grading_then_rerun(room, tiny):
     grade(room, assignment=TINY)
     assert {who: v["auto"] for who, v in scores(room, TINY).items()} == expected
     assert all((autograded / w / TINY / "check.ipynb").exists() for w in tiny)
+
+
+# -- beyond one machine: deploy/ is checked here, not deployed ----------------------------------------
+DEPLOY = ROOT / "deploy"
+
+
+def unknown_z2jh_keys(values: dict, keys: set[str], prefix: str = "") -> list[str]:
+    """Dotted keys of ``values`` that the chart's schema does not have (lists and open maps: not entered)."""
+    bad = []
+    for name, value in values.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if key not in keys:
+            bad.append(key)
+            continue
+        if isinstance(value, dict) and f"{key}.*" not in keys:
+            bad += unknown_z2jh_keys(value, keys, key)
+    return bad
+
+
+def test_z2jh_values_use_only_keys_of_the_chart_schema():
+    import yaml
+    lines = (DEPLOY / "z2jh" / "schema-keys.txt").read_text().splitlines()
+    assert lines[0].startswith("# z2jh values.schema.yaml keys"), lines[0]
+    keys = set(lines[1:])
+    values = yaml.safe_load((DEPLOY / "z2jh" / "values.yaml").read_text())
+    assert unknown_z2jh_keys(values, keys) == []
+    # the checker catches a misspelt key at any depth (negative self-test)
+    assert unknown_z2jh_keys({"singleuser": {"storage": {"extraVolume": []}}, "hubb": {}}, keys) == \
+        ["singleuser.storage.extraVolume", "hubb"]
+    # the same nbgrader setup as `make class`
+    config = values["singleuser"]["extraFiles"]["nbgrader-config"]["stringData"]
+    assert "JupyterHubAuthPlugin" in config and "path_includes_course = True" in config
+    assert set(values["hub"]["loadRoles"]) >= {f"formgrade-{COURSE_ID}", f"nbgrader-{COURSE_ID}"}
+    assert values["hub"]["services"][COURSE_ID]["url"]
+
+
+def test_course_service_manifest_uses_the_postgresql_gradebook_and_the_course_layout():
+    import yaml
+    docs = list(yaml.safe_load_all((DEPLOY / "z2jh" / "course-service.yaml").read_text()))
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["nbgrader_config.py"]
+    assert 'db_url = os.environ["GRADLAB_GRADEBOOK_URL"]' in config
+    for line in ['source_directory = "solutions"', 'release_directory = "course"', f'course_id = "{COURSE_ID}"']:
+        assert line in config and line.replace('"', "'").split("=")[1].strip().strip("'") in \
+            (ROOT / "autograder" / "nbgrader_config.py").read_text(), line
+    env = {e["name"] for e in next(d for d in docs if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+           ["containers"][0]["env"]}
+    assert {"JUPYTERHUB_API_TOKEN", "GRADLAB_GRADEBOOK_URL", "JUPYTERHUB_SERVICE_NAME"} <= env
+
+
+def test_singleuser_image_pins_the_course_environment_plus_the_hub_extra():
+    import tomllib
+    import yaml
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((DEPLOY / "image" / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "python=3.11" in env["dependencies"]
+    assert sorted(pip) == sorted(project["dependencies"] + project["optional-dependencies"]["hub"])
+    root_env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    root_pip = next(d["pip"] for d in root_env["dependencies"] if isinstance(d, dict))
+    assert [p for p in root_pip if not p.startswith("-")] == [p for p in pip if p in root_pip]
+    constraints = (ROOT / "constraints.txt").read_text().splitlines()
+    for pin in project["optional-dependencies"]["hub"]:
+        assert pin in constraints, f"{pin} missing from constraints.txt (make lock)"
+    post = (DEPLOY / "image" / "postBuild").read_text()
+    assert "rm -rf solutions" in post and os.access(DEPLOY / "image" / "postBuild", os.X_OK)
