@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 PORT   ?= 8888
 
-.PHONY: help setup lab test test-fast lint grade release bench book lock clean
+.PHONY: help setup lab test test-fast lint grade release bench book lock clean hub-setup class
 
 # `make help` lists every target: each one carries a `## description` comment on its rule line.
 help: ## list the targets
@@ -76,6 +76,21 @@ lock: $(STAMP) ## rewrite constraints.txt from the installed environment
 	{ echo "# Full transitive lock (pip freeze on Python 3.11, Linux x86_64) used as pip constraints by the Makefile."; \
 	  echo "# Top-level pins live in pyproject.toml; regenerate with: make lock"; \
 	  $(PY) -m pip freeze --exclude-editable | sed 's/+cpu$$//'; } > constraints.txt
+
+# A real class on this machine (hub/, tests/test_hub.py): the `hub` extra (JupyterHub, psycopg) and
+# configurable-http-proxy from npm into hub/node_modules (Node.js and PostgreSQL come from the system).
+HUB_STAMP := $(VENV)/.hub-installed
+$(HUB_STAMP): $(STAMP) hub/package.json hub/package-lock.json
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,hub]"
+	cd hub && npm ci --no-audit --no-fund --loglevel=error
+	touch $(HUB_STAMP)
+
+hub-setup: $(HUB_STAMP) ## install the hub extra and configurable-http-proxy (for make class and the hub tests)
+
+# Starts PostgreSQL, the hub, the proxy and the course service with a demo roster (an instructor, a TA,
+# three students); prints the URL and the logins; Ctrl-C stops everything and removes the demo accounts.
+class: $(HUB_STAMP) ## (as root) a real class on this machine: JupyterHub, nbgrader exchange, PostgreSQL gradebook
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m hub.classroom $(CLASS_ARGS)
 
 clean: ## remove .venv and build outputs
 	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info
