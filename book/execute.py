@@ -81,6 +81,9 @@ def _run(job: Job) -> Path:
             client.execute()
         except CellExecutionError as e:
             raise RuntimeError(f"{job.notebook}: a cell failed while building the book:\n{e}") from None
+        finally:  # nbclient shuts down only kernels it created itself
+            if km.has_kernel:
+                km.shutdown_kernel(now=False)
     job.executed.parent.mkdir(parents=True, exist_ok=True)
     tmp = job.executed.with_suffix(".tmp")
     nbformat.write(nb, str(tmp))
