@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):  # `python book/build.py`
@@ -34,6 +35,14 @@ BOOK_DIR = Path(__file__).resolve().parent
 EDITIONS = ("student", "instructor")
 #: per edition: the folder students/instructors open, and what the page says about running it
 SOURCE_FOLDER = {"student": "course", "instructor": "solutions"}
+
+
+@dataclass
+class Chapter:
+    """One solution notebook of the book: its path, its source, and the source with its run's outputs."""
+    path: Path
+    source: nbformat.NotebookNode
+    executed: nbformat.NotebookNode
 
 
 class BookError(RuntimeError):
@@ -88,13 +97,13 @@ def page_notebook(edition: str, source, executed, root: Path, nb_path: Path):
     return page
 
 
-def write_sources(edition: str, pages: list[tuple[Path, object, object]], root: Path, src: Path,
+def write_sources(edition: str, chapters: list[Chapter], root: Path, src: Path,
                   out: Path, repo_url: str | None) -> list[landing.Page]:
     """Write one edition's Sphinx source tree (pages + landing page); remove pages that went away."""
     index, keep = [], {src / "index.md"}
-    for nb_path, source, executed in pages:
-        a, nb_name = nb_path.parent.name, nb_path.name
-        page = page_notebook(edition, source, executed, root, nb_path)
+    for ch in chapters:
+        a, nb_name, source = ch.path.parent.name, ch.path.name, ch.source
+        page = page_notebook(edition, source, ch.executed, root, ch.path)
         rel = f"{SOURCE_FOLDER[edition]}/{a}/{nb_name}"
         link = notebook_link(rel, out / edition / a, root, repo_url)
         page.cells.insert(1, run_banner(edition, a, nb_name, link))
@@ -126,15 +135,15 @@ def sphinx(edition: str, src: Path, out: Path) -> None:
             print(f"  sphinx: {line}", file=sys.stderr)
 
 
-def check_student_html(out: Path, pages: list[tuple[Path, object, object]]) -> None:
+def check_student_html(out: Path, chapters: list[Chapter]) -> None:
     """The leak check once more, on what a browser shows of each built student page."""
     problems = []
-    for nb_path, source, _ in pages:
-        html_file = out / "student" / nb_path.parent.name / (nb_path.stem + ".html")
+    for ch in chapters:
+        html_file = out / "student" / ch.path.parent.name / (ch.path.stem + ".html")
         if not html_file.exists():
             problems.append(f"{html_file} was not built")
             continue
-        problems += editions.html_leak_problems(html_file.read_text(encoding="utf-8"), source, str(html_file))
+        problems += editions.html_leak_problems(html_file.read_text(encoding="utf-8"), ch.source, str(html_file))
     if problems:
         raise BookError("the built student edition leaks:\n" + "\n".join(problems))
 
@@ -152,17 +161,17 @@ def build(root: Path, out: Path, *, edition_names=EDITIONS, jobs: int = 1, repo_
         raise BookError(f"no notebook in {root / 'solutions'}" + (f" matches {only}" if only else ""))
     print(f"book: {len(notebooks)} notebook(s) from {root / 'solutions'}")
     executed = execute_all(notebooks, root, out / ".cache", jobs=jobs, timeout=timeout)
-    pages = []
+    chapters = []
     for p in notebooks:
         source = nbcheck.read(p)
-        pages.append((p, source, with_outputs(source, nbcheck.read(executed[p]))))
+        chapters.append(Chapter(p, source, with_outputs(source, nbcheck.read(executed[p]))))
     times = {"execute": time.perf_counter() - t0}
     for edition in edition_names:
         t = time.perf_counter()
-        write_sources(edition, pages, root, out / "_src" / edition, out, repo_url)
+        write_sources(edition, chapters, root, out / "_src" / edition, out, repo_url)
         sphinx(edition, out / "_src" / edition, out)
         if edition == "student":
-            check_student_html(out, pages)
+            check_student_html(out, chapters)
         times[edition] = time.perf_counter() - t
         print(f"book: {edition} edition → {out / edition / 'index.html'} ({times[edition]:.1f} s)")
     return times

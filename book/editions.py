@@ -59,7 +59,9 @@ def static_outputs(nb):
 # --------------------------------------------------------------------------------------------
 # instructor edition
 def _admonition(title: str, body: str, cls: str) -> str:
-    return f":::{{admonition}} {title}\n:class: {cls}\n{body.strip()}\n:::\n"
+    """A MyST admonition around ``body``; its fence is one colon longer than any fence inside."""
+    fence = ":" * max([3] + [len(f) + 1 for f in re.findall(r"^(:{3,})", body, re.M)])
+    return f"{fence}{{admonition}} {title}\n:class: {cls}\n{body.strip()}\n{fence}\n"
 
 
 def instructor(executed):

@@ -68,7 +68,7 @@ def _run(job: Job) -> Path:
     """Execute one notebook in its own folder (as nbval and Validate do); write the executed copy."""
     from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     os.environ.update(KERNEL_ENV)
     nb = nbformat.read(str(job.notebook), as_version=4)
@@ -79,8 +79,11 @@ def _run(job: Job) -> Path:
                                 resources={"metadata": {"path": str(job.notebook.parent)}})
         try:
             client.execute()
-        except CellExecutionError as e:
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
             raise RuntimeError(f"{job.notebook}: a cell failed while building the book:\n{e}") from None
+        finally:  # nbclient shuts down only kernels it created itself
+            if km.has_kernel:
+                km.shutdown_kernel(now=False)
     job.executed.parent.mkdir(parents=True, exist_ok=True)
     tmp = job.executed.with_suffix(".tmp")
     nbformat.write(nb, str(tmp))

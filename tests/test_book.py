@@ -175,6 +175,8 @@ def test_instructor_edition_shows_everything_with_hidden_tests_collapsed(book):
     details = re.search(r"<details[^>]*>(.*?)</details>", html, re.S)
     assert details and "Show hidden tests" in details.group(1) and "twenty-one" in details.group(1)
     assert "Mark scheme" in text and "solutions/01_alpha/01_first.ipynb" in text
+    # the mark scheme's admonition sits inside the model answer's (nested fences), none left as text
+    assert ":::" not in text and re.search(r"Model answer.*Mark scheme.*multiplies by two", text, re.S)
 
 
 @pytest.mark.slow
