@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
            MPLBACKEND="Agg", GRADLAB_PROGRESS="0")
 MARK_SCHEME = "MARKSCHEME_b41e: full marks only if the overflow of exp(-z) is named"
-TASK = f"""Describe what goes wrong for large negative z.
+TASK = f"""Describe what goes wrong in $\\sigma(z) = 1 / (1 + e^{{-z}})$ for large negative z.
 === BEGIN MARK SCHEME ===
 {MARK_SCHEME}
 === END MARK SCHEME ==="""
