@@ -368,7 +368,7 @@ def render_feedback(fb: NotebookFeedback) -> str:
         status = ("bad", "This notebook has not been graded automatically yet.")
     elif fb.pending:
         status = ("warn", "Some written answers are still to be graded by your instructor: "
-                          "the total below does not include them yet.")
+                          "the total above does not include them yet.")
     else:
         status = ("ok", "Graded. The total includes your instructor's manual grading.")
     late = (f"<p class='sub'>Late submission penalty: −{_fmt(fb.late_penalty)} points.</p>"

@@ -7,6 +7,11 @@ task with a mark scheme):
     formgrader's REST handlers do) -> a late fourth student graded -> manual grades still there
     -> feedback (OUT/feedback and the course's feedback/, release_feedback) -> export.
 
+README's instructor commands, in order (test_readme_walks_the_loop keeps them in step), and the
+step that runs each here: `make release` (1), `nbgrader collect` (2: files put in submitted/),
+`grade` (3, 5), `make lab LAB_ROOT=.` (4: formgrader's API writes), `feedback` and `nbgrader
+release_feedback` (6), `export` (7). Every command runs with `--course` on the temporary course.
+
 The grading step is :func:`grade_step` (plain ``nbgrader autograde`` with the course config for
 now; ``python -m autograder grade`` once it records into the course gradebook).
 """
@@ -316,3 +321,35 @@ def test_release_refuses_to_overwrite_work(tmp_path):
         nb = gb.find_notebook("ps1", "a1")
         assert {c.name for c in nb.grade_cells} == set(T.PS1_TESTS) | set(T.PS1_MANUAL)
         assert T.HIDDEN_MARK in gb.find_source_cell("test_clip", "ps1", "a1").source
+
+
+# --------------------------------------------------------------------------------------------
+# README walks this loop: its commands are the ones the loop test runs, and make lab's variables work
+README_LOOP = ["make release", "nbgrader collect", "python -m autograder grade submitted --out OUT",
+               "make lab LAB_ROOT=.", "python -m autograder feedback OUT", "nbgrader release_feedback",
+               "python -m autograder export OUT"]
+
+
+def test_readme_walks_the_loop():
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## For instructors"):text.index("## For maintainers")]
+    positions = [section.find(cmd) for cmd in README_LOOP]
+    assert -1 not in positions, [c for c, p in zip(README_LOOP, positions) if p < 0]
+    assert positions == sorted(positions), "README gives the loop's commands out of order"
+
+
+@pytest.mark.parametrize("variable, expected", [
+    ("PORT=8890", "--port=8890"), ("NO_BROWSER=1", "--no-browser"), ("ALLOW_ROOT=1", "--allow-root"),
+    ("LAB_ARGS=--ServerApp.ip=0.0.0.0", "--ServerApp.ip=0.0.0.0"), ("LAB_ROOT=.", "--ServerApp.root_dir=. "),
+    ("WORKSPACE=elsewhere", "workspace course elsewhere"),
+])
+def test_make_lab_variables(variable, expected):
+    """Each README variable changes `make lab`'s command line as it says (dry run, nothing started)."""
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    text = (ROOT / "README.md").read_text()
+    assert f"make lab {variable.split('=')[0]}=" in text, f"README does not document {variable}"
+    proc = subprocess.run(["make", "-n", "lab", variable], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    plain = subprocess.run(["make", "-n", "lab", "ALLOW_ROOT=0"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert expected in proc.stdout + " ", proc.stdout
+    assert expected not in plain.stdout + " ", plain.stdout  # the default does not do it
