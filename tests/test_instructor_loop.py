@@ -353,3 +353,24 @@ def test_make_lab_variables(variable, expected):
     plain = subprocess.run(["make", "-n", "lab", "ALLOW_ROOT=0"], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert expected in proc.stdout + " ", proc.stdout
     assert expected not in plain.stdout + " ", plain.stdout  # the default does not do it
+
+
+def test_lab_settings_overrides(tmp_path):
+    """jupyter/lab/settings/overrides.json (make lab installs it in the venv) is valid for this
+    JupyterLab and turns the news popup off and the jump-to-last-executed-cell button on (after
+    Run All stops at a failing exercise, the button scrolls to it: JupyterLab has no setting that
+    scrolls there by itself, runAll selects the last cell)."""
+    from jupyterlab.commands import get_app_dir
+    from jupyterlab_server.settings_utils import _get_overrides, get_settings
+
+    app_settings = str(ROOT / "jupyter" / "lab" / "settings")
+    overrides, error = _get_overrides(app_settings)
+    assert not error, error
+    defaults = {}
+    for name in ("@jupyterlab/apputils-extension:notification", "@jupyterlab/notebook-extension:tracker"):
+        result, warnings_ = get_settings(app_settings, os.path.join(get_app_dir(), "schemas"), str(tmp_path), name,
+                                         overrides=overrides)
+        assert not any(warnings_), warnings_
+        defaults[name] = {k: v.get("default") for k, v in result["schema"]["properties"].items()}
+    assert defaults["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    assert defaults["@jupyterlab/notebook-extension:tracker"]["kernelStatus"]["showJumpToRecentExecutionButton"] is True
