@@ -427,7 +427,7 @@ def cmd_release(args) -> int:
     try:
         done = release(args.assignments or None, source=source, release_dir=release_dir, force=args.force,
                        db_url=db_url, course_id=cfg.CourseDirectory.get("course_id", ""))
-    except (ModifiedRelease, FileNotFoundError) as e:
+    except (ModifiedRelease, FileNotFoundError, RuntimeError) as e:
         print(f"release: {e}", file=sys.stderr)
         return 1
     if not done:
@@ -444,10 +444,10 @@ def build_subparser(sub) -> None:
 
 
 RELEASE_DESCRIPTION = ("Regenerate the student release of each assignment from its source, "
-                                   "deterministically (temporary gradebook; the output does not depend on time), "
-                                   "and register the assignments in the course gradebook (nbgrader's db_url) so "
-                                   "that nbgrader autograde, formgrader and export work from the repository root. "
-                                   "Refuses to overwrite a release notebook someone worked in, unless --force.")
+                       "deterministically (temporary gradebook; the output does not depend on time), "
+                       "and register the assignments in the course gradebook (nbgrader's db_url) so "
+                       "that nbgrader autograde, formgrader and export work from the repository root. "
+                       "Refuses to overwrite a release notebook someone worked in, unless --force.")
 
 
 def add_arguments(p) -> None:

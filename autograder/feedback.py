@@ -186,6 +186,7 @@ class NotebookFeedback:
     pending: bool = False           # some cell still needs manual grading
     autograded: bool = True         # an autograded notebook exists for the messages
     cells: list[CellFeedback] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)   # from the grading run (e.g. a Status's text): shown as is
 
 
 def _blocks(source: str, begin: str, end: str) -> list[list[str]]:
@@ -368,11 +369,13 @@ def render_feedback(fb: NotebookFeedback) -> str:
         status = ("bad", "This notebook has not been graded automatically yet.")
     elif fb.pending:
         status = ("warn", "Some written answers are still to be graded by your instructor: "
-                          "the total below does not include them yet.")
+                          "the total above does not include them yet.")
     else:
         status = ("ok", "Graded. The total includes your instructor's manual grading.")
     late = (f"<p class='sub'>Late submission penalty: −{_fmt(fb.late_penalty)} points.</p>"
             if fb.late_penalty else "")
+    if fb.notes:
+        late += "<ul class='notes'>" + "".join(f"<li>{html.escape(n)}</li>" for n in fb.notes) + "</ul>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Feedback: {html.escape(fb.assignment)} / {html.escape(fb.notebook)}</title><style>{CSS}
@@ -443,16 +446,20 @@ def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> No
 
 
 def write_feedback(db_url: str, course_root: str, out: str | None = None, *, assignments: list[str] | None = None,
-                   students: list[str] | None = None, autograded_dir: str = "autograded",
-                   submitted_dir: str = "submitted", feedback_dir: str = "feedback") -> list[NotebookFeedback]:
+                   students: list[str] | None = None, notes: dict[tuple[str, str], list[str]] | None = None,
+                   autograded_dir: str = "autograded", submitted_dir: str = "submitted",
+                   feedback_dir: str = "feedback") -> list[NotebookFeedback]:
     """Write every submitted notebook's page to ``course_root/feedback/`` and ``out/feedback/``.
 
     Reads the gradebook at ``db_url`` and ``course_root/autograded/``. ``out`` None writes the
-    course's folder only. Returns what was written, one record per page.
+    course's folder only. ``notes`` maps (student_id, assignment) to sentences a student may read
+    (e.g. ``Status.text`` of a timeout), shown on each page of that submission. Returns what was
+    written, one record per page.
     """
     root = os.path.abspath(course_root)
     pages = collect(db_url, os.path.join(root, autograded_dir), assignments, students)
     for fb in pages:
+        fb.notes = list((notes or {}).get((fb.student_id, fb.assignment), []))
         page = render_feedback(fb)
         course_fb = os.path.join(root, feedback_dir, fb.student_id, fb.assignment)
         write_file(os.path.join(course_fb, fb.notebook + ".html"), page)

@@ -35,8 +35,12 @@ else:
                                           for p in Autograde.sanitize_preprocessors.make_dynamic_default()]
 
 # formgrader renders equations offline: MathJax from this Jupyter server (jupyter-server-mathjax),
-# not from a CDN (jupyter/nbconvert/mathjax.html.j2 replaces nbconvert's macro).
-c.HTMLExporter.extra_template_paths = [os.path.join(ROOT, "jupyter", "nbconvert")]
+# not from a CDN. jupyter/nbconvert/formgrade/mathjax.html.j2 replaces nbconvert's macro for the
+# `formgrade` template; formgrader's own template folder must stay in the list (this file is loaded
+# after formgrader sets it).
+_NBGRADER = os.path.dirname(__import__("importlib.util").util.find_spec("nbgrader").origin)
+c.HTMLExporter.extra_template_basedirs = [os.path.join(ROOT, "jupyter", "nbconvert"),
+                                          os.path.join(_NBGRADER, "server_extensions", "formgrader", "templates")]
 
 # The course's experiment cells train small nets for up to ~30 s on a laptop CPU; nbgrader's
 # default of 30 s per cell would cut them off during a student's Validate or a plain

@@ -62,7 +62,7 @@ def test_release_is_deterministic(tmp_path):
     released = nbformat.read(first / "a1" / "ps1.ipynb", as_version=4)
     text = nbformat.writes(released)
     assert T.HIDDEN_MARK not in text and "BEGIN SOLUTION" not in text
-    assert "raise NotImplementedError(\"replace this line with your solution\")" in text
+    assert 'raise NotImplementedError(\\"replace this line with your solution\\")' in text  # JSON-escaped
 
 
 def test_with_seal_keeps_the_displayed_value():

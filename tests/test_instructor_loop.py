@@ -7,6 +7,11 @@ task with a mark scheme):
     formgrader's REST handlers do) -> a late fourth student graded -> manual grades still there
     -> feedback (OUT/feedback and the course's feedback/, release_feedback) -> export.
 
+README's instructor commands, in order (test_readme_walks_the_loop keeps them in step), and the
+step that runs each here: `make release` (1), `nbgrader collect` (2: files put in submitted/),
+`grade` (3, 5), `make lab LAB_ROOT=.` (4: formgrader's API writes), `feedback` and `nbgrader
+release_feedback` (6), `export` (7). Every command runs with `--course` on the temporary course.
+
 The grading step is :func:`grade_step` (plain ``nbgrader autograde`` with the course config for
 now; ``python -m autograder grade`` once it records into the course gradebook).
 """
@@ -31,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
            MPLBACKEND="Agg", GRADLAB_PROGRESS="0")
 MARK_SCHEME = "MARKSCHEME_b41e: full marks only if the overflow of exp(-z) is named"
-TASK = f"""Describe what goes wrong for large negative z.
+TASK = f"""Describe what goes wrong in $\\sigma(z) = 1 / (1 + e^{{-z}})$ for large negative z.
 === BEGIN MARK SCHEME ===
 {MARK_SCHEME}
 === END MARK SCHEME ==="""
@@ -223,3 +228,149 @@ def _loop(tmp_path: Path) -> None:
     for path in [out / "grades_final.csv", *(out / "feedback").rglob("*.html"), *(course / "feedback").rglob("*.html")]:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode & stat.S_IRGRP and not mode & stat.S_IROTH, (path, oct(mode))
+
+
+# --------------------------------------------------------------------------------------------
+# the pieces, each shown able to fail
+HIDDEN_CELL = ("x = torch.arange(4.0)\nassert (double(x) == 2 * x).all(), 'visible: double(x) should be 2x'\n"
+               "### BEGIN HIDDEN TESTS\nsecret_input_91 = torch.full((3,), 1.5)\n"
+               "assert (double(secret_input_91) == 3.0).all(), 'hidden message 4e2c'\n### END HIDDEN TESTS")
+
+
+def _error_cell(line: int, evalue: str, ename: str = "AssertionError", count: int = 7) -> dict:
+    return {"source": HIDDEN_CELL, "execution_count": count, "outputs": [{
+        "output_type": "error", "ename": ename, "evalue": evalue,
+        "traceback": ["\x1b[0;31m------\x1b[0m", f"Cell \x1b[0;32mIn[{count}], line {line}\x1b[0m",
+                      f"\x1b[0;31m{ename}\x1b[0m: {evalue}"]}]}
+
+
+def test_failure_message_shows_visible_failures_only():
+    from autograder.feedback import failure_message, secrets_of
+
+    secret = secrets_of([HIDDEN_CELL, "Answer.\n=== BEGIN MARK SCHEME ===\nscheme line 77a\n=== END MARK SCHEME ==="])
+    assert {"hidden message 4e2c", "secret_input_91 = torch.full((3,), 1.5)", "scheme line 77a"} <= set(secret)
+    assert "visible: double(x) should be 2x" not in secret
+    # a visible failure: its message, with any hidden text in it replaced
+    assert failure_message(_error_cell(2, "visible: double(x) should be 2x"), secret) == \
+        "AssertionError: visible: double(x) should be 2x"
+    assert failure_message(_error_cell(2, "got secret_input_91 = torch.full((3,), 1.5)"), secret) == \
+        "AssertionError: got [hidden]"
+    # a failure inside the hidden tests, or one that cannot be located: the type only
+    assert failure_message(_error_cell(5, "hidden message 4e2c"), secret) == "AssertionError (in a hidden test)"
+    assert failure_message(_error_cell(5, "hidden message 4e2c", count=8) | {"execution_count": 9}, secret) == \
+        "AssertionError (in a hidden test)"
+    assert failure_message({"source": HIDDEN_CELL, "outputs": []}, secret) == ""
+
+
+def test_csv_cells_cannot_be_formulas():
+    from autograder.export import FinalGrade, csv_safe, to_csv
+
+    assert [csv_safe(v) for v in ("=1+2", "+SUM(A1)", "@cmd", "-2+3", "\tx", "alice", -2.5, True)] == \
+        ["'=1+2", "'+SUM(A1)", "'@cmd", "'-2+3", "'\tx", "alice", "-2.5", "1"]
+    row = FinalGrade("=HYPERLINK(\"x\")", "a1", 1.0, 2.0, "graded", True, 1.0, 0.0, 0.0, "")
+    assert to_csv([row]).splitlines()[1].startswith("\"'=HYPERLINK(\"\"x\"\")\",a1,1,2,graded,1,")
+
+
+def test_result_files_follow_the_umask(tmp_path):
+    from autograder.feedback import write_file
+
+    old = os.umask(0o027)
+    try:
+        write_file(str(tmp_path / "d" / "grades.csv"), "x\n")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "d" / "grades.csv").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o750
+
+
+def test_workspace_is_never_overwritten(tmp_path):
+    from autograder.course import sync_workspace
+
+    release, ws = tmp_path / "course", tmp_path / "workspace"
+    (release / "a1").mkdir(parents=True)
+    (release / "a1" / "ps1.ipynb").write_text("release v1")
+    assert sync_workspace(str(release), str(ws)) == (True, ["a1/ps1.ipynb"])
+    (ws / "a1" / "ps1.ipynb").write_text("my work")
+    (release / "a1" / "ps1.ipynb").write_text("release v2")   # make release / git pull
+    (release / "a2").mkdir()
+    (release / "a2" / "ps2.ipynb").write_text("new assignment")
+    assert sync_workspace(str(release), str(ws)) == (False, ["a2/ps2.ipynb"])
+    assert (ws / "a1" / "ps1.ipynb").read_text() == "my work"
+    assert (ws / "a2" / "ps2.ipynb").read_text() == "new assignment"
+
+
+@pytest.mark.slow
+def test_release_refuses_to_overwrite_work(tmp_path):
+    from autograder import course
+
+    source = T.write_source(str(tmp_path / "solutions"))
+    release = tmp_path / "course"
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    course.release(["a1"], source=source, release_dir=str(release), db_url=db)
+    course.release(["a1"], source=source, release_dir=str(release), db_url=db)  # unchanged: fine
+    worked = release / "a1" / "ps1.ipynb"
+    worked.write_text(worked.read_text().replace("YOUR ANSWER HERE", "my answer"))
+    with pytest.raises(course.ModifiedRelease) as e:
+        course.release(["a1"], source=source, release_dir=str(release))
+    assert str(worked) in str(e.value) and "--force" in str(e.value)
+    assert "my answer" in worked.read_text()
+    course.release(["a1"], source=source, release_dir=str(release), force=True)
+    assert "my answer" not in worked.read_text()
+    from nbgrader.api import Gradebook
+    with Gradebook(db) as gb:  # registered: what nbgrader autograde and formgrader need
+        nb = gb.find_notebook("ps1", "a1")
+        assert {c.name for c in nb.grade_cells} == set(T.PS1_TESTS) | set(T.PS1_MANUAL)
+        assert T.HIDDEN_MARK in gb.find_source_cell("test_clip", "ps1", "a1").source
+
+
+# --------------------------------------------------------------------------------------------
+# README walks this loop: its commands are the ones the loop test runs, and make lab's variables work
+README_LOOP = ["make release", "nbgrader collect", "python -m autograder grade submitted --out OUT",
+               "make lab LAB_ROOT=.", "python -m autograder feedback OUT", "nbgrader release_feedback",
+               "python -m autograder export OUT"]
+
+
+def test_readme_walks_the_loop():
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## For instructors"):text.index("## For maintainers")]
+    positions = [section.find(cmd) for cmd in README_LOOP]
+    assert -1 not in positions, [c for c, p in zip(README_LOOP, positions) if p < 0]
+    assert positions == sorted(positions), "README gives the loop's commands out of order"
+
+
+@pytest.mark.parametrize("variable, expected", [
+    ("PORT=8890", "--port=8890"), ("NO_BROWSER=1", "--no-browser"), ("ALLOW_ROOT=1", "--allow-root"),
+    ("LAB_ARGS=--ServerApp.ip=0.0.0.0", "--ServerApp.ip=0.0.0.0"), ("LAB_ROOT=.", "--ServerApp.root_dir=. "),
+    ("WORKSPACE=elsewhere", "workspace course elsewhere"),
+])
+def test_make_lab_variables(variable, expected):
+    """Each README variable changes `make lab`'s command line as it says (dry run, nothing started)."""
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    text = (ROOT / "README.md").read_text()
+    assert f"make lab {variable.split('=')[0]}=" in text, f"README does not document {variable}"
+    proc = subprocess.run(["make", "-n", "lab", variable], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    plain = subprocess.run(["make", "-n", "lab", "ALLOW_ROOT=0"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert expected in proc.stdout + " ", proc.stdout
+    assert expected not in plain.stdout + " ", plain.stdout  # the default does not do it
+
+
+def test_lab_settings_overrides(tmp_path):
+    """jupyter/lab/settings/overrides.json (make lab installs it in the venv) is valid for this
+    JupyterLab and turns the news popup off and the jump-to-last-executed-cell button on (after
+    Run All stops at a failing exercise, the button scrolls to it: JupyterLab has no setting that
+    scrolls there by itself, runAll selects the last cell)."""
+    from jupyterlab.commands import get_app_dir
+    from jupyterlab_server.settings_utils import _get_overrides, get_settings
+
+    app_settings = str(ROOT / "jupyter" / "lab" / "settings")
+    overrides, error = _get_overrides(app_settings)
+    assert not error, error
+    defaults = {}
+    for name in ("@jupyterlab/apputils-extension:notification", "@jupyterlab/notebook-extension:tracker"):
+        result, warnings_ = get_settings(app_settings, os.path.join(get_app_dir(), "schemas"), str(tmp_path), name,
+                                         overrides=overrides)
+        assert not any(warnings_), warnings_
+        defaults[name] = {k: v.get("default") for k, v in result["schema"]["properties"].items()}
+    assert defaults["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+    assert defaults["@jupyterlab/notebook-extension:tracker"]["kernelStatus"]["showJumpToRecentExecutionButton"] is True

@@ -1,0 +1,88 @@
+"""formgrader after grading, in a real browser: the submissions and their scores are there, and
+equations render offline (MathJax from the Jupyter server, no CDN).
+
+A temporary course (the loop test's: tiny course + a task with an equation) is released, three
+students submit, the loop's grading step grades them; then JupyterLab is started at the course
+root (formgrader needs the course inside the server root) and Chromium opens formgrader's
+gradebook and one submission. Screenshots: artifacts/browser/formgrader_*.png.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+import nbformat
+import pytest
+
+import browser_utils as bu
+from tests.test_instructor_loop import _source_with_task, _submission, autograder, grade_step
+
+ROOT = Path(__file__).resolve().parents[1]
+STUDENTS = {"full": "5", "partial": "1", "blank": "0"}  # autograded points out of 8 (5 tests, 1 answer, 2 task)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def graded_course(tmp_path_factory):
+    if bu.chromium_path() is None:
+        pytest.skip("no Chromium at /usr/bin/chromium")
+    course = tmp_path_factory.mktemp("fg") / "course"
+    _source_with_task(course)
+    autograder("release", "--course", str(course))
+    for student in STUDENTS:
+        dest = course / "submitted" / student / "a1"
+        dest.mkdir(parents=True)
+        nbformat.write(_submission(course, student), dest / "ps1.ipynb")
+    grade_step(course, "a1")
+    # what an instructor has at the repository root: a config naming this course
+    (course / "nbgrader_config.py").write_text(
+        f"load_subconfig({str(ROOT / 'autograder' / 'nbgrader_config.py')!r})  # noqa: F821\n"
+        f"get_config().CourseDirectory.root = {str(course)!r}  # noqa: F821\n")
+    return course
+
+
+@pytest.fixture(scope="module")
+def shots(artifacts_dir):
+    path = artifacts_dir / "browser"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_formgrader_shows_graded_submissions(graded_course, tmp_path_factory, shots):
+    scratch = tmp_path_factory.mktemp("fg-lab")
+    with bu.jupyter_lab(graded_course, scratch) as lab, bu.chromium(scratch) as browser:
+        page = browser.new_page()
+        outside = []  # every request that leaves the machine (a CDN would be one)
+        page.on("request", lambda r: outside.append(r.url)
+                if urlparse(r.url).hostname not in ("127.0.0.1", "localhost", None) and r.url.startswith("http")
+                else None)
+
+        # log in as an instructor does (the token in the form sets the cookie formgrader's API calls need)
+        page.goto(f"{lab.url}/login?next=%2Fformgrader%2Fgradebook%2Fa1%2Fps1")
+        page.fill("input[name=password]", lab.token)
+        page.click("button[type=submit], input[type=submit]")
+        page.wait_for_url("**/formgrader/**")
+        page.wait_for_selector(f"text=Submission #{len(STUDENTS)}", timeout=60_000)
+        page.click("text=Show All Names")
+        page.wait_for_selector("text=partial", timeout=10_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(shots / "formgrader_gradebook.png"), full_page=True)
+        text = page.inner_text("body")
+        assert "course directory root is not a subdirectory" not in text
+        for student, points in STUDENTS.items():
+            row = next((line for line in text.splitlines() if f"\t{student}\t" in line), None)
+            assert row is not None, f"{student} missing from formgrader:\n{text}"
+            assert re.search(rf"\b{points}(\.0+)? / 8(\.0+)?\b", row), f"{student}: {row!r}"
+
+        # one submission: the notebook with its equation typeset by a local MathJax
+        subs = lab.api("/formgrader/api/submitted_notebooks/a1/ps1")
+        sub_id = next(s["id"] for s in subs if s["student"] == "partial")
+        page.goto(f"{lab.url}/formgrader/submissions/{sub_id}/")
+        page.wait_for_selector(".MathJax", timeout=60_000)  # the task's equation, typeset
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(shots / "formgrader_submission.png"), full_page=True)
+        assert page.evaluate("() => !!(window.MathJax && window.MathJax.Hub)"), "MathJax 2 not loaded"
+        assert not outside, f"formgrader fetched from outside the machine: {outside[:5]}"
+        page.close()
