@@ -363,6 +363,8 @@ def optimizer_explorer(optimizers: dict | None = None, *, surface: str = "rosenb
                               continuous_update=False),
         "step": W.IntSlider(value=steps, min=1, max=steps, description="show steps", continuous_update=False),
     }
+    for control in controls.values():
+        control.style = {"description_width": "initial"}
     out = W.Output(layout={"min_height": "360px"})
     summary = W.HTML()
     state = {"busy": False}
