@@ -166,6 +166,31 @@ def metadata_problems(nb, *, release: bool = False) -> list[str]:
                     problems.append(f"{where}: unbalanced {begin!r} / {end!r}")
             if "### BEGIN HIDDEN TESTS" in src and not is_test_cell(cell):
                 problems.append(f"{where}: hidden tests in a cell that is not an autograded test cell")
+            if is_test_cell(cell) and cell.cell_type == "code":
+                problems += _observation_problems(where, src)
+    return problems
+
+
+def _observation_problems(where: str, src: str) -> list[str]:
+    """The grader judges a test cell by the observations its hidden tests record (docs/grader.md):
+    one that records nothing cannot be judged outside the student's kernel. And a test cell must not
+    end in ``record(...)``: nbgrader reads a cell's displayed value as partial credit."""
+    import ast
+
+    problems = []
+    hidden = "".join(_blocks(src, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
+    if "record(" not in hidden and "record_as=" not in hidden:
+        problems.append(f"{where}: its hidden tests record no observation (gradlab.observe.record): "
+                        "the grader cannot judge it outside the student's kernel")
+    try:
+        body = ast.parse(src).body
+    except SyntaxError as e:
+        return problems + [f"{where}: not valid Python: {e}"]
+    last = body[-1] if body else None
+    if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) and \
+            getattr(last.value.func, "id", getattr(last.value.func, "attr", "")) == "record":
+        problems.append(f"{where}: ends in record(...), whose value nbgrader would read as partial "
+                        "credit: write `_ = record(...)`")
     return problems
 
 

@@ -147,12 +147,13 @@ def _tiny_source():
     (with hidden tests), an experiment using it, and a written answer."""
     return new_notebook(cells=[
         new_markdown_cell("# Tiny\n**Points:** 1 + 1 = 2", metadata=_meta("title")),
-        new_code_cell("import math\nx = 3", metadata=_meta("setup")),
+        new_code_cell("import math\nfrom gradlab.observe import record\nx = 3", metadata=_meta("setup")),
         new_markdown_cell("Implement `double`.", metadata=_meta("ex_md")),
         new_code_cell("def double(v):\n    ### BEGIN SOLUTION\n    return 2 * v\n    ### END SOLUTION",
                       metadata=_meta("double", solution=True, locked=False)),
         new_code_cell("assert double(2) == 4, 'double(2) should be 4'\n### BEGIN HIDDEN TESTS\n"
-                      "assert double(-21) == -42, 'hidden: the secret negative case'\n### END HIDDEN TESTS",
+                      "assert double(-21) == -42, 'hidden: the secret negative case'\n"
+                      "_ = record('double(-21)', double(-21))\n### END HIDDEN TESTS",
                       metadata=_meta("test_double", grade=True, points=1)),
         new_code_cell("y = double(x)", metadata=_meta("experiment")),
         new_markdown_cell("Why does doubling commute with negation? Because multiplication by two is linear.",
@@ -200,6 +201,8 @@ def test_output_check_can_fail():
     (lambda nb: nb.cells[1].metadata.nbgrader.update(schema_version=2), "schema_version"),
     (lambda nb: setattr(nb.cells[3], "source", "def double(v):\n    return 2 * v"), "without ### BEGIN SOLUTION"),
     (lambda nb: setattr(nb.cells[4], "source", nb.cells[4].source.replace("### END HIDDEN TESTS", "")), "unbalanced"),
+    (lambda nb: setattr(nb.cells[4], "source", nb.cells[4].source.replace("_ = record('double(-21)', double(-21))\n", "")), "record no observation"),
+    (lambda nb: setattr(nb.cells[4], "source", nb.cells[4].source.replace("_ = record(", "record(").replace("\n### END HIDDEN TESTS", "\n### END HIDDEN TESTS\nrecord('x', 1)")), "partial"),
 ])
 def test_metadata_check_can_fail(breakage, expected):
     nb = _tiny_source()

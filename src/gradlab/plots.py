@@ -12,7 +12,8 @@ from matplotlib.ticker import MaxNLocator
 from .diagnostics import LayerStats
 
 __all__ = ["plot_activations", "plot_sigmoid_saturation", "plot_layer_histograms",
-           "plot_layer_profile", "plot_learning_curves", "derivative"]
+           "plot_layer_profile", "plot_learning_curves", "derivative",
+           "Surface", "SURFACES", "optimizer_path", "plot_paths"]
 
 
 def derivative(fn: Callable, z: torch.Tensor) -> torch.Tensor:
@@ -190,7 +191,6 @@ SURFACES = {
     # Rosenbrock (1960): a curved, narrow valley; curvatures ≈ 0.4 and 1000 at the minimum
     "rosenbrock": Surface("rosenbrock", _rosenbrock, (-1.2, 1.0), (1.0, 1.0), (-1.7, 1.5), (-0.4, 1.6)),
 }
-__all__ += ["Surface", "SURFACES", "optimizer_path", "plot_paths"]
 
 
 def optimizer_path(make_optimizer: Callable, surface: Surface | str = "rosenbrock", steps: int = 200,

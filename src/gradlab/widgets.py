@@ -16,8 +16,8 @@ from .diagnostics import layer_stats
 from .nets import ACTIVATIONS, make_activation, mlp
 from .plots import plot_activations, plot_layer_profile
 
-__all__ = ["network_explorer", "activation_explorer", "variance_explorer", "show_figure",
-           "INIT_CHOICES"]
+__all__ = ["network_explorer", "activation_explorer", "variance_explorer", "batchnorm_explorer",
+           "optimizer_explorer", "OPTIMIZERS_2D", "regularization_explorer", "show_figure", "INIT_CHOICES"]
 
 DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu")
 DEFAULT_INITS = ("normal", "default", "xavier", "he", "lecun")
@@ -329,8 +329,6 @@ OPTIMIZERS_2D = {
     "adam": (lambda p, lr, b: torch.optim.Adam(p, lr=lr, betas=(b, 0.999)), 3e-2),
     "adamw": (lambda p, lr, b: torch.optim.AdamW(p, lr=lr, betas=(b, 0.999), weight_decay=1e-2), 3e-2),
 }
-__all__ += ["optimizer_explorer", "OPTIMIZERS_2D"]
-
 
 def optimizer_explorer(optimizers: dict | None = None, *, surface: str = "rosenbrock",
                        optimizer: str = "momentum", lr: float | None = None, beta: float = 0.9,
