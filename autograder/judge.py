@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import base64
 import math
+import re
 
 from .records import CellVerdict, NotebookPlan, NotebookResult, RunOutput, Status
 
@@ -173,14 +174,42 @@ def forbidden_uses(source: str, names) -> list[str]:
 
 
 # -- the verdicts of one notebook ----------------------------------------------------------------
+WINDOW = 16
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,99}")
+
+
+def scrub(text: str, hidden_lines: list[str]) -> str:
+    """``text`` with every run of ``WINDOW``+ characters that occurs in the test cells' source
+    replaced by ``[hidden]`` (whole lines, and the pieces a capped message cuts out of them)."""
+    blob = "\n".join(hidden_lines)
+    hit = [False] * len(text)
+    for i in range(len(text) - WINDOW + 1):
+        if text[i:i + WINDOW] in blob:
+            hit[i:i + WINDOW] = [True] * WINDOW
+    out, i = [], 0
+    while i < len(text):
+        if hit[i]:
+            while i < len(text) and hit[i]:
+                i += 1
+            out.append("[hidden]")
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
 def _message(run_cell, hidden_lines: list[str]) -> tuple[str, str]:
+    """(ename, evalue) of a cell's error, capped and redacted: safe for the student's page."""
     from .feedback import redact
     errors = [o for o in (run_cell.outputs if run_cell else []) if isinstance(o, dict) and o.get("output_type") == "error"]
     if not errors:
         return "", ""
     e = errors[-1]
-    ename = redact(str(e.get("ename", ""))[:100], hidden_lines)
-    return ename, redact(str(e.get("evalue", "")), hidden_lines)
+    ename = str(e.get("ename", ""))
+    if not IDENTIFIER.fullmatch(ename) or scrub(ename, hidden_lines) != ename:
+        ename = "Exception"  # a class name made of anything but an identifier is a message in disguise
+    evalue = " ".join(str(e.get("evalue", ""))[:2000].split())
+    return ename, scrub(redact(evalue, hidden_lines), hidden_lines)
 
 
 def judge(plan: NotebookPlan, run: RunOutput, reference: RunOutput, *, solution_of: dict[str, str],

@@ -93,8 +93,13 @@ def solution_of(source_nb) -> dict[str, str]:
     return out
 
 
-def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook: str) -> NotebookPlan:
-    """The plan of ``submitted_nb`` graded against ``source_nb`` (the reference run: the source itself)."""
+def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook: str,
+         skip_experiments: bool = True) -> NotebookPlan:
+    """The plan of ``submitted_nb`` graded against ``source_nb`` (the reference run: the source itself).
+
+    ``skip_experiments=False`` runs the cells tagged ``experiment`` too (the check that skipping
+    them changes no score)."""
+    skip = EXPERIMENT_TAG if skip_experiments else object()
     source = {_gid(c): c for c in source_nb.cells if _gid(c)}
     order = [g for g in (_gid(c) for c in source_nb.cells) if g]
     cells: list[tuple[str, CellPlan]] = []   # (grade id or "", plan) in the order they run
@@ -104,7 +109,7 @@ def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook:
         if gid in source and gid not in seen:
             seen.add(gid)
             cells.append((gid, _from_source(source[gid], cell)))
-        elif cell.get("cell_type") == "code" and EXPERIMENT_TAG not in _tags(cell):
+        elif cell.get("cell_type") == "code" and skip not in _tags(cell):
             cells.append(("", CellPlan(0, "student", None, _text(cell))))
         elif cell.get("cell_type") == "markdown":
             cells.append(("", CellPlan(0, "markdown", None, _text(cell))))
@@ -114,14 +119,14 @@ def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook:
     for gid in order:  # restore deleted grade/locked cells after their predecessor in the source
         if gid in seen:
             continue
-        if _kind(source[gid]) == "setup" and EXPERIMENT_TAG in _tags(source[gid]):
+        if _kind(source[gid]) == "setup" and skip in _tags(source[gid]):
             continue
         before = set(order[:order.index(gid)])
         pos = max((i + 1 for i, (g, _) in enumerate(cells) if g in before), default=0)
         cells.insert(pos, (gid, _from_source(source[gid], None)))
         seen.add(gid)
     planned = tuple(CellPlan(i, p.kind, p.grade_id, p.source, p.points) for i, (_, p) in enumerate(cells)
-                    if not (p.kind == "setup" and p.grade_id and EXPERIMENT_TAG in _tags(source[p.grade_id])))
+                    if not (p.kind == "setup" and p.grade_id and skip in _tags(source[p.grade_id])))
     return NotebookPlan(student_id, assignment, notebook, planned, forbidden(source_nb))
 
 
@@ -135,9 +140,10 @@ def _from_source(src, submitted) -> CellPlan:
     return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else "", points)  # answer, task
 
 
-def reference(source_nb, *, assignment: str, notebook: str) -> NotebookPlan:
+def reference(source_nb, *, assignment: str, notebook: str, skip_experiments: bool = True) -> NotebookPlan:
     """The trusted run: the source notebook itself (solutions and hidden tests)."""
-    return make(source_nb, source_nb, student_id="<reference>", assignment=assignment, notebook=notebook)
+    return make(source_nb, source_nb, student_id="<reference>", assignment=assignment, notebook=notebook,
+                skip_experiments=skip_experiments)
 
 
 def runnable(plan: NotebookPlan) -> list[dict]:

@@ -230,6 +230,8 @@ def main() -> int:
             except BaseException as e:  # noqa: BLE001
                 line["observations"] = {"<error>": f"<type-error: {type(e).__name__}>"}
         results.write(json.dumps(line) + "\n")
+        if line["outcome"] in ("memory", "process_limit"):
+            break  # what the notebook holds may starve every later cell: stop here, as a dead kernel would
     results.write(json.dumps({"done": True, "dropped_output": outputs.dropped}) + "\n")
     results.flush()
     return 0

@@ -7,7 +7,7 @@ What the sandbox sees (an allow-list, everything read-only unless said otherwise
 * the repository's ``src/gradlab`` (the course's helpers) and ``autograder/runner.py`` only —
   never ``solutions/``, ``.git``, OUT, the gradebook or another submission;
 * the grader's generated-data cache at ``/opt/gradlab-cache`` (copied into HOME by the runner);
-* fresh, size-capped tmpfs ``HOME``, ``/tmp``, ``/dev/shm`` and ``/work`` (the notebook's working
+* fresh, size-capped tmpfs ``HOME``, ``/tmp``, ``/dev/shm`` and ``/notebook`` (the notebook's working
   dir: the only writable place; it vanishes with the sandbox).
 
 Namespaces: user, PID, IPC, UTS, network, mount, cgroup. ``--die-with-parent`` and PID
@@ -108,7 +108,7 @@ def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] 
             "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--ro-bind-try", "/etc/fonts", "/etc/fonts",
             "--proc", "/proc", "--dev", "/dev",
             "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm",
-            "--size", size, "--tmpfs", "/home/student", "--size", size, "--tmpfs", "/work"]
+            "--size", size, "--tmpfs", "/home/student", "--size", size, "--tmpfs", "/notebook"]
     for path in extra:
         argv += ["--ro-bind", path, path]
     argv += ["--ro-bind", site, site, "--ro-bind", GRADLAB_SRC, GRADLAB_SRC,
@@ -118,7 +118,7 @@ def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] 
         argv += ["--ro-bind", cache, "/opt/gradlab-cache"]
     if assignment_dir:
         argv += ["--ro-bind", assignment_dir, "/assignment"]
-    argv += ["--chdir", "/work", "--clearenv",
+    argv += ["--chdir", "/notebook", "--clearenv",
              "--setenv", "HOME", "/home/student", "--setenv", "PATH", "/usr/bin:/bin",
              "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
              "--setenv", "MPLBACKEND", "Agg", "--setenv", "GRADLAB_PROGRESS", "0",
