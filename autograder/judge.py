@@ -152,15 +152,20 @@ def forbidden_uses(source: str, names) -> list[str]:
     used: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
-            used.add("." + node.attr)
             full = dotted(node)
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if not (isinstance(root, ast.Name) and root.id in aliases):
+                used.add("." + node.attr)   # an attribute of a value (a method), not of a module
             if full:
                 used.add(full)
         elif isinstance(node, ast.Name) and node.id in aliases:
             used.add(aliases[node.id])
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
               and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
-            used.add("." + node.args[1].value)
+            if not (isinstance(node.args[0], ast.Name) and node.args[0].id in aliases):
+                used.add("." + node.args[1].value)
             base = dotted(node.args[0])
             if base:
                 used.add(f"{base}.{node.args[1].value}")

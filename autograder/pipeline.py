@@ -100,7 +100,8 @@ class Batch:
         self.seed = secrets.randbelow(2**31 - 2**20)
         self._slots = itertools.count()
         self._local = threading.local()
-        self.timing: dict[str, float] = {}
+        self.timing: dict[str, float] = {}   # where the time went (seconds, summed over slots)
+        self._lock = threading.Lock()
 
     # -- run in a slot ------------------------------------------------------------------------
     def _slot(self) -> int:
@@ -109,8 +110,15 @@ class Batch:
         return self._local.slot
 
     def _run(self, nb_plan, release_dir: str | None) -> RunOutput:
-        return run.run_notebook(nb_plan, seed=self.seed, limits=self.limits, slot=self._slot(),
-                                assignment_dir=release_dir, unsafe=self.unsafe)
+        out = run.run_notebook(nb_plan, seed=self.seed, limits=self.limits, slot=self._slot(),
+                               assignment_dir=release_dir, unsafe=self.unsafe)
+        kind = "reference" if nb_plan.student_id == "<reference>" else "student"
+        imports, cells = out.timing.get("imports_s", 0.0), out.timing.get("cells_s", 0.0)
+        with self._lock:
+            for key, value in ((f"{kind}_notebooks", 1), (f"{kind}_sandbox_start_s", max(0.0, out.seconds - imports - cells)),
+                               (f"{kind}_imports_s", imports), (f"{kind}_cells_s", cells)):
+                self.timing[key] = self.timing.get(key, 0.0) + value
+        return out
 
     def _reference(self, assignment: str, stem: str, source_nb, release_dir) -> RunOutput:
         digest = hashlib.sha256(nbformat.writes(source_nb).encode()).hexdigest()[:24]
@@ -118,7 +126,8 @@ class Batch:
         try:
             with open(cache, encoding="utf-8") as f:
                 d = json.load(f)
-            return RunOutput(Status.from_code(d["status"]), [CellRun(**c) for c in d["cells"]], d["notes"], d["seconds"])
+            return RunOutput(Status.from_code(d["status"]), [CellRun(**c) for c in d["cells"]], d["notes"], d["seconds"],
+                             d.get("timing", {}))
         except (OSError, ValueError, KeyError, TypeError):
             pass
         out = self._run(plan.reference(source_nb, assignment=assignment, notebook=stem,
@@ -187,12 +196,15 @@ class Batch:
                                                     self.assets[sub.assignment])
                 jobs.append((sub, h, futures))
             for sub, h, futures in jobs:
+                cf.wait(list(futures.values()) + [f for (a, _), f in refs.items() if a == sub.assignment])
+                t = time.monotonic()  # from here: judge and record (this thread, the single writer)
                 try:
                     result = self._finish(sub, h, futures, refs, sources, templates)
                 except Exception as e:  # noqa: BLE001 — never lose a row
                     result = _row(sub, Status.ERROR, h, 0.0, f"internal error: {type(e).__name__}: {e}")
                 self.store.put(result)
                 self.store.write_csv()
+                self.timing["judge_and_record_s"] = self.timing.get("judge_and_record_s", 0.0) + time.monotonic() - t
 
     def _student(self, sub: Submission, f, source_nb, release_dir):
         """(plan, run output) of one submitted notebook, or (plan with a problem, None)."""

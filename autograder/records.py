@@ -112,6 +112,7 @@ class RunOutput:
     cells: list[CellRun] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    timing: dict = field(default_factory=dict)    # runner-reported: imports_s, cells_s (untrusted, for bench)
 
     def cell(self, index: int) -> CellRun | None:
         found = [c for c in self.cells if c.index == index]

@@ -132,7 +132,11 @@ def _read(box: dict, returncode: int, timed_out: bool, seconds: float, limits: L
             notes.append(f"{dropped} characters of output were dropped (output limit)")
     if outcomes and status is Status.GRADED:
         status = Status.worst(outcomes)
-    return RunOutput(status, cells, notes, round(seconds, 2))
+    timing = {}
+    if done is not None and isinstance(done.get("timing"), dict):
+        timing = {k: float(v) for k, v in done["timing"].items() if k in ("imports_s", "cells_s")
+                  and isinstance(v, (int, float))}
+    return RunOutput(status, cells, notes, round(seconds, 2), timing)
 
 
 def _bwrap_failed(box: dict) -> bool:

@@ -158,6 +158,8 @@ def _seed_data_cache():
 
 
 def main() -> int:
+    import time
+    t0 = time.monotonic()
     site.addsitedir(sys.argv[1])
     plan = json.loads(sys.stdin.read(50_000_000))
     results = os.fdopen(int(plan["results_fd"]), "w", buffering=1)
@@ -201,6 +203,8 @@ def main() -> int:
         raise CellTimeout(f"cell timeout ({plan['cell_timeout_s']} s)")
 
     signal.signal(signal.SIGALRM, on_alarm)
+    shell.run_cell("import torch", store_history=False)  # part of start-up, whatever the notebook imports
+    t1 = time.monotonic()
     for cell in plan["cells"]:
         outputs.start_cell()
         last_error.clear()
@@ -232,7 +236,9 @@ def main() -> int:
         results.write(json.dumps(line) + "\n")
         if line["outcome"] in ("memory", "process_limit"):
             break  # what the notebook holds may starve every later cell: stop here, as a dead kernel would
-    results.write(json.dumps({"done": True, "dropped_output": outputs.dropped}) + "\n")
+    results.write(json.dumps({"done": True, "dropped_output": outputs.dropped,
+                              "timing": {"imports_s": round(t1 - t0, 3), "cells_s": round(time.monotonic() - t1, 3)}})
+                  + "\n")
     results.flush()
     return 0
 
