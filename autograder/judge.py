@@ -27,7 +27,6 @@ from .records import CellVerdict, NotebookPlan, NotebookResult, RunOutput, Statu
 DEFAULT_TOL = {"float64": (1e-10, 1e-12), "complex128": (1e-10, 1e-12)}
 DEFAULT_TOL_OTHER = (1e-5, 1e-6)
 MAX_MESSAGE = 300
-UNCHANGED_ANSWERS = {"", "YOUR ANSWER HERE", "# YOUR CODE HERE\nraise NotImplementedError()"}
 
 
 class Mismatch(Exception):
@@ -228,7 +227,7 @@ def judge(plan: NotebookPlan, run: RunOutput, reference: RunOutput, *, solution_
         flags += [f"forbidden:{n}" for n in names]
     for cell in plan.cells:
         if cell.kind == "answer" or (cell.kind == "solution" and cell.points > 0):
-            unchanged = cell.source.strip() in UNCHANGED_ANSWERS
+            unchanged = cell.unchanged or not cell.source.strip()
             verdicts.append(CellVerdict(cell.grade_id, 0.0, cell.points, False, kind="answer",
                                         needs_manual_grade=not unchanged,
                                         message="no answer" if unchanged else "to be graded by your instructor"))

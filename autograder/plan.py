@@ -125,7 +125,7 @@ def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook:
         pos = max((i + 1 for i, (g, _) in enumerate(cells) if g in before), default=0)
         cells.insert(pos, (gid, _from_source(source[gid], None)))
         seen.add(gid)
-    planned = tuple(CellPlan(i, p.kind, p.grade_id, p.source, p.points) for i, (_, p) in enumerate(cells)
+    planned = tuple(CellPlan(i, p.kind, p.grade_id, p.source, p.points, p.unchanged) for i, (_, p) in enumerate(cells)
                     if not (p.kind == "setup" and p.grade_id and skip in _tags(source[p.grade_id])))
     return NotebookPlan(student_id, assignment, notebook, planned, forbidden(source_nb))
 
@@ -136,8 +136,20 @@ def _from_source(src, submitted) -> CellPlan:
     if kind in ("test", "setup"):
         return CellPlan(0, kind, gid, _text(src), points)
     if kind == "solution":
-        return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else STUB, points)
-    return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else "", points)  # answer, task
+        return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else STUB, points,
+                        submitted is None or _unchanged(submitted))
+    return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else "", points,  # answer, task
+                    submitted is None or _unchanged(submitted))
+
+
+def _unchanged(cell) -> bool:
+    """nbgrader's test for an untouched answer: the release's checksum still matches."""
+    from nbgrader import utils
+    checksum = _meta(cell).get("checksum")
+    try:
+        return bool(checksum) and utils.compute_checksum(cell) == checksum
+    except Exception:  # noqa: BLE001 — a damaged cell is not an untouched one
+        return False
 
 
 def reference(source_nb, *, assignment: str, notebook: str, skip_experiments: bool = True) -> NotebookPlan:

@@ -77,6 +77,7 @@ class CellPlan:
     grade_id: str | None
     source: str                    # for tests: the *source* notebook's cell (hidden tests included)
     points: float = 0.0
+    unchanged: bool = False        # a written answer left as released (nbgrader's checksum): 0, not manual
 
 
 @dataclass(frozen=True)

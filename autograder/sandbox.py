@@ -17,6 +17,7 @@ of one notebook cannot starve another); unprivileged, as the invoking user. Same
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import resource
 import shutil
@@ -77,7 +78,12 @@ def interpreter() -> tuple[str, list[str]]:
 
 
 def site_packages() -> str:
-    return os.path.realpath(sysconfig.get_paths()["purelib"])
+    """The environment's site-packages: where torch is installed (also when this process runs on
+    a system interpreter that found the environment through ``site.addsitedir``)."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.origin:
+        return os.path.realpath(sysconfig.get_paths()["purelib"])
+    return os.path.realpath(os.path.dirname(os.path.dirname(spec.origin)))
 
 
 def data_cache() -> str | None:

@@ -45,7 +45,7 @@ def _digest(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def test_user() -> pwd.struct_passwd:
+def _test_user() -> pwd.struct_passwd:
     """The unprivileged user the root run drops to (created on first use)."""
     try:
         return pwd.getpwnam(TEST_USER)
@@ -140,7 +140,7 @@ def batch_unprivileged(tiny):
     """The same cases graded by an unprivileged user (when the tests run as root, as CI does)."""
     if os.geteuid() != 0:
         pytest.skip("the tests already run unprivileged: the main batch is the unprivileged run")
-    b = _grade_batch(tiny, user=test_user())
+    b = _grade_batch(tiny, user=_test_user())
     yield b
     shutil.rmtree(b["root"], ignore_errors=True)
 
@@ -232,8 +232,7 @@ def test_nothing_outside_the_sandbox_changed_or_survived(batch):
         for student, row in batch["rows"].items():
             if row["status"] in ("graded", "timeout", "memory", "process_limit", "kernel_died", "missing_notebook",
                                  "invalid_notebook"):
-                sid = row["student_id"]
-                assert gb.find_submission("a1", sid).score == float(row["score"]), student
+                assert gb.find_submission("a1", student).score == float(row["score"]), student
 
 
 @pytest.mark.slow
