@@ -116,7 +116,8 @@ class Batch:
         imports, cells = out.timing.get("imports_s", 0.0), out.timing.get("cells_s", 0.0)
         with self._lock:
             for key, value in ((f"{kind}_notebooks", 1), (f"{kind}_sandbox_start_s", max(0.0, out.seconds - imports - cells)),
-                               (f"{kind}_imports_s", imports), (f"{kind}_cells_s", cells)):
+                               (f"{kind}_imports_s", imports), (f"{kind}_cells_s", cells),
+                               (f"{kind}_cpu_s", out.timing.get("cpu_s", 0.0))):
                 self.timing[key] = self.timing.get(key, 0.0) + value
         return out
 

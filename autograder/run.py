@@ -134,7 +134,7 @@ def _read(box: dict, returncode: int, timed_out: bool, seconds: float, limits: L
         status = Status.worst(outcomes)
     timing = {}
     if done is not None and isinstance(done.get("timing"), dict):
-        timing = {k: float(v) for k, v in done["timing"].items() if k in ("imports_s", "cells_s")
+        timing = {k: float(v) for k, v in done["timing"].items() if k in ("imports_s", "cells_s", "cpu_s")
                   and isinstance(v, (int, float))}
     return RunOutput(status, cells, notes, round(seconds, 2), timing)
 

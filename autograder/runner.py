@@ -144,6 +144,12 @@ def _outcome(exc) -> str:
     return "error"
 
 
+def _cpu() -> float:
+    import resource
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _seed_data_cache():
     """Private copy of the grader's generated datasets (mounted read-only at /opt/gradlab-cache)."""
     src = "/opt/gradlab-cache"
@@ -237,7 +243,8 @@ def main() -> int:
         if line["outcome"] in ("memory", "process_limit"):
             break  # what the notebook holds may starve every later cell: stop here, as a dead kernel would
     results.write(json.dumps({"done": True, "dropped_output": outputs.dropped,
-                              "timing": {"imports_s": round(t1 - t0, 3), "cells_s": round(time.monotonic() - t1, 3)}})
+                              "timing": {"imports_s": round(t1 - t0, 3), "cells_s": round(time.monotonic() - t1, 3),
+                                         "cpu_s": round(_cpu(), 3)}})
                   + "\n")
     results.flush()
     return 0
