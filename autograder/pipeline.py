@@ -102,6 +102,7 @@ class Batch:
         self._local = threading.local()
         self.timing: dict[str, float] = {}   # where the time went (seconds, summed over slots)
         self._lock = threading.Lock()
+        self.cache: str | None = None
 
     # -- run in a slot ------------------------------------------------------------------------
     def _slot(self) -> int:
@@ -111,7 +112,7 @@ class Batch:
 
     def _run(self, nb_plan, release_dir: str | None) -> RunOutput:
         out = run.run_notebook(nb_plan, seed=self.seed, limits=self.limits, slot=self._slot(),
-                               assignment_dir=release_dir, unsafe=self.unsafe)
+                               assignment_dir=release_dir, cache_dir=self.cache, unsafe=self.unsafe)
         kind = "reference" if nb_plan.student_id == "<reference>" else "student"
         imports, cells = out.timing.get("imports_s", 0.0), out.timing.get("cells_s", 0.0)
         with self._lock:
@@ -168,6 +169,7 @@ class Batch:
         try:
             t = time.monotonic()
             templates = course.Templates(self.source, needed, run_dir) if needed else None
+            self.cache = sandbox.copy_cache(os.path.join(run_dir, "cache"))
             self.assets = {a: _assets(templates.release_dir(a), os.path.join(run_dir, "assets", a)) for a in needed}
             for a in needed:
                 atomic_write(os.path.join(self.store.out, "assignments", a + ".json"),

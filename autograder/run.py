@@ -41,7 +41,7 @@ def _drain(stream, limit: int, box: dict, key: str) -> None:
 
 
 def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0,
-                 assignment_dir: str | None = None, unsafe: bool = False) -> RunOutput:
+                 assignment_dir: str | None = None, cache_dir: str | None = None, unsafe: bool = False) -> RunOutput:
     """Run ``plan`` in a sandbox (or, with ``unsafe``, in a bare subprocess) and read its results."""
     started = time.monotonic()
     r, w = os.pipe()
@@ -52,7 +52,7 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
         cwd = tempfile.mkdtemp(prefix="gradlab-unsafe-")
         argv, preexec = sandbox.unsafe_command(), sandbox.preexec(None, limits)
     else:
-        argv = sandbox.command(limits, assignment_dir)
+        argv = sandbox.command(limits, assignment_dir, cache_dir=cache_dir)
         preexec = sandbox.preexec(sandbox.sandbox_uid(slot), limits)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

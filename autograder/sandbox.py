@@ -94,7 +94,25 @@ def data_cache() -> str | None:
             path = platformdirs.user_cache_dir("gradlab")
         except ImportError:
             return None
-    return path if os.path.isdir(path) and _world_reachable(path) else None
+    return path if os.path.isdir(path) else None
+
+
+def copy_cache(dest: str) -> str | None:
+    """A world-readable copy of the generated-data cache in ``dest`` (the grader's own run dir),
+    so that no sandbox spends seconds regenerating MNIST-1D; None when there is nothing to copy."""
+    src = data_cache()
+    if not src:
+        return None
+    names = [n for n in os.listdir(src) if not n.startswith(".") and os.path.isfile(os.path.join(src, n))
+             and not os.path.islink(os.path.join(src, n)) and os.path.getsize(os.path.join(src, n)) < 100 * MB]
+    if not names:
+        return None
+    os.makedirs(dest, mode=0o755)
+    os.chmod(dest, 0o755)
+    for n in names:
+        shutil.copy(os.path.join(src, n), os.path.join(dest, n))
+        os.chmod(os.path.join(dest, n), 0o644)
+    return dest
 
 
 def sandbox_uid(slot: int) -> int | None:
@@ -102,8 +120,11 @@ def sandbox_uid(slot: int) -> int | None:
     return UID_BASE + slot if os.geteuid() == 0 else None
 
 
-def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] | None = None) -> list[str]:
-    """The bwrap command line that runs ``runner.py`` (or ``python *inner``) in a fresh sandbox."""
+def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] | None = None,
+            cache_dir: str | None = None) -> list[str]:
+    """The bwrap command line that runs ``runner.py`` (or ``python *inner``) in a fresh sandbox.
+
+    ``cache_dir``: a world-readable copy of the grader's generated datasets (see ``copy_cache``)."""
     python, extra = interpreter()
     site = site_packages()
     size = str(limits.tmpfs_mb * MB)
@@ -119,9 +140,8 @@ def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] 
         argv += ["--ro-bind", path, path]
     argv += ["--ro-bind", site, site, "--ro-bind", GRADLAB_SRC, GRADLAB_SRC,
              "--ro-bind", RUNNER, "/opt/gradlab/runner.py"]
-    cache = data_cache()
-    if cache:
-        argv += ["--ro-bind", cache, "/opt/gradlab-cache"]
+    if cache_dir:
+        argv += ["--ro-bind", cache_dir, "/opt/gradlab-cache"]
     if assignment_dir:
         argv += ["--ro-bind", assignment_dir, "/assignment"]
     argv += ["--chdir", "/notebook", "--clearenv",
