@@ -48,10 +48,12 @@ def _text(cell) -> str:
 
 
 def _kind(source_cell) -> str:
-    """What a source grade cell is: test | solution | answer | setup | task."""
+    """What a source grade cell is: test | solution | answer | setup | task | markdown (locked text)."""
     m = _meta(source_cell)
     if m.get("task"):
         return "task"
+    if source_cell.get("cell_type") != "code":
+        return "answer" if m.get("solution") or m.get("grade") else "markdown"
     if m.get("solution"):
         return "solution" if source_cell.cell_type == "code" else "answer"
     if m.get("grade"):
@@ -133,7 +135,7 @@ def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook:
 def _from_source(src, submitted) -> CellPlan:
     kind, gid = _kind(src), _gid(src)
     points = float(_meta(src).get("points", 0) or 0)
-    if kind in ("test", "setup"):
+    if kind in ("test", "setup", "markdown"):
         return CellPlan(0, kind, gid, _text(src), points)
     if kind == "solution":
         return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else STUB, points,

@@ -201,6 +201,8 @@ def main() -> int:
 
     shell = InteractiveShell.instance(displayhook_class=Hook, display_pub_class=Publisher, colors="NoColor")
     shell.showtraceback = lambda *a, **k: None  # errors are taken from the run result
+    shell.enable_gui = lambda gui=None: None
+    shell.register_magic_function(lambda line="": None, "line", "matplotlib")  # stays on Agg: no figures kept
     last_error: list = []
     shell.set_custom_exc((BaseException,), lambda sh, etype, value, tb, tb_offset=None: last_error.append(value))
     sys.stdout, sys.stderr = CappedStream(outputs, "stdout"), CappedStream(outputs, "stderr")
