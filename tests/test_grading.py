@@ -65,6 +65,19 @@ def cli_argv(user=None) -> list[str]:
     return [python, "-s", "-c", boot]
 
 
+def _alembic_shim() -> str:
+    """A world-readable folder with an ``alembic`` command the test user can run (nbgrader runs
+    ``alembic`` by name; the venv's script starts an interpreter the user may not reach)."""
+    folder = _world_dir("gradlab-alembic-")
+    python, _ = sandbox.interpreter()
+    path = os.path.join(folder, "alembic")
+    with open(path, "w") as f:
+        f.write(f"#!/bin/sh\nexec {python} -s -c 'import site, sys; site.addsitedir(\"{sandbox.site_packages()}\"); "
+                "from alembic.config import main; sys.exit(main())' \"$@\"\n")
+    os.chmod(path, 0o755)
+    return folder
+
+
 def run_cli(*args, user=None, timeout=1500, env=None):
     preexec = None
     if user is not None:
@@ -74,7 +87,7 @@ def run_cli(*args, user=None, timeout=1500, env=None):
             os.setresuid(user.pw_uid, user.pw_uid, user.pw_uid)
     environ = dict(os.environ, **(env or {}))
     if user is not None:
-        environ.update(HOME=user.pw_dir, USER=user.pw_name)
+        environ.update(HOME=user.pw_dir, USER=user.pw_name, PATH=_alembic_shim() + ":/usr/bin:/bin")
         environ.pop("GRADLAB_CACHE", None)
     return subprocess.run(cli_argv(user) + list(args), cwd=ROOT if user is None else "/", capture_output=True,
                           text=True, timeout=timeout, preexec_fn=preexec, env=environ)
