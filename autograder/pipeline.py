@@ -263,7 +263,10 @@ class Batch:
             for stem, (p, out) in autograded.items():
                 write_autograded(folder, stem + ".ipynb", _autograded_cells(p, out, sources[sub.assignment][stem]),
                                  sources[sub.assignment][stem].metadata)
-        write_feedback(os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment), stored, info)
+        folder = os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment)
+        write_feedback(folder, stored, info)
+        if sub.timestamp:  # nbgrader's release_feedback pairs pages with the submission by it
+            atomic_write(os.path.join(folder, "timestamp.txt"), sub.timestamp)
         return stored
 
 
