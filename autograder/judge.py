@@ -20,13 +20,13 @@ from __future__ import annotations
 import ast
 import base64
 import math
+import re
 
 from .records import CellVerdict, NotebookPlan, NotebookResult, RunOutput, Status
 
 DEFAULT_TOL = {"float64": (1e-10, 1e-12), "complex128": (1e-10, 1e-12)}
 DEFAULT_TOL_OTHER = (1e-5, 1e-6)
 MAX_MESSAGE = 300
-UNCHANGED_ANSWERS = {"", "YOUR ANSWER HERE", "# YOUR CODE HERE\nraise NotImplementedError()"}
 
 
 class Mismatch(Exception):
@@ -151,15 +151,20 @@ def forbidden_uses(source: str, names) -> list[str]:
     used: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
-            used.add("." + node.attr)
             full = dotted(node)
+            root = node.value
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if not (isinstance(root, ast.Name) and root.id in aliases):
+                used.add("." + node.attr)   # an attribute of a value (a method), not of a module
             if full:
                 used.add(full)
         elif isinstance(node, ast.Name) and node.id in aliases:
             used.add(aliases[node.id])
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
               and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
-            used.add("." + node.args[1].value)
+            if not (isinstance(node.args[0], ast.Name) and node.args[0].id in aliases):
+                used.add("." + node.args[1].value)
             base = dotted(node.args[0])
             if base:
                 used.add(f"{base}.{node.args[1].value}")
@@ -173,14 +178,42 @@ def forbidden_uses(source: str, names) -> list[str]:
 
 
 # -- the verdicts of one notebook ----------------------------------------------------------------
+WINDOW = 16
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,99}")
+
+
+def scrub(text: str, hidden_lines: list[str]) -> str:
+    """``text`` with every run of ``WINDOW``+ characters that occurs in the test cells' source
+    replaced by ``[hidden]`` (whole lines, and the pieces a capped message cuts out of them)."""
+    blob = "\n".join(hidden_lines)
+    hit = [False] * len(text)
+    for i in range(len(text) - WINDOW + 1):
+        if text[i:i + WINDOW] in blob:
+            hit[i:i + WINDOW] = [True] * WINDOW
+    out, i = [], 0
+    while i < len(text):
+        if hit[i]:
+            while i < len(text) and hit[i]:
+                i += 1
+            out.append("[hidden]")
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
 def _message(run_cell, hidden_lines: list[str]) -> tuple[str, str]:
+    """(ename, evalue) of a cell's error, capped and redacted: safe for the student's page."""
     from .feedback import redact
     errors = [o for o in (run_cell.outputs if run_cell else []) if isinstance(o, dict) and o.get("output_type") == "error"]
     if not errors:
         return "", ""
     e = errors[-1]
-    ename = redact(str(e.get("ename", ""))[:100], hidden_lines)
-    return ename, redact(str(e.get("evalue", "")), hidden_lines)
+    ename = str(e.get("ename", ""))
+    if not IDENTIFIER.fullmatch(ename) or scrub(ename, hidden_lines) != ename:
+        ename = "Exception"  # a class name made of anything but an identifier is a message in disguise
+    evalue = " ".join(str(e.get("evalue", ""))[:2000].split())
+    return ename, scrub(redact(evalue, hidden_lines), hidden_lines)
 
 
 def judge(plan: NotebookPlan, run: RunOutput, reference: RunOutput, *, solution_of: dict[str, str],
@@ -194,7 +227,7 @@ def judge(plan: NotebookPlan, run: RunOutput, reference: RunOutput, *, solution_
         flags += [f"forbidden:{n}" for n in names]
     for cell in plan.cells:
         if cell.kind == "answer" or (cell.kind == "solution" and cell.points > 0):
-            unchanged = cell.source.strip() in UNCHANGED_ANSWERS
+            unchanged = cell.unchanged or not cell.source.strip()
             verdicts.append(CellVerdict(cell.grade_id, 0.0, cell.points, False, kind="answer",
                                         needs_manual_grade=not unchanged,
                                         message="no answer" if unchanged else "to be graded by your instructor"))

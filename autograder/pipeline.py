@@ -89,18 +89,20 @@ class Batch:
 
     def __init__(self, submissions: str, out: str, *, source: str | None = None, jobs: int | None = None,
                  limits: Limits | None = None, target: CourseTarget | None = None, force: bool = False,
-                 unsafe: bool = False, echo=lambda m: print(m, file=sys.stderr)):
+                 unsafe: bool = False, skip_experiments: bool = True, echo=lambda m: print(m, file=sys.stderr)):
         self.submissions = os.path.abspath(submissions)
         self.store = ResultStore(out)
         self.source = os.path.abspath(source or course.default_source())
         self.jobs = max(1, jobs or len(os.sched_getaffinity(0)))
         self.limits = limits or Limits()
         self.target = target or CourseTarget.resolve(None, None)
-        self.force, self.unsafe, self.echo = force, unsafe, echo
+        self.force, self.unsafe, self.echo, self.skip = force, unsafe, echo, skip_experiments
         self.seed = secrets.randbelow(2**31 - 2**20)
         self._slots = itertools.count()
         self._local = threading.local()
-        self.timing: dict[str, float] = {}
+        self.timing: dict[str, float] = {}   # where the time went (seconds, summed over slots)
+        self._lock = threading.Lock()
+        self.cache: str | None = None
 
     # -- run in a slot ------------------------------------------------------------------------
     def _slot(self) -> int:
@@ -109,19 +111,29 @@ class Batch:
         return self._local.slot
 
     def _run(self, nb_plan, release_dir: str | None) -> RunOutput:
-        return run.run_notebook(nb_plan, seed=self.seed, limits=self.limits, slot=self._slot(),
-                                assignment_dir=release_dir, unsafe=self.unsafe)
+        out = run.run_notebook(nb_plan, seed=self.seed, limits=self.limits, slot=self._slot(),
+                               assignment_dir=release_dir, cache_dir=self.cache, unsafe=self.unsafe)
+        kind = "reference" if nb_plan.student_id == "<reference>" else "student"
+        imports, cells = out.timing.get("imports_s", 0.0), out.timing.get("cells_s", 0.0)
+        with self._lock:
+            for key, value in ((f"{kind}_notebooks", 1), (f"{kind}_sandbox_start_s", max(0.0, out.seconds - imports - cells)),
+                               (f"{kind}_imports_s", imports), (f"{kind}_cells_s", cells),
+                               (f"{kind}_cpu_s", out.timing.get("cpu_s", 0.0))):
+                self.timing[key] = self.timing.get(key, 0.0) + value
+        return out
 
     def _reference(self, assignment: str, stem: str, source_nb, release_dir) -> RunOutput:
         digest = hashlib.sha256(nbformat.writes(source_nb).encode()).hexdigest()[:24]
-        cache = os.path.join(self.store.out, ".reference", f"{digest}-{self.seed}.json")
+        cache = os.path.join(self.store.out, ".reference", f"{digest}-{self.seed}-{int(self.skip)}.json")
         try:
             with open(cache, encoding="utf-8") as f:
                 d = json.load(f)
-            return RunOutput(Status.from_code(d["status"]), [CellRun(**c) for c in d["cells"]], d["notes"], d["seconds"])
+            return RunOutput(Status.from_code(d["status"]), [CellRun(**c) for c in d["cells"]], d["notes"], d["seconds"],
+                             d.get("timing", {}))
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        out = self._run(plan.reference(source_nb, assignment=assignment, notebook=stem), release_dir)
+        out = self._run(plan.reference(source_nb, assignment=assignment, notebook=stem,
+                                       skip_experiments=self.skip), release_dir)
         d = dataclasses.asdict(out)
         d["status"] = out.status.code
         atomic_write(cache, json.dumps(d))
@@ -157,6 +169,7 @@ class Batch:
         try:
             t = time.monotonic()
             templates = course.Templates(self.source, needed, run_dir) if needed else None
+            self.cache = sandbox.copy_cache(os.path.join(run_dir, "cache"))
             self.assets = {a: _assets(templates.release_dir(a), os.path.join(run_dir, "assets", a)) for a in needed}
             for a in needed:
                 atomic_write(os.path.join(self.store.out, "assignments", a + ".json"),
@@ -186,12 +199,15 @@ class Batch:
                                                     self.assets[sub.assignment])
                 jobs.append((sub, h, futures))
             for sub, h, futures in jobs:
+                cf.wait(list(futures.values()) + [f for (a, _), f in refs.items() if a == sub.assignment])
+                t = time.monotonic()  # from here: judge and record (this thread, the single writer)
                 try:
                     result = self._finish(sub, h, futures, refs, sources, templates)
                 except Exception as e:  # noqa: BLE001 — never lose a row
                     result = _row(sub, Status.ERROR, h, 0.0, f"internal error: {type(e).__name__}: {e}")
                 self.store.put(result)
                 self.store.write_csv()
+                self.timing["judge_and_record_s"] = self.timing.get("judge_and_record_s", 0.0) + time.monotonic() - t
 
     def _student(self, sub: Submission, f, source_nb, release_dir):
         """(plan, run output) of one submitted notebook, or (plan with a problem, None)."""
@@ -202,7 +218,8 @@ class Batch:
             nb = plan.parse(discover.read_notebook(f.path))
         except ValueError as e:
             return None, str(e)
-        p = plan.make(source_nb, nb, student_id=sub.student_id, assignment=sub.assignment, notebook=stem)
+        p = plan.make(source_nb, nb, student_id=sub.student_id, assignment=sub.assignment, notebook=stem,
+                      skip_experiments=self.skip)
         if p.problem:
             return p, p.problem
         return p, self._run(p, release_dir)
@@ -246,7 +263,10 @@ class Batch:
             for stem, (p, out) in autograded.items():
                 write_autograded(folder, stem + ".ipynb", _autograded_cells(p, out, sources[sub.assignment][stem]),
                                  sources[sub.assignment][stem].metadata)
-        write_feedback(os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment), stored, info)
+        folder = os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment)
+        write_feedback(folder, stored, info)
+        if sub.timestamp:  # nbgrader's release_feedback pairs pages with the submission by it
+            atomic_write(os.path.join(folder, "timestamp.txt"), sub.timestamp)
         return stored
 
 
@@ -266,17 +286,28 @@ def _autograded_cells(p, out: RunOutput, source_nb) -> list[dict]:
             continue
         ran = out.cell(c.index)
         cells.append({"cell_type": "code", "source": c.source, "metadata": meta.get(c.grade_id, {}),
-                      "outputs": [o for o in (ran.outputs if ran else []) if _valid_output(o)]})
+                      "outputs": [c for c in map(_clean_output, ran.outputs if ran else []) if c]})
     return cells
 
 
-def _valid_output(o) -> bool:
-    import nbformat
-    try:
-        nbformat.validator.validate(nbformat.from_dict(o), ref="output")
-        return True
-    except Exception:  # noqa: BLE001
-        return False
+def _clean_output(o) -> dict | None:
+    """An output the runner reported, kept only in nbformat's shape (it came from the student's process)."""
+    if not isinstance(o, dict):
+        return None
+    kind = o.get("output_type")
+    if kind == "stream" and o.get("name") in ("stdout", "stderr") and isinstance(o.get("text"), str):
+        return {"output_type": "stream", "name": o["name"], "text": o["text"]}
+    if kind == "error":
+        tb = o.get("traceback")
+        return {"output_type": "error", "ename": str(o.get("ename", ""))[:200], "evalue": str(o.get("evalue", ""))[:5000],
+                "traceback": [str(t)[:20000] for t in tb[:5]] if isinstance(tb, list) else []}
+    if kind in ("display_data", "execute_result") and isinstance(o.get("data"), dict):
+        data = {str(k): v for k, v in o["data"].items() if isinstance(v, str)}
+        out = {"output_type": kind, "data": data, "metadata": {}}
+        if kind == "execute_result":
+            out["execution_count"] = o["execution_count"] if type(o.get("execution_count")) is int else None
+        return out
+    return None
 
 
 def stored_record(result: SubmissionResult, info: dict | None) -> dict:

@@ -48,10 +48,12 @@ def _text(cell) -> str:
 
 
 def _kind(source_cell) -> str:
-    """What a source grade cell is: test | solution | answer | setup | task."""
+    """What a source grade cell is: test | solution | answer | setup | task | markdown (locked text)."""
     m = _meta(source_cell)
     if m.get("task"):
         return "task"
+    if source_cell.get("cell_type") != "code":
+        return "answer" if m.get("solution") or m.get("grade") else "markdown"
     if m.get("solution"):
         return "solution" if source_cell.cell_type == "code" else "answer"
     if m.get("grade"):
@@ -93,8 +95,13 @@ def solution_of(source_nb) -> dict[str, str]:
     return out
 
 
-def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook: str) -> NotebookPlan:
-    """The plan of ``submitted_nb`` graded against ``source_nb`` (the reference run: the source itself)."""
+def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook: str,
+         skip_experiments: bool = True) -> NotebookPlan:
+    """The plan of ``submitted_nb`` graded against ``source_nb`` (the reference run: the source itself).
+
+    ``skip_experiments=False`` runs the cells tagged ``experiment`` too (the check that skipping
+    them changes no score)."""
+    skip = EXPERIMENT_TAG if skip_experiments else object()
     source = {_gid(c): c for c in source_nb.cells if _gid(c)}
     order = [g for g in (_gid(c) for c in source_nb.cells) if g]
     cells: list[tuple[str, CellPlan]] = []   # (grade id or "", plan) in the order they run
@@ -104,7 +111,7 @@ def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook:
         if gid in source and gid not in seen:
             seen.add(gid)
             cells.append((gid, _from_source(source[gid], cell)))
-        elif cell.get("cell_type") == "code" and EXPERIMENT_TAG not in _tags(cell):
+        elif cell.get("cell_type") == "code" and skip not in _tags(cell):
             cells.append(("", CellPlan(0, "student", None, _text(cell))))
         elif cell.get("cell_type") == "markdown":
             cells.append(("", CellPlan(0, "markdown", None, _text(cell))))
@@ -114,30 +121,43 @@ def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook:
     for gid in order:  # restore deleted grade/locked cells after their predecessor in the source
         if gid in seen:
             continue
-        if _kind(source[gid]) == "setup" and EXPERIMENT_TAG in _tags(source[gid]):
+        if _kind(source[gid]) == "setup" and skip in _tags(source[gid]):
             continue
         before = set(order[:order.index(gid)])
         pos = max((i + 1 for i, (g, _) in enumerate(cells) if g in before), default=0)
         cells.insert(pos, (gid, _from_source(source[gid], None)))
         seen.add(gid)
-    planned = tuple(CellPlan(i, p.kind, p.grade_id, p.source, p.points) for i, (_, p) in enumerate(cells)
-                    if not (p.kind == "setup" and p.grade_id and EXPERIMENT_TAG in _tags(source[p.grade_id])))
+    planned = tuple(CellPlan(i, p.kind, p.grade_id, p.source, p.points, p.unchanged) for i, (_, p) in enumerate(cells)
+                    if not (p.kind == "setup" and p.grade_id and skip in _tags(source[p.grade_id])))
     return NotebookPlan(student_id, assignment, notebook, planned, forbidden(source_nb))
 
 
 def _from_source(src, submitted) -> CellPlan:
     kind, gid = _kind(src), _gid(src)
     points = float(_meta(src).get("points", 0) or 0)
-    if kind in ("test", "setup"):
+    if kind in ("test", "setup", "markdown"):
         return CellPlan(0, kind, gid, _text(src), points)
     if kind == "solution":
-        return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else STUB, points)
-    return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else "", points)  # answer, task
+        return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else STUB, points,
+                        submitted is None or _unchanged(submitted))
+    return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else "", points,  # answer, task
+                    submitted is None or _unchanged(submitted))
 
 
-def reference(source_nb, *, assignment: str, notebook: str) -> NotebookPlan:
+def _unchanged(cell) -> bool:
+    """nbgrader's test for an untouched answer: the release's checksum still matches."""
+    from nbgrader import utils
+    checksum = _meta(cell).get("checksum")
+    try:
+        return bool(checksum) and utils.compute_checksum(cell) == checksum
+    except Exception:  # noqa: BLE001 — a damaged cell is not an untouched one
+        return False
+
+
+def reference(source_nb, *, assignment: str, notebook: str, skip_experiments: bool = True) -> NotebookPlan:
     """The trusted run: the source notebook itself (solutions and hidden tests)."""
-    return make(source_nb, source_nb, student_id="<reference>", assignment=assignment, notebook=notebook)
+    return make(source_nb, source_nb, student_id="<reference>", assignment=assignment, notebook=notebook,
+                skip_experiments=skip_experiments)
 
 
 def runnable(plan: NotebookPlan) -> list[dict]:

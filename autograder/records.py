@@ -77,6 +77,7 @@ class CellPlan:
     grade_id: str | None
     source: str                    # for tests: the *source* notebook's cell (hidden tests included)
     points: float = 0.0
+    unchanged: bool = False        # a written answer left as released (nbgrader's checksum): 0, not manual
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class RunOutput:
     cells: list[CellRun] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    timing: dict = field(default_factory=dict)    # runner-reported: imports_s, cells_s (untrusted, for bench)
 
     def cell(self, index: int) -> CellRun | None:
         found = [c for c in self.cells if c.index == index]

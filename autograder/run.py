@@ -41,7 +41,7 @@ def _drain(stream, limit: int, box: dict, key: str) -> None:
 
 
 def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0,
-                 assignment_dir: str | None = None, unsafe: bool = False) -> RunOutput:
+                 assignment_dir: str | None = None, cache_dir: str | None = None, unsafe: bool = False) -> RunOutput:
     """Run ``plan`` in a sandbox (or, with ``unsafe``, in a bare subprocess) and read its results."""
     started = time.monotonic()
     r, w = os.pipe()
@@ -52,7 +52,7 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
         cwd = tempfile.mkdtemp(prefix="gradlab-unsafe-")
         argv, preexec = sandbox.unsafe_command(), sandbox.preexec(None, limits)
     else:
-        argv = sandbox.command(limits, assignment_dir)
+        argv = sandbox.command(limits, assignment_dir, cache_dir=cache_dir)
         preexec = sandbox.preexec(sandbox.sandbox_uid(slot), limits)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -132,7 +132,11 @@ def _read(box: dict, returncode: int, timed_out: bool, seconds: float, limits: L
             notes.append(f"{dropped} characters of output were dropped (output limit)")
     if outcomes and status is Status.GRADED:
         status = Status.worst(outcomes)
-    return RunOutput(status, cells, notes, round(seconds, 2))
+    timing = {}
+    if done is not None and isinstance(done.get("timing"), dict):
+        timing = {k: float(v) for k, v in done["timing"].items() if k in ("imports_s", "cells_s", "cpu_s")
+                  and isinstance(v, (int, float))}
+    return RunOutput(status, cells, notes, round(seconds, 2), timing)
 
 
 def _bwrap_failed(box: dict) -> bool:

@@ -144,6 +144,12 @@ def _outcome(exc) -> str:
     return "error"
 
 
+def _cpu() -> float:
+    import resource
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _seed_data_cache():
     """Private copy of the grader's generated datasets (mounted read-only at /opt/gradlab-cache)."""
     src = "/opt/gradlab-cache"
@@ -158,6 +164,8 @@ def _seed_data_cache():
 
 
 def main() -> int:
+    import time
+    t0 = time.monotonic()
     site.addsitedir(sys.argv[1])
     plan = json.loads(sys.stdin.read(50_000_000))
     results = os.fdopen(int(plan["results_fd"]), "w", buffering=1)
@@ -193,6 +201,8 @@ def main() -> int:
 
     shell = InteractiveShell.instance(displayhook_class=Hook, display_pub_class=Publisher, colors="NoColor")
     shell.showtraceback = lambda *a, **k: None  # errors are taken from the run result
+    shell.enable_gui = lambda gui=None: None
+    shell.register_magic_function(lambda line="": None, "line", "matplotlib")  # stays on Agg: no figures kept
     last_error: list = []
     shell.set_custom_exc((BaseException,), lambda sh, etype, value, tb, tb_offset=None: last_error.append(value))
     sys.stdout, sys.stderr = CappedStream(outputs, "stdout"), CappedStream(outputs, "stderr")
@@ -201,6 +211,8 @@ def main() -> int:
         raise CellTimeout(f"cell timeout ({plan['cell_timeout_s']} s)")
 
     signal.signal(signal.SIGALRM, on_alarm)
+    shell.run_cell("import torch", store_history=False)  # part of start-up, whatever the notebook imports
+    t1 = time.monotonic()
     for cell in plan["cells"]:
         outputs.start_cell()
         last_error.clear()
@@ -230,7 +242,12 @@ def main() -> int:
             except BaseException as e:  # noqa: BLE001
                 line["observations"] = {"<error>": f"<type-error: {type(e).__name__}>"}
         results.write(json.dumps(line) + "\n")
-    results.write(json.dumps({"done": True, "dropped_output": outputs.dropped}) + "\n")
+        if line["outcome"] in ("memory", "process_limit"):
+            break  # what the notebook holds may starve every later cell: stop here, as a dead kernel would
+    results.write(json.dumps({"done": True, "dropped_output": outputs.dropped,
+                              "timing": {"imports_s": round(t1 - t0, 3), "cells_s": round(time.monotonic() - t1, 3),
+                                         "cpu_s": round(_cpu(), 3)}})
+                  + "\n")
     results.flush()
     return 0
 

@@ -7,7 +7,7 @@ What the sandbox sees (an allow-list, everything read-only unless said otherwise
 * the repository's ``src/gradlab`` (the course's helpers) and ``autograder/runner.py`` only —
   never ``solutions/``, ``.git``, OUT, the gradebook or another submission;
 * the grader's generated-data cache at ``/opt/gradlab-cache`` (copied into HOME by the runner);
-* fresh, size-capped tmpfs ``HOME``, ``/tmp``, ``/dev/shm`` and ``/work`` (the notebook's working
+* fresh, size-capped tmpfs ``HOME``, ``/tmp``, ``/dev/shm`` and ``/notebook`` (the notebook's working
   dir: the only writable place; it vanishes with the sandbox).
 
 Namespaces: user, PID, IPC, UTS, network, mount, cgroup. ``--die-with-parent`` and PID
@@ -17,6 +17,7 @@ of one notebook cannot starve another); unprivileged, as the invoking user. Same
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import resource
 import shutil
@@ -77,7 +78,12 @@ def interpreter() -> tuple[str, list[str]]:
 
 
 def site_packages() -> str:
-    return os.path.realpath(sysconfig.get_paths()["purelib"])
+    """The environment's site-packages: where torch is installed (also when this process runs on
+    a system interpreter that found the environment through ``site.addsitedir``)."""
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.origin:
+        return os.path.realpath(sysconfig.get_paths()["purelib"])
+    return os.path.realpath(os.path.dirname(os.path.dirname(spec.origin)))
 
 
 def data_cache() -> str | None:
@@ -88,7 +94,25 @@ def data_cache() -> str | None:
             path = platformdirs.user_cache_dir("gradlab")
         except ImportError:
             return None
-    return path if os.path.isdir(path) and _world_reachable(path) else None
+    return path if os.path.isdir(path) else None
+
+
+def copy_cache(dest: str) -> str | None:
+    """A world-readable copy of the generated-data cache in ``dest`` (the grader's own run dir),
+    so that no sandbox spends seconds regenerating MNIST-1D; None when there is nothing to copy."""
+    src = data_cache()
+    if not src:
+        return None
+    names = [n for n in os.listdir(src) if not n.startswith(".") and os.path.isfile(os.path.join(src, n))
+             and not os.path.islink(os.path.join(src, n)) and os.path.getsize(os.path.join(src, n)) < 100 * MB]
+    if not names:
+        return None
+    os.makedirs(dest, mode=0o755)
+    os.chmod(dest, 0o755)
+    for n in names:
+        shutil.copy(os.path.join(src, n), os.path.join(dest, n))
+        os.chmod(os.path.join(dest, n), 0o644)
+    return dest
 
 
 def sandbox_uid(slot: int) -> int | None:
@@ -96,8 +120,11 @@ def sandbox_uid(slot: int) -> int | None:
     return UID_BASE + slot if os.geteuid() == 0 else None
 
 
-def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] | None = None) -> list[str]:
-    """The bwrap command line that runs ``runner.py`` (or ``python *inner``) in a fresh sandbox."""
+def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] | None = None,
+            cache_dir: str | None = None) -> list[str]:
+    """The bwrap command line that runs ``runner.py`` (or ``python *inner``) in a fresh sandbox.
+
+    ``cache_dir``: a world-readable copy of the grader's generated datasets (see ``copy_cache``)."""
     python, extra = interpreter()
     site = site_packages()
     size = str(limits.tmpfs_mb * MB)
@@ -108,17 +135,16 @@ def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] 
             "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--ro-bind-try", "/etc/fonts", "/etc/fonts",
             "--proc", "/proc", "--dev", "/dev",
             "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm",
-            "--size", size, "--tmpfs", "/home/student", "--size", size, "--tmpfs", "/work"]
+            "--size", size, "--tmpfs", "/home/student", "--size", size, "--tmpfs", "/notebook"]
     for path in extra:
         argv += ["--ro-bind", path, path]
     argv += ["--ro-bind", site, site, "--ro-bind", GRADLAB_SRC, GRADLAB_SRC,
              "--ro-bind", RUNNER, "/opt/gradlab/runner.py"]
-    cache = data_cache()
-    if cache:
-        argv += ["--ro-bind", cache, "/opt/gradlab-cache"]
+    if cache_dir:
+        argv += ["--ro-bind", cache_dir, "/opt/gradlab-cache"]
     if assignment_dir:
         argv += ["--ro-bind", assignment_dir, "/assignment"]
-    argv += ["--chdir", "/work", "--clearenv",
+    argv += ["--chdir", "/notebook", "--clearenv",
              "--setenv", "HOME", "/home/student", "--setenv", "PATH", "/usr/bin:/bin",
              "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
              "--setenv", "MPLBACKEND", "Agg", "--setenv", "GRADLAB_PROGRESS", "0",

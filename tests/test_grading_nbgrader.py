@@ -58,7 +58,7 @@ def test_real_exchange_flow(tiny, tmp_path):
     # our grader on the folder nbgrader collected ...
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(collected), "--out", str(out),
-                           "--source", str(course / "source"), "--jobs", "1", "--no-progress"],
+                           "--source", str(course / "source"), "--course", str(course), "--jobs", "1"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     with open(out / "grades.csv") as f:

@@ -91,8 +91,41 @@ print(report)
 """
 
 
-def build(c: Course, root: str, attack_targets: list[str]) -> dict[str, tuple[str, float]]:
-    """Write every case under ``root/<student>/a1``; returns {student: (status, score)}."""
+PLANTED = ["/tmp/gradlab-planted", "/dev/shm/gradlab-planted", "/notebook/gradlab-planted",
+           "~/.ipython/profile_default/startup/00-gradlab-planted.py", "~/.cache/gradlab-planted"]
+DAEMON_MARK = "gradlab-daemon-marker"
+
+
+def probe_before_tests(nb, condition: str):
+    """A cell just before the first test that breaks ``sigmoid`` (2 of 5 points) when ``condition``
+    holds in the student's sandbox: the score shows what the sandbox let the student see."""
+    src = f"import os, glob\nif {condition}:\n    print('PROBE HIT')\n    sigmoid = lambda z: z"
+    nb.cells.insert(T.cell_index(nb, "test_sigmoid"), new_code_cell(src))
+    return nb
+
+
+def plant_source() -> str:
+    """Leaves files in every writable place and a daemon that keeps re-planting (issue 17)."""
+    return f"""import os, subprocess
+for p in {PLANTED!r}:
+    p = os.path.expanduser(p)
+    try:
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, 'w') as f:
+            f.write('import torch\\ntorch.allclose = lambda *a, **k: True\\n')
+    except OSError:
+        pass
+subprocess.Popen(['sh', '-c', 'while true; do touch /tmp/gradlab-planted 2>/dev/null; sleep 0.2; done # {DAEMON_MARK}'],
+                 start_new_session=True)
+"""
+
+
+def build(c: Course, root: str, attack_targets: list[str], peek_targets: list[str]) -> dict[str, tuple[str, float]]:
+    """Write every case under ``root/<student>/a1``; returns {student: (status, score)}.
+
+    ``attack_targets``: files a student must not be able to write; ``peek_targets``: paths a
+    student must not be able to see (the repository's .git and solutions/, OUT, other
+    submissions, the gradebook ...)."""
     cases: dict[str, tuple[str, float]] = {}
 
     def case(student, nb, status, score, name="ps1.ipynb"):
@@ -104,10 +137,11 @@ def build(c: Course, root: str, attack_targets: list[str]) -> dict[str, tuple[st
     case("full_control", c.full(), "graded", 5)
     case("blank", c.blank(), "graded", 0)
     case("partial", c.partial(), "graded", 2)
-    # runaway code
+    # runaway code: a cell timer (per cell), the parent's timeout (per notebook), RLIMIT_AS, RLIMIT_NPROC
     case("infinite_loop", after_imports(c.full(), "while True:\n    pass"), "timeout", 5)
-    case("unkillable_loop", after_imports(c.full(), "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-                                                     "while True:\n    pass"), "timeout", 0)
+    case("unkillable_loop", after_imports(c.full(), "import signal\nfor s in (signal.SIGINT, signal.SIGALRM):\n"
+                                                     "    signal.signal(s, signal.SIG_IGN)\nwhile True:\n    pass"),
+         "timeout", 0)
     case("memory_hog", after_imports(c.full(), "chunks = []\nwhile True:\n    chunks.append(b'x' * (50 * 2**20))"),
          "memory", 0)
     case("fork_bomb", after_imports(c.full(), "import os, time\nfor _ in range(200):\n    if os.fork() == 0:\n"
@@ -118,7 +152,7 @@ def build(c: Course, root: str, attack_targets: list[str]) -> dict[str, tuple[st
     case("segfault", after_imports(c.full(), "import ctypes\nctypes.string_at(0)"), "kernel_died", 0)
     case("kill_self", after_imports(c.full(), "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
          "kernel_died", 0)
-    # monkeypatching: wrong answers + a patch that fools plain nbgrader
+    # monkeypatching: wrong answers + a patch that fools plain nbgrader; each earns what blank earns
     case("patch_allclose", after_imports(c.wrong(), "torch.allclose = lambda *a, **k: True\n"
                                                     "torch.testing.assert_close = lambda *a, **k: None"), "graded", 0)
     case("patch_numpy_allclose", after_imports(c.wrong(), "np.allclose = lambda *a, **k: True"), "graded", 0)
@@ -136,11 +170,52 @@ def build(c: Course, root: str, attack_targets: list[str]) -> dict[str, tuple[st
     case("patch_excepthook", after_imports(c.wrong(), "import sys\nsys.excepthook = lambda *a: None"), "graded", 0)
     case("patch_transformer", after_imports(c.wrong(), "get_ipython().input_transformers_post.append("
                                                        "lambda lines: ['pass\\n'])"), "graded", 0)
-    # patches only while the test calls it: restoring before the test cell cannot help here
     during = T.set_solution(c.wrong(), "double_impl",
                             "def double(x):\n    torch.Tensor.__eq__ = lambda self, other: "
                             "torch.ones_like(self, dtype=torch.bool)\n    return x")
     case("patch_during_call", during, "graded", 0)
+    # issue 18: routes around an in-kernel verdict
+    case("override_run_cell", after_imports(c.wrong(), "ip = get_ipython()\n_run = ip.run_cell\n"
+                                                       "ip.run_cell = lambda cell, *a, **k: _run('pass', *a, **k)\n"
+                                                       "type(ip).run_cell = ip.run_cell\n"
+                                                       "import gradlab.observe as _o\n"
+                                                       "_o.end = lambda: None; _o.begin = lambda *a, **k: None"),
+         "graded", 0)
+    frame_walk = T.set_solution(c.wrong(), "sigmoid_impl", """import sys
+def sigmoid(z):
+    f = sys._getframe(1)
+    while f is not None:
+        for name in ('nodelist', 'to_run_exec', 'to_run_interactive', 'cell'):
+            v = f.f_locals.get(name)
+            if isinstance(v, list):
+                del v[:]
+        f = f.f_back
+    return z""")
+    case("frame_walk", frame_walk, "graded", 0)
+    liar = T.set_solution(c.wrong(), "sigmoid_impl", """class Liar(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        name = getattr(func, '__name__', '')
+        if name in ('allclose', 'equal'):
+            return True
+        if name in ('assert_close',):
+            return None
+        return super().__torch_function__(func, types, args, kwargs or {})
+def sigmoid(z):
+    return torch.zeros_like(z).as_subclass(Liar)""")
+    case("tensor_subclass_liar", liar, "graded", 0)
+    anything = T.set_solution(c.wrong(), "double_impl", """class Anything(float):
+    def __eq__(self, other):
+        return torch.ones_like(other, dtype=torch.bool) if isinstance(other, torch.Tensor) else True
+    __hash__ = float.__hash__
+def double(x):
+    return Anything(0.0)""")
+    case("float_equal_to_anything", anything, "graded", 0)
+    case("torch_library_override", after_imports(c.wrong(), """import torch.library
+_lib = torch.library.Library('aten', 'IMPL')
+_lib.impl('allclose', lambda a, b, rtol=1e-5, atol=1e-8, equal_nan=False: True, 'CPU')
+_lib.impl('eq.Tensor', lambda a, b: torch.ones(torch.broadcast_shapes(a.shape, b.shape), dtype=torch.bool), 'CPU')"""),
+         "graded", 0)
     # damaged grade cells
     nb = c.full()
     del nb.cells[T.cell_index(nb, "test_double")]
@@ -175,10 +250,44 @@ def build(c: Course, root: str, attack_targets: list[str]) -> dict[str, tuple[st
     cases["corrupt_json"] = ("invalid_notebook", 0)
     write_raw(os.path.join(root, "empty_file", "a1"), b"")
     cases["empty_file"] = ("invalid_notebook", 0)
-    case("other_assignment", course.fill_solutions(c.ps2_release, c.ps2_source), "wrong_assignment", 0,
+    case("other_assignment", course.fill_solutions(c.ps2_release, c.ps2_source), "invalid_notebook", 0,
          name="ps2.ipynb")
-    # noise
+    # issue 17: the submission tree is hostile input
+    os.makedirs(os.path.join(root, "fifo_notebook", "a1"))
+    os.mkfifo(os.path.join(root, "fifo_notebook", "a1", "ps1.ipynb"))
+    cases["fifo_notebook"] = ("rejected", 0)
+    case("fifo_beside", c.full(), "graded", 5)
+    os.mkfifo(os.path.join(root, "fifo_beside", "a1", "data.csv"))
+    case("unreadable", c.full(), "rejected", 0)
+    os.chmod(os.path.join(root, "unreadable", "a1", "ps1.ipynb"), 0)
+    os.symlink(os.path.join(root, "full"), os.path.join(root, "linked_student"))
+    cases["linked_student"] = ("rejected", 0)
+    bad = os.path.join(os.fsencode(root), b"non_utf8_\xff")
+    write(os.path.join(os.fsdecode(bad), "a1"), c.full())
+    cases["non_utf8_\\xff"] = ("rejected", 0)
+    case("non_utf8_file", c.full(), "graded", 5)
+    with open(os.path.join(os.fsencode(root), b"non_utf8_file", b"a1", b"notes-\xfe.txt"), "wb") as f:
+        f.write(b"hello")
+    case("=SUM(1,2)", c.full(), "graded", 5)                       # CSV formula injection: the id
+    case("csv_note", c.full(), "graded", 5, name="=HYPERLINK(1).ipynb")  # ... and a note naming a file
+    # issue 17: isolation between notebooks, from the repository and from the host
+    case("aa_plant", after_imports(c.wrong(), plant_source()), "graded", 0)
+    planted = " or ".join(f"os.path.exists(os.path.expanduser({p!r}))" for p in PLANTED)
+    case("zz_persistence_probe", probe_before_tests(c.full(), planted), "graded", 5)
+    visible = " or ".join(f"os.path.exists({p!r})" for p in peek_targets)
+    case("peek", probe_before_tests(c.full(), f"{visible} or glob.glob('/tmp/gradlab-*') or glob.glob('/tmp/pytest-*')"),
+         "graded", 5)
+    case("shm_fill", after_imports(c.full(), "n = 0\ntry:\n    with open('/dev/shm/fill', 'wb') as f:\n"
+                                             "        while n < 3000:\n            f.write(b'x' * 2**20)\n"
+                                             "            n += 1\nexcept OSError as e:\n    print('stopped', n, e)"),
+         "graded", 5)
+    # output caps: prints, display updates, huge errors, error class names
     case("output_flood", at_end(c.full(), "for _ in range(400):\n    print('x' * 100_000)"), "graded", 5)
+    case("display_update_flood", at_end(c.full(), "from IPython.display import display\n"
+                                                  "h = display('start', display_id=True)\n"
+                                                  "for i in range(3000):\n    h.update('y' * 100_000)"),
+         "graded", 5)
+    case("huge_error", at_end(c.full(), "raise ValueError('e' * 200_000_000)"), "graded", 5)
     case("gradebook_attack", after_imports(c.full(), gradebook_attack_source(attack_targets)), "graded", 5)
     noisy = T.set_solution(c.full(), "double_impl",
                            "import sys, warnings\ndef double(x):\n    warnings.warn('double is noisy')\n"
@@ -187,4 +296,8 @@ def build(c: Course, root: str, attack_targets: list[str]) -> dict[str, tuple[st
     leak = T.set_solution(c.full(), "sigmoid_impl",
                           "def sigmoid(z):\n    raise ValueError(get_ipython().user_ns['In'][-1])")
     case("leak_hidden_tests", leak, "graded", 3)
+    leak_name = T.set_solution(c.full(), "sigmoid_impl",
+                               "def sigmoid(z):\n    src = get_ipython().user_ns['In'][-1]\n"
+                               "    raise type(src, (Exception,), {})('see the class name')")
+    case("leak_in_exception_name", leak_name, "graded", 3)
     return cases
