@@ -359,7 +359,11 @@ class Classroom:
             f"c.CourseDirectory.db_url = {self.db_url!r}\n"
             f"c.Exchange.root = {str(s.exchange)!r}\n"
             "c.Exchange.path_includes_course = True\n"
-            "c.Authenticator.plugin_class = JupyterHubAuthPlugin\n")
+            "c.Authenticator.plugin_class = JupyterHubAuthPlugin\n"
+            "# feedback pages handed to students: nbgrader's default shows the hidden tests; not here\n"
+            "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor\n"
+            "from nbgrader.preprocessors import ClearHiddenTests, GetGrades\n"
+            "c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]\n")
         os.chmod(jupyter / "nbgrader_config.py", 0o600)
         pw = pwd.getpwnam(s.roster.grader)
         subprocess.run(["chown", "-R", f"{pw.pw_uid}:{pw.pw_gid}", str(s.grader_home)], check=True)

@@ -139,8 +139,10 @@ def do_work(room, login: str, level: str) -> None:
     home = Path(room.run_as(login, ["sh", "-c", "echo $HOME"]).stdout.strip())
     path = home / COURSE_ID / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     source = nbformat.read(ROOT / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
+    markers = {"### BEGIN SOLUTION", "### END SOLUTION"}  # a student's copy has none
+    answers = {c.metadata["nbgrader"]["grade_id"]: "\n".join(
+        line for line in c.source.splitlines() if line.strip() not in markers)
+        for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -500,6 +502,49 @@ def test_postgres_stopped_mid_grading_then_rerun(room, tiny):
     assert all((autograded / w / TINY / "check.ipynb").exists() for w in tiny)
 
 
+@pytest.mark.hub
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_make_class_prints_logins_and_stops_cleanly_on_ctrl_c():
+    """``make class`` = ``python -m hub.classroom``: up, the logins printed, Ctrl-C leaves nothing behind."""
+    import pwd
+    import re
+    import signal
+    import socket
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    prefix = f"glc{secrets.token_hex(2)}-"
+    proc = subprocess.Popen([sys.executable, "-m", "hub.classroom", "--prefix", prefix, "--students", "1",
+                             "--release", ""], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    out = []
+    try:
+        for line in proc.stdout:
+            out.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        text = "".join(out)
+        url = re.search(r"running at (http://127\.0\.0\.1:\d+)", text).group(1)
+        for who in ("instructor", "ta", "student1"):
+            assert re.search(rf"{prefix}{who}\s+password \S+", text), text
+        with urllib.request.urlopen(f"{url}/hub/login", timeout=30) as r:
+            assert r.status == 200
+        pg_port = int(re.search(r"@127\.0\.0\.1:(\d+)/gradlab", text).group(1))
+        exchange = Path(re.search(r"exchange\s+: (\S+)", text).group(1))
+    finally:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
+        rest = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, "".join(out) + rest
+    for who in ("instructor", "ta", "student1", "grader"):
+        with pytest.raises(KeyError):
+            pwd.getpwnam(prefix + who)
+    assert not exchange.parent.exists(), f"{exchange.parent} left behind"
+    for port in (pg_port, int(url.rsplit(":", 1)[1])):
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+
+
 # -- beyond one machine: deploy/ is checked here, not deployed ----------------------------------------
 DEPLOY = ROOT / "deploy"
 
@@ -539,6 +584,7 @@ def test_course_service_manifest_uses_the_postgresql_gradebook_and_the_course_la
     docs = list(yaml.safe_load_all((DEPLOY / "z2jh" / "course-service.yaml").read_text()))
     config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["nbgrader_config.py"]
     assert 'db_url = os.environ["GRADLAB_GRADEBOOK_URL"]' in config
+    assert "ClearHiddenTests" in config  # feedback pages without hidden tests, as on one machine
     for line in ['source_directory = "solutions"', 'release_directory = "course"', f'course_id = "{COURSE_ID}"']:
         assert line in config and line.replace('"', "'").split("=")[1].strip().strip("'") in \
             (ROOT / "autograder" / "nbgrader_config.py").read_text(), line
