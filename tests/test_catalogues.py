@@ -1,0 +1,73 @@
+"""Every catalogued mistake is caught, by a visible test with the message it names where possible.
+
+For issue 11's question "which wrong implementations pass the visible tests but fail the hidden
+ones", each assignment's table is written to ``artifacts/catalogues/<assignment>.md``; an entry that
+only hidden tests catch must say why (``why_hidden``).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from tests import catalogues
+from tests.catalogues import Wrong
+from tests.catalogues.runner import ROOT, report, run_catalogue, run_notebook
+
+MODULES = sorted(m.name for m in pkgutil.iter_modules(catalogues.__path__) if m.name.startswith("a"))
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", MODULES)
+def test_catalogue(name):
+    mod = importlib.import_module(f"tests.catalogues.{name}")
+    assert len(mod.WRONG) >= 10, f"{name}: only {len(mod.WRONG)} wrong implementations (at least 10)"
+    outcomes = run_catalogue(mod.ASSIGNMENT, mod.WRONG)
+    os.makedirs(os.path.join(ROOT, "artifacts", "catalogues"), exist_ok=True)
+    with open(os.path.join(ROOT, "artifacts", "catalogues", f"{mod.ASSIGNMENT}.md"), "w") as f:
+        f.write(report(mod.ASSIGNMENT, outcomes))
+    problems = [p for p in (o.problem() for o in outcomes) if p]
+    assert not problems, "\n".join(problems)
+
+
+def _tiny(tmp_path) -> str:
+    def cell(source, **meta):
+        c = new_code_cell(source)
+        c.metadata["nbgrader"] = {"schema_version": 3, "locked": not meta.get("solution", False),
+                                  "solution": False, "grade": False, "task": False, **meta}
+        return c
+    nb = new_notebook(cells=[
+        cell("import math", grade_id="setup"),
+        cell("def double(x):\n    return 2 * x", solution=True, grade_id="double"),
+        cell("assert double(2) == 4, 'double(2) should be 4: did you add instead of multiplying?'\n"
+             "### BEGIN HIDDEN TESTS\nassert double(-3) == -6, 'hidden: negative input'\n### END HIDDEN TESTS",
+             grade=True, points=1, grade_id="test_double"),
+    ])
+    path = os.path.join(tmp_path, "tiny.ipynb")
+    nbformat.write(nb, path)
+    return path
+
+
+def test_runner_can_fail(tmp_path):
+    """The checks of this file fail where they should: a correct 'mistake', a wrong message, a
+    hidden-only catch without a reason — and pass a well-described entry."""
+    path = _tiny(tmp_path)
+    entries = [
+        Wrong("tiny.ipynb", "double", "correct code", "def double(x):\n    return x * 2", expect="x"),
+        Wrong("tiny.ipynb", "double", "adds", "def double(x):\n    return x + 3", expect="multiplying"),
+        Wrong("tiny.ipynb", "double", "adds, wrong expect", "def double(x):\n    return x + 3", expect="sign"),
+        Wrong("tiny.ipynb", "double", "abs", "def double(x):\n    return 2 * abs(x)", expect="x"),
+        Wrong("tiny.ipynb", "double", "abs, justified", "def double(x):\n    return 2 * abs(x)",
+              why_hidden="only negative inputs reveal it"),
+    ]
+    got = [o.problem() for o in run_notebook(path, entries)]
+    assert "passes every test" in got[0]
+    assert got[1] is None
+    assert "does not mention 'sign'" in got[2]
+    assert "passes the visible tests, fails hidden" in got[3]
+    assert got[4] is None
