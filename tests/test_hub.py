@@ -303,9 +303,9 @@ def test_release_fetch_submit_grade_formgrader_feedback_export(room, browser):
     fg = f"{s.url}/services/{COURSE_ID}/formgrader"
     ipage.goto(f"{fg}/manage_submissions/{ASSIGNMENT}", timeout=120_000)
     ipage.wait_for_selector("td.student-id", timeout=60_000)
-    table = ipage.inner_text("table")
-    for who in students:
-        assert who in table
+    for who in students:  # each row shows that student's gradebook score
+        row = ipage.locator("tr", has_text=who).inner_text()
+        assert f"{got[who]['score']:g} / " in row, (who, row, got[who])
     subs = json.loads(ipage.request.get(f"{fg}/api/submitted_notebooks/{ASSIGNMENT}/{NOTEBOOK}").text())
     sid = next(x["id"] for x in subs if x["student"] == students[0])
     ipage.goto(f"{fg}/submissions/{sid}/?index=0", timeout=60_000)
@@ -321,6 +321,8 @@ def test_release_fetch_submit_grade_formgrader_feedback_export(room, browser):
     ipage.screenshot(path=str(ARTIFACTS / "formgrader_manual_grade.png"), full_page=False)
     ipage.goto(f"{fg}/manage_submissions/{ASSIGNMENT}")
     ipage.wait_for_selector("td.student-id")
+    row = ipage.locator("tr", has_text=students[0]).inner_text()
+    assert f"{full + 2:g} / " in row, row  # autograded + the manual points
     ipage.screenshot(path=str(ARTIFACTS / "formgrader_scores.png"))
     ictx.close()
 
