@@ -263,12 +263,16 @@ def member_environ(member_bin: str | Path) -> dict[str, str]:
     return {"LD_LIBRARY_PATH": str(Path(member_bin).parent / "lib")}
 
 
-def protect_checkout() -> None:
+def protect_checkout() -> int | None:
     """The members' servers import this checkout's packages, so they can read the checkout: its
-    ``solutions/`` (hidden tests, mark schemes) is made unreadable to them (``o-rwx``)."""
+    ``solutions/`` (hidden tests, mark schemes) is made unreadable to them (``o-rwx``) while the
+    class runs. Returns the previous mode (``Classroom.destroy`` puts it back)."""
     sol = REPO / "solutions"
-    if sol.is_dir():
-        os.chmod(sol, os.stat(sol).st_mode & ~0o007)
+    if not sol.is_dir():
+        return None
+    mode = os.stat(sol).st_mode & 0o7777
+    os.chmod(sol, mode & ~0o007)
+    return mode
 
 
 # -- the class ----------------------------------------------------------------------------------
@@ -278,6 +282,7 @@ class Classroom:
     cluster: Cluster
     db_url: str
     hub_proc: subprocess.Popen | None = None
+    solutions_mode: int | None = None  # the checkout's solutions/ mode before the class (restored)
     timings: dict[str, float] = field(default_factory=dict)
 
     # ---- setup -----------------------------------------------------------------------------
@@ -298,23 +303,32 @@ class Classroom:
         member_bin = make_member_env(run_dir / "python")
         settings = ClassSettings(str(run_dir), str(member_bin), roster, ports or Ports.free(),
                                  secrets.token_hex(32), secrets.token_hex(32))
-        for m in roster.members:
-            create_unix_user(m.login, m.password)
-        create_unix_user(roster.grader, None)
-        # the exchange: world-writable, as nbgrader's docs set it up; release/submit make the rest
-        settings.exchange.mkdir(mode=0o777)
-        os.chmod(settings.exchange, 0o777)
-        settings.state_dir.mkdir(mode=0o700)
-        settings.save(settings.state_dir / "settings.json")
-
-        cluster = Cluster.create(run_dir / "postgres", settings.ports.postgres)
-        cluster.start()
-        db_url = cluster.create_database(COURSE_ID, COURSE_ID, secrets.token_urlsafe(18))
-        room = cls(settings, cluster, db_url)
-        protect_checkout()
-        room._write_member_configs()
-        room._make_course(assignments)
-        return room
+        created: list[str] = []
+        cluster = None
+        try:
+            for login, password in [(m.login, m.password) for m in roster.members] + [(roster.grader, None)]:
+                create_unix_user(login, password)
+                created.append(login)
+            # the exchange: world-writable, as nbgrader's docs set it up; release/submit make the rest
+            settings.exchange.mkdir(mode=0o777)
+            os.chmod(settings.exchange, 0o777)
+            settings.state_dir.mkdir(mode=0o700)
+            settings.save(settings.state_dir / "settings.json")
+            cluster = Cluster.create(run_dir / "postgres", settings.ports.postgres)
+            cluster.start()
+            db_url = cluster.create_database(COURSE_ID, COURSE_ID, secrets.token_urlsafe(18))
+            room = cls(settings, cluster, db_url)
+            room._write_member_configs()
+            room._make_course(assignments)
+            room.solutions_mode = protect_checkout()
+            return room
+        except BaseException:  # leave no accounts, server or folder behind
+            for login in created:
+                remove_unix_user(login)
+            if cluster is not None:
+                cluster.remove()
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
 
     def _write_member_configs(self) -> None:
         s = self.settings
@@ -359,7 +373,11 @@ class Classroom:
             f"c.CourseDirectory.db_url = {self.db_url!r}\n"
             f"c.Exchange.root = {str(s.exchange)!r}\n"
             "c.Exchange.path_includes_course = True\n"
-            "c.Authenticator.plugin_class = JupyterHubAuthPlugin\n")
+            "c.Authenticator.plugin_class = JupyterHubAuthPlugin\n"
+            "# feedback pages handed to students: nbgrader's default shows the hidden tests; not here\n"
+            "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor\n"
+            "from nbgrader.preprocessors import ClearHiddenTests, GetGrades\n"
+            "c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]\n")
         os.chmod(jupyter / "nbgrader_config.py", 0o600)
         pw = pwd.getpwnam(s.roster.grader)
         subprocess.run(["chown", "-R", f"{pw.pw_uid}:{pw.pw_gid}", str(s.grader_home)], check=True)
@@ -382,7 +400,16 @@ class Classroom:
         self._wait(lambda: self.hub_api("GET", "/")["version"], timeout, "the hub API")
         self.timings["hub_start_s"] = time.perf_counter() - t0
         self._wait(lambda: self._service_up(), timeout, "the course service (formgrader)")
+        self._wait(lambda: self._proxy_up(), timeout, "the proxy's route to the hub")
         self.timings["hub_and_course_service_start_s"] = time.perf_counter() - t0
+
+    def _proxy_up(self) -> bool:
+        """The public URL (configurable-http-proxy) serves the hub's login page."""
+        try:
+            with urllib.request.urlopen(f"{self.settings.url}/hub/login", timeout=5) as r:
+                return r.status == 200
+        except urllib.error.HTTPError:
+            return False
 
     def _service_up(self) -> bool:
         """The course service answers (403 without a token: it is up and checking the hub's auth)."""
@@ -433,6 +460,8 @@ class Classroom:
                 remove_unix_user(login)
             self.cluster.remove()
             shutil.rmtree(self.settings.run_dir, ignore_errors=True)
+            if self.solutions_mode is not None:
+                os.chmod(REPO / "solutions", self.solutions_mode)
 
     # ---- the hub's REST API (as the ``classroom`` admin service) ------------------------------
     def hub_api(self, method: str, path: str, body: dict | None = None, token: str | None = None):

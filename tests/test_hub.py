@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -138,8 +139,10 @@ def do_work(room, login: str, level: str) -> None:
     home = Path(room.run_as(login, ["sh", "-c", "echo $HOME"]).stdout.strip())
     path = home / COURSE_ID / ASSIGNMENT / f"{NOTEBOOK}.ipynb"
     source = nbformat.read(ROOT / "solutions" / ASSIGNMENT / f"{NOTEBOOK}.ipynb", as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
+    markers = {"### BEGIN SOLUTION", "### END SOLUTION"}  # a student's copy has none
+    answers = {c.metadata["nbgrader"]["grade_id"]: "\n".join(
+        line for line in c.source.splitlines() if line.strip() not in markers)
+        for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -300,16 +303,17 @@ def test_release_fetch_submit_grade_formgrader_feedback_export(room, browser):
     fg = f"{s.url}/services/{COURSE_ID}/formgrader"
     ipage.goto(f"{fg}/manage_submissions/{ASSIGNMENT}", timeout=120_000)
     ipage.wait_for_selector("td.student-id", timeout=60_000)
-    table = ipage.inner_text("table")
-    for who in students:
-        assert who in table
+    for who in students:  # each row shows that student's gradebook score
+        row = ipage.locator("tr", has_text=who).inner_text()
+        assert f"{got[who]['score']:g} / " in row, (who, row, got[who])
     subs = json.loads(ipage.request.get(f"{fg}/api/submitted_notebooks/{ASSIGNMENT}/{NOTEBOOK}").text())
     sid = next(x["id"] for x in subs if x["student"] == students[0])
     ipage.goto(f"{fg}/submissions/{sid}/?index=0", timeout=60_000)
     box = ipage.locator(f"input.score#{WRITTEN}")
     box.wait_for(timeout=60_000)
+    ipage.wait_for_load_state("networkidle")  # formgrade.js has loaded the grades and bound its inputs
     box.fill("2")
-    box.press("Tab")
+    box.press("Tab")  # the change event saves the grade (PUT /formgrader/api/grade/<id>)
     deadline = time.monotonic() + 30
     while scores(room)[students[0]]["manual"] != 2:
         assert time.monotonic() < deadline, "formgrader did not save the manual grade"
@@ -317,6 +321,8 @@ def test_release_fetch_submit_grade_formgrader_feedback_export(room, browser):
     ipage.screenshot(path=str(ARTIFACTS / "formgrader_manual_grade.png"), full_page=False)
     ipage.goto(f"{fg}/manage_submissions/{ASSIGNMENT}")
     ipage.wait_for_selector("td.student-id")
+    row = ipage.locator("tr", has_text=students[0]).inner_text()
+    assert f"{full + 2:g} / " in row, row  # autograded + the manual points
     ipage.screenshot(path=str(ARTIFACTS / "formgrader_scores.png"))
     ictx.close()
 
@@ -327,8 +333,10 @@ def test_release_fetch_submit_grade_formgrader_feedback_export(room, browser):
     pages = {}
     for who in students:
         room.student_nbgrader(who, "fetch_feedback", ASSIGNMENT, "--course", COURSE_ID)
-        found = room.run_as(who, ["sh", "-c", f"ls -d $HOME/{COURSE_ID}/{ASSIGNMENT}/feedback/*/{NOTEBOOK}.html"])
-        pages[who] = found.stdout.split()[-1]
+        home = Path(room.run_as(who, ["sh", "-c", "echo $HOME"]).stdout.strip())
+        found = sorted(home.glob(f"{COURSE_ID}/{ASSIGNMENT}/feedback/*/{NOTEBOOK}.html"))  # timestamps have spaces
+        assert len(found) == 1, found
+        pages[who] = str(found[0])
         html = room.run_as(who, ["cat", pages[who]]).stdout
         assert f"Score: {final[who]['score']:.1f}" in html, (who, final[who])
         assert "BEGIN HIDDEN TESTS" not in html
@@ -338,7 +346,7 @@ def test_release_fetch_submit_grade_formgrader_feedback_export(room, browser):
             f"{who} could read {other}'s feedback"
     # the fetched feedback page, in student 1's browser session
     rel = pages[students[0]].split(f"/{students[0]}/", 1)[1]
-    page.goto(f"{s.url}/user/{students[0]}/files/{rel}", timeout=60_000)
+    page.goto(f"{s.url}/user/{students[0]}/files/{urllib.parse.quote(rel)}", timeout=60_000)
     page.wait_for_selector("text=Score", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "student_feedback.png"))
     ctx.close()
@@ -361,12 +369,19 @@ def test_students_cannot_read_others_work_solutions_or_gradebook(room, tiny):
     me, other = tiny[1], tiny[0]
     other_home = Path(room.run_as(other, ["sh", "-c", "echo $HOME"]).stdout.strip())
     inbound = s.exchange / COURSE_ID / "inbound"
-    other_inbound = next(p for p in inbound.iterdir() if p.name.startswith(other + "+"))
+    other_inbound = next(p for p in inbound.iterdir() if p.name.startswith(f"{other}+{TINY}+"))
+    # nbgrader's exchange model: inbound is 0733 (no listing) and each submission's folder name ends
+    # in 12 random bytes, so another student cannot find it (its files are 0644 for the grader's
+    # collect: whoever knows the full name could read them; ngshare closes that, deploy/README.md)
+    student_, assignment_, timestamp_, random_ = other_inbound.name.split("+")
+    assert (student_, assignment_) == (other, TINY) and len(random_) >= 12, other_inbound.name
+    guessed = inbound / "+".join([student_, assignment_, timestamp_])
     denied = {
         "another student's home": ["ls", str(other_home)],
         "another student's notebook": ["cat", str(other_home / COURSE_ID / TINY / "check.ipynb")],
         "the exchange's inbound listing": ["ls", str(inbound)],
-        "another student's inbound submission": ["cat", str(other_inbound / "check.ipynb")],
+        "another student's inbound submission, named without its random part": ["cat", str(guessed / "check.ipynb")],
+        "another student's inbound submission, by glob": ["sh", "-c", f"cat '{inbound}/{other}'+*/*.ipynb"],
         "the course's solutions/": ["ls", str(s.course_root / "solutions")],
         "the course's source notebook": ["cat", str(s.course_root / "solutions" / TINY / "check.ipynb")],
         "the checkout's solutions/": ["ls", str(ROOT / "solutions")],
@@ -489,6 +504,49 @@ def test_postgres_stopped_mid_grading_then_rerun(room, tiny):
     assert all((autograded / w / TINY / "check.ipynb").exists() for w in tiny)
 
 
+@pytest.mark.hub
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_make_class_prints_logins_and_stops_cleanly_on_ctrl_c():
+    """``make class`` = ``python -m hub.classroom``: up, the logins printed, Ctrl-C leaves nothing behind."""
+    import pwd
+    import re
+    import signal
+    import socket
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    prefix = f"glc{secrets.token_hex(2)}-"
+    proc = subprocess.Popen([sys.executable, "-m", "hub.classroom", "--prefix", prefix, "--students", "1",
+                             "--release", ""], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    out = []
+    try:
+        for line in proc.stdout:
+            out.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        text = "".join(out)
+        url = re.search(r"running at (http://127\.0\.0\.1:\d+)", text).group(1)
+        for who in ("instructor", "ta", "student1"):
+            assert re.search(rf"{prefix}{who}\s+password \S+", text), text
+        with urllib.request.urlopen(f"{url}/hub/login", timeout=30) as r:
+            assert r.status == 200
+        pg_port = int(re.search(r"@127\.0\.0\.1:(\d+)/gradlab", text).group(1))
+        exchange = Path(re.search(r"exchange\s+: (\S+)", text).group(1))
+    finally:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
+        rest = proc.communicate(timeout=120)[0]
+    assert proc.returncode == 0, "".join(out) + rest
+    for who in ("instructor", "ta", "student1", "grader"):
+        with pytest.raises(KeyError):
+            pwd.getpwnam(prefix + who)
+    assert not exchange.parent.exists(), f"{exchange.parent} left behind"
+    for port in (pg_port, int(url.rsplit(":", 1)[1])):
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+
+
 # -- beyond one machine: deploy/ is checked here, not deployed ----------------------------------------
 DEPLOY = ROOT / "deploy"
 
@@ -528,6 +586,7 @@ def test_course_service_manifest_uses_the_postgresql_gradebook_and_the_course_la
     docs = list(yaml.safe_load_all((DEPLOY / "z2jh" / "course-service.yaml").read_text()))
     config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["nbgrader_config.py"]
     assert 'db_url = os.environ["GRADLAB_GRADEBOOK_URL"]' in config
+    assert "ClearHiddenTests" in config  # feedback pages without hidden tests, as on one machine
     for line in ['source_directory = "solutions"', 'release_directory = "course"', f'course_id = "{COURSE_ID}"']:
         assert line in config and line.replace('"', "'").split("=")[1].strip().strip("'") in \
             (ROOT / "autograder" / "nbgrader_config.py").read_text(), line
