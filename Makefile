@@ -55,8 +55,8 @@ test-fast: $(STAMP) ## the tests that are neither slow nor browser tests
 	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 # ruff (configured in pyproject.toml) over the package, the grader, the tests and the benchmarks.
-lint: $(STAMP) ## ruff over src, autograder, tests and benchmarks
-	$(VENV)/bin/ruff check src autograder tests benchmarks
+lint: $(STAMP) ## ruff over src, autograder, tests, benchmarks, book and hub
+	$(VENV)/bin/ruff check src autograder tests benchmarks book hub
 
 grade: $(STAMP) ## grade the bundled demo class and print the gradebook
 	$(PY) -m autograder grade --demo --jobs $(JOBS)

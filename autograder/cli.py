@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import os
 import re
 import shutil
 import sys
 import tempfile
-import time
 
 from .limits import Limits
 
@@ -24,18 +22,6 @@ DEMO_OUT = os.path.join(REPO_ROOT, "artifacts", "grading-demo")
 def _limits(args) -> Limits:
     return Limits(timeout_s=float(args.timeout), cell_timeout_s=int(args.cell_timeout),
                   memory_mb=int(args.memory), max_procs=int(args.max_procs))
-
-
-def cmd_release(args) -> int:
-    from . import course
-
-    source = args.source or course.default_source()
-    done = course.release(args.assignments or None, source=source, release_dir=args.release_dir)
-    if not done:
-        print(f"no assignments in {source}: nothing to release")
-    for a in done:
-        print(f"released {a} -> {os.path.join(args.release_dir or course.default_release(), a)}")
-    return 0
 
 
 def cmd_grade(args) -> int:
@@ -60,6 +46,8 @@ def cmd_grade(args) -> int:
         return 2
     course_dir = args.course or (os.path.join(out, "course") if args.demo else None)
     target = pipeline.CourseTarget.resolve(course_dir, args.db_url)
+    if args.course and not source and os.path.isdir(os.path.join(target.root, "solutions")):
+        source = os.path.join(target.root, "solutions")   # that course's source notebooks
     batch = pipeline.Batch(submissions, out, source=source, jobs=args.jobs, limits=_limits(args), target=target,
                            force=args.force or args.demo, unsafe=args.unsafe_no_sandbox)
     try:
@@ -94,39 +82,6 @@ def cmd_doctor(args) -> int:
     print("sandbox: OK (bubblewrap starts, imports torch, IPython and gradlab)" if problem is None
           else f"sandbox: NOT AVAILABLE: {problem}")
     return 0 if problem is None else 1
-
-
-def cmd_feedback(args) -> int:
-    """Re-render the feedback pages of OUT from its results (e.g. after editing the template)."""
-    from . import feedback
-    from .gradebook import ResultStore
-
-    store = ResultStore(args.out)
-    n = 0
-    for r in store.all_results():
-        info_path = os.path.join(store.out, "assignments", r["assignment"] + ".json")
-        if not os.path.exists(info_path):
-            continue
-        with open(info_path) as f:
-            info = json.load(f)
-        feedback.write_pages(os.path.join(store.out, "feedback", r["student_id"], r["assignment"]), r, info)
-        n += 1
-    print(f"wrote feedback for {n} submission(s) under {os.path.join(store.out, 'feedback')}")
-    return 0
-
-
-def cmd_export(args) -> int:
-    from .gradebook import ResultStore, detail_csv, grades_csv
-
-    results = ResultStore(args.out).all_results()
-    text = detail_csv(results) if args.detail else grades_csv(results)
-    if args.to in (None, "-"):
-        sys.stdout.write(text)
-    else:
-        from .gradebook import atomic_write
-        atomic_write(args.to, text)
-        print(f"wrote {len(results)} row(s) to {args.to}", file=sys.stderr)
-    return 0
 
 
 def cmd_validate(args) -> int:
@@ -180,14 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("release", help="regenerate course/ from solutions/ (nbgrader generate_assignment)",
-                       description="Regenerate the student release of each assignment from its source, "
-                                   "deterministically (temporary gradebook; the output does not depend on time).")
-    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
-    p.add_argument("--source", default=None, help="source folder (default: solutions/)")
-    p.add_argument("--release-dir", default=None, help="release folder (default: course/)")
-    p.set_defaults(func=cmd_release)
+    from . import course, export, feedback
 
+    course.build_subparser(sub)       # release (autograder/course.py)
     p = sub.add_parser("grade", help="autograde submissions in parallel into OUT and the course gradebook",
                        description="Grade SUBMISSIONS/<student_id>/<assignment_id>/*.ipynb: each notebook runs in "
                                    "a fresh bubblewrap sandbox, verdicts are decided outside it against a reference "
@@ -216,17 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "can run; exit 1 with the cause when the sandbox cannot start.")
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("feedback", help="re-render the feedback pages of OUT",
-                       description="Write OUT/feedback/<student>/<assignment>/<notebook>.html again from OUT's results.")
-    p.add_argument("out", metavar="OUT")
-    p.set_defaults(func=cmd_feedback)
-
-    p = sub.add_parser("export", help="write the gradebook of OUT as CSV",
-                       description="The gradebook of OUT as CSV (one row per submission, or per cell with --detail).")
-    p.add_argument("out", metavar="OUT")
-    p.add_argument("--to", default=None, help="file to write (default: stdout)")
-    p.add_argument("--detail", action="store_true", help="one row per graded cell")
-    p.set_defaults(func=cmd_export)
+    feedback.build_subparser(sub)     # feedback from the course gradebook (autograder/feedback.py)
+    export.build_subparser(sub)       # final grades from the course gradebook (autograder/export.py)
 
     p = sub.add_parser("validate", help="nbgrader validate: run a notebook and report failing tests",
                        description="Run each NOTEBOOK top to bottom like nbgrader's Validate button; exit 1 on failure.")

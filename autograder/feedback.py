@@ -97,7 +97,7 @@ def _row(cell: dict, grade: dict | None, summary: dict | None, hidden: list[str]
         elif earned >= points:
             result = '<span class="pass">passed</span>'
         else:
-            result = f'<span class="pending">partial credit</span>'
+            result = '<span class="pending">partial credit</span>'
     shown = "–" if earned is None else _fmt(earned)
     label = {"test": "test", "answer": "written answer", "task": "task"}.get(kind, kind)
     return (f"<tr><td><code>{html.escape(gid)}</code></td><td>{label}</td><td>{result}</td>"
@@ -439,7 +439,7 @@ def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> No
                 times = [os.path.getmtime(os.path.join(d, n)) for d in (submitted, autograded) if os.path.isdir(d)
                          for n in os.listdir(d) if n.endswith(".ipynb")]
                 when = datetime.datetime.fromtimestamp(max(times) if times else datetime.datetime.now().timestamp(),
-                                                       datetime.timezone.utc)
+                                                       datetime.UTC)
                 write_file(dst, when.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
             elif not os.path.exists(dst):
                 write_file(dst, secrets.token_hex(64))

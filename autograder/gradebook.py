@@ -90,9 +90,11 @@ class ResultStore:
                         out.append(r)
         return out
 
-    def write_csv(self) -> str:
+    def write_csv(self, finals: dict | None = None) -> str:
+        """grades.csv (``finals``: (student, assignment) -> export.FinalGrade from the course gradebook,
+        so that a graded row's score includes the manual points given in formgrader) and grades_detail.csv."""
         results = self.all_results()
-        atomic_write(os.path.join(self.out, "grades.csv"), grades_csv(results))
+        atomic_write(os.path.join(self.out, "grades.csv"), grades_csv(results, finals))
         atomic_write(os.path.join(self.out, "grades_detail.csv"), detail_csv(results))
         return os.path.join(self.out, "grades.csv")
 
@@ -114,13 +116,18 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
-def grades_csv(results: list[dict]) -> str:
+def grades_csv(results: list[dict], finals: dict | None = None) -> str:
+    """One row per submission; a row the gradebook holds takes its final score (autograded + manual)
+    and whether manual grading is still pending from there."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for r in results:
-        w.writerow([csv_cell(r["student_id"]), csv_cell(r["assignment"]), _num(r["score"]), _num(r["max_score"]),
-                    r["status"], int(bool(r.get("needs_manual_grade"))), csv_cell(" ".join(r.get("flags", []))),
+        final = (finals or {}).get((r["student_id"], r["assignment"]))
+        score = final.score if final is not None and r["status"] == "graded" else r["score"]
+        pending = final.needs_manual_grade if final is not None else r.get("needs_manual_grade")
+        w.writerow([csv_cell(r["student_id"]), csv_cell(r["assignment"]), _num(score), _num(r["max_score"]),
+                    r["status"], int(bool(pending)), csv_cell(" ".join(r.get("flags", []))),
                     csv_cell(" | ".join(r.get("notes", [])))])
     return buf.getvalue()
 
@@ -198,8 +205,7 @@ def register_assignment(db_url: str, template_db_url: str, assignment: str) -> N
 
 def _submission(gb, assignment: str, student: str, timestamp):
     """The submission (created, with every grade and comment row, in the open transaction)."""
-    from nbgrader.api import (Comment, Grade, MissingEntry, Student, SubmittedAssignment,
-                              SubmittedNotebook)
+    from nbgrader.api import Comment, Grade, MissingEntry, Student, SubmittedAssignment, SubmittedNotebook
     try:
         return gb.find_submission(assignment, student)
     except MissingEntry:

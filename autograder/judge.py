@@ -22,7 +22,7 @@ import base64
 import math
 import re
 
-from .records import CellVerdict, NotebookPlan, NotebookResult, RunOutput, Status
+from .records import CellVerdict, NotebookPlan, NotebookResult, RunOutput
 
 DEFAULT_TOL = {"float64": (1e-10, 1e-12), "complex128": (1e-10, 1e-12)}
 DEFAULT_TOL_OTHER = (1e-5, 1e-6)
@@ -223,7 +223,7 @@ def judge(plan: NotebookPlan, run: RunOutput, reference: RunOutput, *, solution_
     student_source = {c.grade_id: c.source for c in plan.cells if c.kind == "solution" and c.grade_id}
     hits = {gid: forbidden_uses(student_source.get(gid, ""), names) for gid, names in plan.forbidden.items()}
     verdicts, flags = [], []
-    for gid, names in hits.items():
+    for names in hits.values():
         flags += [f"forbidden:{n}" for n in names]
     for cell in plan.cells:
         if cell.kind == "answer" or (cell.kind == "solution" and cell.points > 0):

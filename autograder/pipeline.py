@@ -24,8 +24,14 @@ import time
 import nbformat
 
 from . import __version__, course, discover, judge, plan, run, sandbox
-from .gradebook import (GradebookError, ResultStore, atomic_write, record_submission, register_assignment,
-                        write_autograded)
+from .gradebook import (
+    ResultStore,
+    atomic_write,
+    record_submission,
+    register_assignment,
+    safe_db_url,
+    write_autograded,
+)
 from .limits import Limits
 from .records import CellRun, NotebookResult, RunOutput, Status, Submission, SubmissionResult
 
@@ -38,7 +44,7 @@ class CourseTarget:
     autograded: str = "autograded"
 
     @classmethod
-    def resolve(cls, course_dir: str | None, db_url: str | None) -> "CourseTarget":
+    def resolve(cls, course_dir: str | None, db_url: str | None) -> CourseTarget:
         """``--course DIR`` (its ``nbgrader_config.py`` when present) / ``--db-url``; default: this course."""
         if course_dir:
             root = os.path.abspath(course_dir)
@@ -179,9 +185,29 @@ class Batch:
             self._grade_pending(pending, sources, templates)
         finally:
             shutil.rmtree(run_dir, ignore_errors=True)
-        self.store.write_csv()
+        self._record_finals(needed)
         self.timing["total_s"] = time.monotonic() - t0
         return self.store.all_results()
+
+    def _record_finals(self, assignments: list[str]) -> None:
+        """The last stage reads the gradebook back: grades.csv with the final scores (manual points
+        included) and the students' feedback pages (autograder.feedback), for the assignments graded."""
+        from . import export, feedback
+
+        try:
+            finals = {(g.student_id, g.assignment): g for g in export.final_grades(self.target.db_url, assignments or None)}
+        except Exception as e:  # the gradebook went away after recording: the CSV still gets every row
+            self.echo(f"could not read final grades from {safe_db_url(self.target.db_url)}: {type(e).__name__}: {e}")
+            finals = {}
+        self.store.write_csv(finals)
+        results = self.store.all_results()
+        graded = [r for r in results if (r["student_id"], r["assignment"]) in finals and r["assignment"] in assignments]
+        if graded:
+            notes = {(r["student_id"], r["assignment"]): list(r.get("notes", [])) for r in graded}
+            feedback.write_feedback(self.target.db_url, self.target.root, self.store.out,
+                                    assignments=sorted({r["assignment"] for r in graded}),
+                                    students=sorted({r["student_id"] for r in graded}), notes=notes,
+                                    autograded_dir=self.target.autograded)
 
     def _grade_pending(self, pending, sources, templates) -> None:
         with cf.ThreadPoolExecutor(self.jobs) as pool:

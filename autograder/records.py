@@ -38,14 +38,14 @@ class Status(enum.Enum):
         return list(Status).index(self)
 
     @classmethod
-    def from_code(cls, code: str) -> "Status":
+    def from_code(cls, code: str) -> Status:
         for s in cls:
             if s.code == code:
                 return s
         raise ValueError(f"unknown status {code!r}")
 
     @classmethod
-    def worst(cls, statuses) -> "Status":
+    def worst(cls, statuses) -> Status:
         return max(statuses, key=lambda s: s.rank, default=cls.GRADED)
 
 

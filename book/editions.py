@@ -162,7 +162,7 @@ def text_leak_problems(text: str, source, where: str) -> list[str]:
     problems = [f"{where} contains {d!r}" for d in nbcheck.DELIMITERS if d in text]
     lines = {ln.strip() for ln in text.splitlines()}
     secrets, public = nbcheck._secrets_and_public(source)
-    for i, cell, what, block in secrets:
+    for i, _cell, what, block in secrets:
         for line in (ln.strip() for ln in block.splitlines()):
             if len(line) >= 12 and line in lines and line not in public:
                 problems.append(f"{where}: {what} text of source cell {i} appears: {line!r}")

@@ -34,7 +34,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from hub.postgres import Cluster, find_bin_dir, redact
@@ -52,7 +52,7 @@ DISABLED_LAB_EXTENSIONS = {
 }
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     INSTRUCTOR = "instructor"
     TA = "ta"
     STUDENT = "student"
@@ -84,7 +84,7 @@ class Roster:
         return next(m for m in self.members if m.login == login)
 
     @classmethod
-    def demo(cls, prefix: str = "gl-", students: int = 3) -> "Roster":
+    def demo(cls, prefix: str = "gl-", students: int = 3) -> Roster:
         """An instructor, a TA and ``students`` students, each with a fresh random password."""
         people = [(f"{prefix}instructor", Role.INSTRUCTOR), (f"{prefix}ta", Role.TA)]
         people += [(f"{prefix}student{i}", Role.STUDENT) for i in range(1, students + 1)]
@@ -92,7 +92,7 @@ class Roster:
                    grader=f"{prefix}grader")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Roster":
+    def from_dict(cls, d: dict) -> Roster:
         return cls(tuple(Member(m["login"], Role(m["role"]), m["password"]) for m in d["members"]),
                    d["grader"])
 
@@ -106,7 +106,7 @@ class Ports:
     postgres: int
 
     @classmethod
-    def free(cls) -> "Ports":
+    def free(cls) -> Ports:
         socks = [socket.socket() for _ in range(5)]
         try:
             for s in socks:
@@ -158,7 +158,7 @@ class ClassSettings:
         os.chmod(path, 0o600)
 
     @classmethod
-    def load(cls, path: Path) -> "ClassSettings":
+    def load(cls, path: Path) -> ClassSettings:
         d = json.loads(Path(path).read_text())
         return cls(**{**d, "roster": Roster.from_dict(d["roster"]), "ports": Ports(**d["ports"])})
 
@@ -288,7 +288,7 @@ class Classroom:
     # ---- setup -----------------------------------------------------------------------------
     @classmethod
     def prepare(cls, run_dir: Path, roster: Roster, assignments: dict[str, list[str]] | None = None,
-                ports: Ports | None = None) -> "Classroom":
+                ports: Ports | None = None) -> Classroom:
         """Accounts, folders, configs, the PostgreSQL cluster and gradebook database, the course.
 
         ``assignments``: ``{assignment: [notebook, ...]}`` copied from ``solutions/`` into the

@@ -57,7 +57,7 @@ class Cluster:
 
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
-    def create(cls, data_dir: Path, port: int, bin_dir: Path | None = None) -> "Cluster":
+    def create(cls, data_dir: Path, port: int, bin_dir: Path | None = None) -> Cluster:
         """``initdb`` a new cluster in ``data_dir`` (which must not exist yet)."""
         bin_dir = bin_dir or find_bin_dir()
         if bin_dir is None:

@@ -118,7 +118,7 @@ def jupyter_lab(root: Path, scratch: Path, startup_timeout: float = 90):
                 break
             except (urllib.error.URLError, ConnectionError, OSError):
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not answer on {lab.url} within {startup_timeout} s:\n{lab.log_tail()}")
+                    raise RuntimeError(f"JupyterLab did not answer on {lab.url} within {startup_timeout} s:\n{lab.log_tail()}") from None
                 time.sleep(0.25)
         yield lab
     finally:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
-import json
 import os
 import pwd
 import shutil
@@ -370,10 +369,11 @@ def test_regrade_and_late_student_keep_manual_grades(tiny, tmp_path):
 def test_skipping_experiments_gives_the_same_scores(tiny, tmp_path):
     """The source gains an `experiment` cell (slow, needed by no test) and the submissions too:
     graded with skipping (default) and without, the scores are equal."""
-    from autograder import pipeline
-    from autograder.limits import Limits
     import nbformat
     from nbformat.v4 import new_code_cell
+
+    from autograder import pipeline
+    from autograder.limits import Limits
     source, release, c = tiny
     src2 = tmp_path / "source"
     shutil.copytree(source, src2)

@@ -8,14 +8,13 @@ import sys
 
 import nbformat
 import pytest
-
 import torch
 
 from autograder import course, discover, feedback, gradebook, judge, plan, runner
 from autograder.cli import build_parser
 from autograder.records import Status
-from gradlab import observe
 from grading import tiny_course as T
+from gradlab import observe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMANDS = ["release", "grade", "feedback", "export", "validate", "bench", "doctor"]

@@ -47,6 +47,7 @@ def test_real_exchange_flow(tiny, tmp_path):
     assert fetched.exists()
     # the student solves two of the four exercises in the fetched copy, then submits
     import nbformat
+
     from autograder.course import fill_solutions
     nb = fill_solutions(nbformat.read(fetched, as_version=4), c.ps1_source, which={"sigmoid_impl", "double_impl"})
     nbformat.write(nb, fetched)

@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 from hub.classroom import COURSE_ID, ClassError, Classroom, Roster, missing_components  # noqa: E402
 from hub.postgres import redact  # noqa: E402
 
-
 ASSIGNMENT = "01_vanishing_gradients"
 NOTEBOOK = "01_sigmoid_saturation"
 WRITTEN = "answer_tanh_vs_logistic"  # the notebook's manually graded written answer (3 points)
@@ -597,6 +596,7 @@ def test_course_service_manifest_uses_the_postgresql_gradebook_and_the_course_la
 
 def test_singleuser_image_pins_the_course_environment_plus_the_hub_extra():
     import tomllib
+
     import yaml
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     env = yaml.safe_load((DEPLOY / "image" / "environment.yml").read_text())

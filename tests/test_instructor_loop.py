@@ -12,8 +12,7 @@ step that runs each here: `make release` (1), `nbgrader collect` (2: files put i
 `grade` (3, 5), `make lab LAB_ROOT=.` (4: formgrader's API writes), `feedback` and `nbgrader
 release_feedback` (6), `export` (7). Every command runs with `--course` on the temporary course.
 
-The grading step is :func:`grade_step` (plain ``nbgrader autograde`` with the course config for
-now; ``python -m autograder grade`` once it records into the course gradebook).
+The grading step is :func:`grade_step`: ``python -m autograder grade`` into the course.
 """
 from __future__ import annotations
 
@@ -48,17 +47,8 @@ EXTRA = ("full", "test_zeros", 0.5)   # extra credit on an autograded cell
 
 
 def autograder(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """``python -m autograder ARGS``, run from the repository root as README gives it.
-
-    Until cli.py wires the release/feedback/export hooks (course/feedback/export.build_subparser),
-    those subcommands run from their modules with the same arguments."""
+    """``python -m autograder ARGS``, run from the repository root as README gives it."""
     cmd = [sys.executable, "-m", "autograder", *args]
-    modules = {"release": "autograder.course", "feedback": "autograder.feedback", "export": "autograder.export"}
-    if args[0] in modules:
-        from autograder import cli
-        sub = next(a for a in cli.build_parser()._actions if a.dest == "command").choices[args[0]]
-        if not any("--course" in a.option_strings for a in sub._actions):
-            cmd = [sys.executable, "-m", modules[args[0]], *args[1:]]
     proc = subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
     if check:
         assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
@@ -75,9 +65,9 @@ def nbgrader(*args: str, course: Path) -> subprocess.CompletedProcess:
 
 def grade_step(course: Path, assignment: str) -> subprocess.CompletedProcess:
     """The one grading step of the loop: every new submission of ``assignment`` into the course
-    gradebook and ``autograded/``. (Integrator: ``autograder("grade", str(course / "submitted"),
-    "--out", ..., "--course", str(course))`` once grade records into the course gradebook.)"""
-    return nbgrader("autograde", assignment, course=course)
+    gradebook and ``autograded/``: ``python -m autograder grade`` (README's command) into the course."""
+    return autograder("grade", str(course / "submitted"), "--out", str(course / "grading-out"),
+                      "--course", str(course), "--jobs", "2")
 
 
 def _source_with_task(root: Path) -> None:

@@ -24,8 +24,6 @@ solution recorded the value (defaults: 1e-5/1e-6 for float32 and float, 1e-10/1e
 """
 from __future__ import annotations
 
-import os
-
 import torch
 
 __all__ = ["record", "seed", "active", "begin", "end", "Recording"]

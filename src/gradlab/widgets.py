@@ -349,6 +349,7 @@ def optimizer_explorer(optimizers: dict | None = None, *, surface: str = "rosenb
     """
     import ipywidgets as W
     import numpy as np
+
     from .plots import SURFACES, optimizer_path, plot_paths
 
     optimizers = dict(optimizers or OPTIMIZERS_2D)
