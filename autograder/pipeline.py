@@ -49,14 +49,19 @@ class CourseTarget:
         if course_dir:
             root = os.path.abspath(course_dir)
             cfg_url, autograded = None, "autograded"
-            cfg_file = os.path.join(root, "nbgrader_config.py")
-            if os.path.isfile(cfg_file):
-                from traitlets.config.loader import PyFileConfigLoader
-                cfg = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
-                cd = cfg.get("CourseDirectory", {})
+            # nbgrader's own config chain (system, user ~/.jupyter, then the course folder's file), so a
+            # gradebook password kept in a config file never has to appear on a command line
+            from jupyter_core.paths import jupyter_config_path
+            from traitlets.config import Config
+            from traitlets.config.loader import PyFileConfigLoader
+            cfg = Config()
+            for folder in [*reversed(jupyter_config_path()), root]:
+                if os.path.isfile(os.path.join(folder, "nbgrader_config.py")):
+                    cfg.merge(PyFileConfigLoader("nbgrader_config.py", path=folder).load_config())
+            cd = cfg.get("CourseDirectory", {})
+            if os.path.realpath(cd.get("root") or root) == os.path.realpath(root):  # a config of this course
                 cfg_url = cd.get("db_url") or None
                 autograded = cd.get("autograded_directory") or autograded
-                root = cd.get("root") or root
         else:
             cfg = course.course_config()
             root = cfg.CourseDirectory.root

@@ -67,8 +67,10 @@ def grade_collected(course_dir: Path, db_url: str, *, run, assignment: str = ASS
     Raises ``ClassError`` naming the gradebook (password hidden) when grading fails.
     """
     if autograder_supports_course():
+        # the gradebook URL (with its password) comes from the grader's nbgrader config, never argv:
+        # a command line is visible to every local user in `ps`
         cmd = ["python", "-m", "autograder", "grade", str(course_dir / "submitted"),
-               "--out", str(course_dir / "autograder-out"), "--course", str(course_dir), "--db-url", db_url]
+               "--out", str(course_dir / "autograder-out"), "--course", str(course_dir)]
     else:  # nbgrader's own autograde reads db_url from the course's nbgrader_config.py
         cmd = ["nbgrader", "autograde", assignment, "--force"]
     proc = run(cmd, course_dir)
