@@ -296,8 +296,13 @@ class Batch:
                                  sources[sub.assignment][stem].metadata)
         folder = os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment)
         write_feedback(folder, stored, info)
-        if sub.timestamp:  # nbgrader's release_feedback pairs pages with the submission by it
+        if sub.timestamp:  # nbgrader's release_feedback pairs pages with the submission by these two
             atomic_write(os.path.join(folder, "timestamp.txt"), sub.timestamp)
+            try:
+                secret = discover.read_notebook(os.path.join(sub.path, "submission_secret.txt"))[:256]
+                atomic_write(os.path.join(folder, "submission_secret.txt"), secret.decode("ascii", "replace").strip())
+            except (ValueError, OSError):
+                pass
         return stored
 
 
