@@ -294,16 +294,24 @@ class Batch:
             for stem, (p, out) in autograded.items():
                 write_autograded(folder, stem + ".ipynb", _autograded_cells(p, out, sources[sub.assignment][stem]),
                                  sources[sub.assignment][stem].metadata)
+            _exchange_files(sub, folder)  # as nbgrader autograde copies them: generate/release_feedback need them
         folder = os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment)
         write_feedback(folder, stored, info)
-        if sub.timestamp:  # nbgrader's release_feedback pairs pages with the submission by these two
-            atomic_write(os.path.join(folder, "timestamp.txt"), sub.timestamp)
-            try:
-                secret = discover.read_notebook(os.path.join(sub.path, "submission_secret.txt"))[:256]
-                atomic_write(os.path.join(folder, "submission_secret.txt"), secret.decode("ascii", "replace").strip())
-            except (ValueError, OSError):
-                pass
+        _exchange_files(sub, folder)
         return stored
+
+
+def _exchange_files(sub: Submission, folder: str) -> None:
+    """The submission's ``timestamp.txt`` and ``submission_secret.txt`` (nbgrader's exchange pairs a
+    feedback page with its submission by them), read as hostile input: size-capped, never a link."""
+    if not sub.timestamp:
+        return
+    atomic_write(os.path.join(folder, "timestamp.txt"), sub.timestamp)
+    try:
+        secret = discover.read_notebook(os.path.join(sub.path, "submission_secret.txt"))[:256]
+        atomic_write(os.path.join(folder, "submission_secret.txt"), secret.decode("ascii", "replace").strip())
+    except (ValueError, OSError):
+        pass
 
 
 def _autograded_cells(p, out: RunOutput, source_nb) -> list[dict]:

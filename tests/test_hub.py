@@ -328,7 +328,9 @@ def test_release_fetch_submit_grade_formgrader_feedback_export(room, browser):
     ictx.close()
 
     # feedback: generated and released by the grader, fetched by each student, their own only
-    room.grader_nbgrader("generate_feedback", ASSIGNMENT, "--force")
+    # (python -m autograder feedback: the gradebook's points and comments, never the hidden tests)
+    room.run_as(s.roster.grader, ["python", "-m", "autograder", "feedback", str(course / "autograder-out"),
+                                  "--course", str(course)], cwd=course, env=room.hub_env(s.roster.grader, s.service_token))
     room.grader_nbgrader("release_feedback", ASSIGNMENT)
     final = scores(room)
     pages = {}
@@ -339,7 +341,7 @@ def test_release_fetch_submit_grade_formgrader_feedback_export(room, browser):
         assert len(found) == 1, found
         pages[who] = str(found[0])
         html = room.run_as(who, ["cat", pages[who]]).stdout
-        assert f"Score: {final[who]['score']:.1f}" in html, (who, final[who])
+        assert f"{final[who]['score']:g} / " in html, (who, final[who])
         assert "BEGIN HIDDEN TESTS" not in html
     TIMINGS["release_to_feedback_3_students_s"] = time.perf_counter() - t_release
     for who, other in [(students[1], students[0]), (students[2], students[1])]:
