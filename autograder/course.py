@@ -48,10 +48,30 @@ def course_config(root: str | None = None, db_url: str | None = None) -> Config:
     """
     cfg = PyFileConfigLoader("nbgrader_config.py", path=PACKAGE_DIR).load_config()
     if root:
-        cfg.CourseDirectory.root = os.path.abspath(root)
+        root = os.path.abspath(root)
+        for extra in _course_config_files(root):
+            cfg.merge(extra)
+        cfg.CourseDirectory.root = root
     if db_url:
         cfg.CourseDirectory.db_url = db_url
     return cfg
+
+
+def _course_config_files(root: str) -> list[Config]:
+    """nbgrader's own config chain for the course at ``root``: ``nbgrader_config.py`` in the Jupyter
+    config folders (system first, the user's ``~/.jupyter`` last) and then in ``root`` itself — only
+    the files that describe this course (no ``CourseDirectory.root``, or this one). A gradebook URL
+    with a password can so live in a config file (the hub's grader) and never on a command line."""
+    from jupyter_core.paths import jupyter_config_path
+
+    found = []
+    for folder in [*reversed(jupyter_config_path()), root]:
+        if os.path.isfile(os.path.join(folder, "nbgrader_config.py")):
+            extra = PyFileConfigLoader("nbgrader_config.py", path=folder).load_config()
+            other = extra.get("CourseDirectory", {}).get("root")
+            if not other or os.path.realpath(other) == os.path.realpath(root):
+                found.append(extra)
+    return found
 
 
 def db_url_of(cfg: Config) -> str:

@@ -46,28 +46,9 @@ class CourseTarget:
     @classmethod
     def resolve(cls, course_dir: str | None, db_url: str | None) -> CourseTarget:
         """``--course DIR`` (its ``nbgrader_config.py`` when present) / ``--db-url``; default: this course."""
-        if course_dir:
-            root = os.path.abspath(course_dir)
-            cfg_url, autograded = None, "autograded"
-            # nbgrader's own config chain (system, user ~/.jupyter, then the course folder's file), so a
-            # gradebook password kept in a config file never has to appear on a command line
-            from jupyter_core.paths import jupyter_config_path
-            from traitlets.config import Config
-            from traitlets.config.loader import PyFileConfigLoader
-            cfg = Config()
-            for folder in [*reversed(jupyter_config_path()), root]:
-                if os.path.isfile(os.path.join(folder, "nbgrader_config.py")):
-                    cfg.merge(PyFileConfigLoader("nbgrader_config.py", path=folder).load_config())
-            cd = cfg.get("CourseDirectory", {})
-            if os.path.realpath(cd.get("root") or root) == os.path.realpath(root):  # a config of this course
-                cfg_url = cd.get("db_url") or None
-                autograded = cd.get("autograded_directory") or autograded
-        else:
-            cfg = course.course_config()
-            root = cfg.CourseDirectory.root
-            cfg_url = cfg.CourseDirectory.db_url
-            autograded = "autograded"
-        return cls(root, db_url or cfg_url or "sqlite:///" + os.path.join(root, "gradebook.db"), autograded)
+        cfg = course.course_config(course_dir, db_url)   # nbgrader's config chain for that course
+        return cls(cfg.CourseDirectory.root, course.db_url_of(cfg),
+                   cfg.CourseDirectory.get("autograded_directory") or "autograded")
 
 
 def _row(sub: Submission, status: Status, h: str, max_score: float, note: str) -> dict:
