@@ -26,7 +26,7 @@ def _limits(args) -> Limits:
 
 def cmd_grade(args) -> int:
     from . import pipeline
-    from .gradebook import GradebookError, format_table
+    from .gradebook import GradebookError, format_table, safe_db_url
     from .sandbox import SandboxUnavailable
 
     source, submissions, out = args.source, args.submissions, args.out
@@ -63,7 +63,8 @@ def cmd_grade(args) -> int:
         if demo_tmp:
             shutil.rmtree(demo_tmp, ignore_errors=True)
     print(format_table(results))
-    print(f"\ngradebook: {os.path.join(os.path.abspath(out), 'grades.csv')} and {target.db_url}", file=sys.stderr)
+    print(f"\ngradebook: {os.path.join(os.path.abspath(out), 'grades.csv')} and {safe_db_url(target.db_url)}",
+          file=sys.stderr)
     return 0
 
 

@@ -30,6 +30,8 @@ from nbgrader import utils
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from .gradebook import safe_db_url
+
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # nbgrader runs the `alembic` executable (by PATH) when it creates a gradebook; make it find the
@@ -225,7 +227,7 @@ def register(template_db_url: str, db_url: str, assignments: list[str], course_i
             gone = {nb.name for nb in dst.find_assignment(a).notebooks} - {nb.name for nb in new.notebooks}
             if gone and dst.find_assignment(a).submissions:
                 raise RuntimeError(f"cannot register {a}: notebook(s) {', '.join(sorted(gone))} vanished from the "
-                                   f"source but the assignment has submissions in {db_url}")
+                                   f"source but the assignment has submissions in {safe_db_url(db_url)}")
             for name in sorted(gone):
                 dst.remove_notebook(name, a)
             for nb in new.notebooks:
@@ -453,7 +455,7 @@ def cmd_release(args) -> int:
     if not done:
         print(f"no assignments in {source}: nothing to release")
     for a in done:
-        print(f"released {a} -> {os.path.join(release_dir, a)}" + (f" (registered in {db_url})" if db_url else ""))
+        print(f"released {a} -> {os.path.join(release_dir, a)}" + (f" (registered in {safe_db_url(db_url)})" if db_url else ""))
     return 0
 
 

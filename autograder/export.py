@@ -22,6 +22,7 @@ import warnings
 from dataclasses import astuple, dataclass, fields
 
 from .feedback import write_file
+from .gradebook import safe_db_url
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def cmd_export(args) -> int:
     path = args.to or os.path.join(args.out, "grades_final.csv")
     write_csv(path, rows)
     pending = sum(r.needs_manual_grade for r in rows)
-    print(f"wrote {len(rows)} row(s) from {db_url} to {path}"
+    print(f"wrote {len(rows)} row(s) from {safe_db_url(db_url)} to {path}"
           + (f"; {pending} still need manual grading (needs_manual_grade=1)" if pending else ""), file=sys.stderr)
     return 0
 

@@ -32,6 +32,8 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 
+from .gradebook import safe_db_url
+
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 SCAFFOLD = re.compile(r"__gradlab__\.seal\('[0-9a-f]*'\)|__gradlab_value__ = \(|__gradlab_value__")
 MAX_MESSAGE = 300
@@ -481,7 +483,7 @@ def cmd_feedback(args) -> int:
     pages = write_feedback(db_url, cfg.CourseDirectory.root, args.out, assignments=args.assignment or None,
                            students=args.student or None)
     pending = sum(p.pending for p in pages)
-    print(f"wrote {len(pages)} feedback page(s) from {db_url} to {os.path.join(os.path.abspath(args.out), 'feedback')} "
+    print(f"wrote {len(pages)} feedback page(s) from {safe_db_url(db_url)} to {os.path.join(os.path.abspath(args.out), 'feedback')} "
           f"and {course.course_dir(cfg, 'feedback')}" + (f"; {pending} still need manual grading" if pending else ""))
     return 0
 

@@ -25,6 +25,7 @@ import nbformat
 
 from . import __version__, course, discover, judge, plan, run, sandbox
 from .gradebook import (
+    GradebookError,
     ResultStore,
     atomic_write,
     record_submission,
@@ -183,8 +184,9 @@ class Batch:
         try:
             finals = {(g.student_id, g.assignment): g for g in export.final_grades(self.target.db_url, assignments or None)}
         except Exception as e:  # the gradebook went away after recording: the CSV still gets every row
-            self.echo(f"could not read final grades from {safe_db_url(self.target.db_url)}: {type(e).__name__}: {e}")
-            finals = {}
+            self.store.write_csv()
+            raise GradebookError(f"reading the final grades back from the gradebook {safe_db_url(self.target.db_url)} "
+                                 f"failed: {type(e).__name__}: {safe_db_url(str(e))[:500]}") from None
         self.store.write_csv(finals)
         results = self.store.all_results()
         graded = [r for r in results if (r["student_id"], r["assignment"]) in finals and r["assignment"] in assignments]
