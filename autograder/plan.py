@@ -15,6 +15,7 @@ test cell is paired with the solution cell above it (whose forbidden built-ins f
 """
 from __future__ import annotations
 
+import functools
 import json
 
 import nbformat
@@ -22,7 +23,14 @@ import nbformat
 from .records import CellPlan, NotebookPlan
 
 EXPERIMENT_TAG = "experiment"
-STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+@functools.cache
+def stub() -> str:
+    """What the release puts in a solution cell (the course's ClearSolutions.code_stub)."""
+    from . import course
+
+    return course.course_config().ClearSolutions.code_stub["python"]
 
 
 def _meta(cell) -> dict:
@@ -138,7 +146,7 @@ def _from_source(src, submitted) -> CellPlan:
     if kind in ("test", "setup", "markdown"):
         return CellPlan(0, kind, gid, _text(src), points)
     if kind == "solution":
-        return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else STUB, points,
+        return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else stub(), points,
                         submitted is None or _unchanged(submitted))
     return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else "", points,  # answer, task
                     submitted is None or _unchanged(submitted))

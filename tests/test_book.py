@@ -156,7 +156,7 @@ def test_student_edition_shows_stubs_and_experiment_outputs_only(book):
     root, out, *_ = book
     html = (out / "student/01_alpha/01_first.html").read_text()
     text = editions.html_text(html)
-    assert "raise NotImplementedError()" in text and "YOUR ANSWER HERE" in text
+    assert "replace this line with your solution" in text and "YOUR ANSWER HERE" in text
     assert "experiment: double(5) = 10" in text               # the experiment's printed result stays
     assert "hidden tests passed" not in text                  # no output of a test cell
     assert "double(2) should be 4" in text                    # the visible test's source is shown
