@@ -305,7 +305,7 @@ def _autograded_cells(p, out: RunOutput, source_nb) -> list[dict]:
         if c.kind in ("markdown", "answer") and c.grade_id not in meta or c.kind == "markdown":
             cells.append({"cell_type": "markdown", "source": c.source, "metadata": meta.get(c.grade_id, {})})
             continue
-        if c.kind == "answer":
+        if c.kind in ("answer", "task"):   # written answers and tasks keep their cell type (markdown)
             cell_type = "markdown" if source_nb.cells and any(
                 s.metadata.get("nbgrader", {}).get("grade_id") == c.grade_id and s.cell_type == "markdown"
                 for s in source_nb.cells) else "code"
