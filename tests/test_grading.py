@@ -301,11 +301,15 @@ def test_rerun_resumes_without_regrading(batch):
 
 @pytest.mark.slow
 def test_export_and_feedback_commands(batch):
-    proc = run_cli("export", batch["out"])
+    """After grade, `export` and `feedback` read the same course gradebook (README's loop)."""
+    course = str(batch["course"])
+    proc = run_cli("export", batch["out"], "--course", course, "--to", "-")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[0].startswith("student_id,assignment,score,max_score,status")
-    proc = run_cli("feedback", batch["out"])
-    assert proc.returncode == 0 and "wrote feedback for" in proc.stdout
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("student_id,assignment,score,max_score,status,needs_manual_grade"), lines[:2]
+    assert any(line.startswith("full,a1,") for line in lines), lines
+    proc = run_cli("feedback", batch["out"], "--course", course)
+    assert proc.returncode == 0 and "feedback page(s)" in proc.stdout, proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
