@@ -1,5 +1,7 @@
 # gradlab — the commands README.md gives. Every target creates .venv on first use.
-PYTHON ?= python3
+# .venv is built from a Python every user can run (tools/pick_python.py: not a pyenv under a 0700
+# home), so that the grading sandbox's uid, other instructors and the hub's members can use it.
+PYTHON ?= $(shell python3 tools/pick_python.py)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -14,6 +16,7 @@ help: ## list the targets
 
 # One pinned environment: pyproject pins the direct dependencies, constraints.txt the rest.
 $(STAMP): pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "no Python 3.11 found (see tools/pick_python.py)" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
 	touch $(STAMP)
@@ -55,8 +58,8 @@ test-fast: $(STAMP) ## the tests that are neither slow nor browser tests
 	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 # ruff (configured in pyproject.toml) over the package, the grader, the tests and the benchmarks.
-lint: $(STAMP) ## ruff over src, autograder, tests, benchmarks, book and hub
-	$(VENV)/bin/ruff check src autograder tests benchmarks book hub
+lint: $(STAMP) ## ruff over src, autograder, tests, benchmarks, book, hub and tools
+	$(VENV)/bin/ruff check src autograder tests benchmarks book hub tools
 
 grade: $(STAMP) ## grade the bundled demo class and print the gradebook
 	$(PY) -m autograder grade --demo --jobs $(JOBS)

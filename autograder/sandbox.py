@@ -38,12 +38,14 @@ class SandboxUnavailable(RuntimeError):
     """The sandbox cannot start here; the message names the cause and the fix."""
 
 
-def _world_reachable(path: str) -> bool:
-    """Every directory above ``path`` is searchable by others and the file readable (no 0700 home)."""
+def world_reachable(path: str) -> bool:
+    """Every directory above ``path``'s real path is searchable by others and the file is readable
+    by others (no interpreter inside a 0700 home). ``tools/pick_python.py`` applies the same rule
+    when ``make`` builds ``.venv``."""
     path = os.path.realpath(path)
     parts = path.split(os.sep)
-    for i in range(2, len(parts)):
-        d = os.sep.join(parts[:i]) or "/"
+    for i in range(1, len(parts)):
+        d = os.sep.join(parts[:i]) or os.sep
         try:
             if not os.stat(d).st_mode & stat.S_IXOTH:
                 return False
@@ -56,25 +58,21 @@ def _world_reachable(path: str) -> bool:
 
 
 def interpreter() -> tuple[str, list[str]]:
-    """A Python of this version that the sandbox's uid can run, and the folders it needs bound.
+    """The environment's interpreter, and the folders the sandbox must bind for it.
 
-    The environment's own interpreter when it is world-reachable; otherwise (e.g. a pyenv Python
-    under a 0700 ``/root``) the system's ``pythonX.Y`` of the same version, which loads the same
-    site-packages (same ABI).
+    As root the sandbox runs as another uid, which must reach the interpreter: ``make`` builds
+    ``.venv`` from a Python every user can run (``tools/pick_python.py``). An environment built on
+    a Python inside a private home (a pyenv under a 0700 ``/root``) is refused, with the fix.
+    Unprivileged, the sandbox runs as the caller, who reaches their own interpreter anyway.
     """
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     real = os.path.realpath(sys.executable)
-    if _world_reachable(real):
-        base = os.path.realpath(sys.base_prefix)
-        return real, ([] if base.startswith("/usr") else [base])
-    for cand in (f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
-        if os.path.exists(cand) and _world_reachable(cand):
-            real = os.path.realpath(cand)
-            return real, ([] if real.startswith("/usr/") and not real.startswith("/usr/local/") else
-                          [os.path.dirname(os.path.dirname(real))])
-    raise SandboxUnavailable(f"no {version} interpreter that an unprivileged user can run: {real} lies in a "
-                             f"directory others cannot traverse; install Debian's {version} or make the "
-                             "environment from a world-readable Python")
+    if os.geteuid() == 0 and not world_reachable(real):
+        raise SandboxUnavailable(
+            f"the environment's Python {real} lies in a directory other users cannot traverse, so the "
+            "sandbox's unprivileged uid cannot run it; rebuild the environment from a Python every user "
+            "can run: `make clean setup` (tools/pick_python.py picks one)")
+    base = os.path.realpath(sys.base_prefix)
+    return real, ([] if base.startswith("/usr/") else [base])  # /usr is bound whole
 
 
 def site_packages() -> str:

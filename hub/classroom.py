@@ -204,63 +204,21 @@ def remove_unix_user(login: str) -> None:
     subprocess.run(["userdel", "--remove", "--force", login], capture_output=True)
 
 
-# console scripts of the members' environment, each a module run by the members' interpreter
-MEMBER_SCRIPTS = {"jupyterhub-singleuser": "jupyterhub.singleuser", "nbgrader": "nbgrader",
-                  "alembic": "alembic", "jupyter": "jupyter"}
-
-
-def make_member_env(dest: Path) -> Path:
-    """An interpreter every member can run, sharing this checkout's installed packages.
-
-    The checkout's ``.venv`` may sit on an interpreter that only its owner can reach (pyenv under
-    ``/root``, mode 0700), and a different patch release of Python is no substitute (Debian's
-    3.11.2 breaks soupsieve 4.1, hence nbconvert's HTML, hence formgrader). So the members get the
-    *same* interpreter, hard-linked (no copy, < 1 s) into ``dest`` without its site-packages; its
-    site-packages adds the checkout's venv (``site.addsitedir``, so the editable install of
-    ``gradlab`` resolves too). ``dest`` also gets ``bin/`` wrappers for the console scripts the hub
-    and nbgrader call by name, and the checkout's ``etc/jupyter`` and ``share/jupyter`` (enabled
-    server extensions, lab extensions, kernel spec). Every process run from it needs
-    ``member_environ(dest/"bin")`` (``LD_LIBRARY_PATH``: the interpreter's RUNPATH is absolute).
-    Returns ``dest/bin``.
-    """
+def member_env() -> Path:
+    """``bin/`` of the environment the members' servers, nbgrader and the grader run from: this
+    checkout's ``.venv`` itself, which ``make`` builds from a Python every user can run
+    (``tools/pick_python.py``). Refuses, naming the folder, when another user could not run it."""
     import sysconfig
-    purelib = Path(sysconfig.get_paths()["purelib"])
-    for p in [purelib, *purelib.parents]:
-        if not os.stat(p).st_mode & 0o001:
-            raise ClassError(f"{p} is not traversable by other users (chmod o+x), so the members' "
-                             "servers cannot import this checkout's packages")
-    base, ver = Path(sys.base_prefix), f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    (dest / "bin").mkdir(parents=True)
-    (dest / "lib").mkdir()
-    (dest / "lib" / ver).mkdir()
-    stdlib = [str(p) for p in (base / "lib" / ver).iterdir() if p.name != "site-packages"]
-    subprocess.run(["cp", "-al", *stdlib, str(dest / "lib" / ver)], check=True)
-    for lib in (base / "lib").glob("libpython*"):
-        subprocess.run(["cp", "-al", str(lib), str(dest / "lib" / lib.name)], check=True)
-    os.link(Path(sys.executable).resolve(), dest / "bin" / ver)
-    (dest / "bin" / "python").symlink_to(ver)
-    (dest / "bin" / "python3").symlink_to(ver)
-    site = dest / "lib" / ver / "site-packages"
-    site.mkdir()
-    (site / "gradlab_checkout.pth").write_text(f"import site; site.addsitedir({str(purelib)!r})\n")
-    # the checkout's Jupyter config (server extensions enabled: jupyterlab, nbgrader) and data
-    # (lab extensions, kernel spec) live under its sys.prefix; jupyter looks under the member's
-    for sub in ("etc/jupyter", "share/jupyter"):
-        (dest / sub).parent.mkdir(parents=True, exist_ok=True)
-        (dest / sub).symlink_to(Path(sys.prefix) / sub)
-    py = dest / "bin" / ver
-    for script, module in MEMBER_SCRIPTS.items():
-        w = dest / "bin" / script
-        w.write_text(f'#!/bin/sh\nexec "{py}" -m {module} "$@"\n')
-        os.chmod(w, 0o755)
-    # folders only: the files are links to the original inodes, whose modes stay as they are
-    subprocess.run(["find", str(dest), "-type", "d", "-exec", "chmod", "go+rx", "{}", "+"], check=True)
-    return dest / "bin"
 
-
-def member_environ(member_bin: str | Path) -> dict[str, str]:
-    """Variables every process of the members' interpreter needs (see ``make_member_env``)."""
-    return {"LD_LIBRARY_PATH": str(Path(member_bin).parent / "lib")}
+    from autograder.sandbox import world_reachable
+    bin_dir = Path(sys.prefix) / "bin"
+    for what, path in (("the environment's Python", os.path.realpath(sys.executable)),
+                       ("the environment's packages", sysconfig.get_paths()["purelib"])):
+        if not world_reachable(path):
+            raise ClassError(f"{what} ({path}) lies in a folder other users cannot traverse, so the "
+                             "members' servers cannot run it: rebuild .venv with `make clean hub-setup` "
+                             "(tools/pick_python.py picks a Python every user can run)")
+    return bin_dir
 
 
 def protect_checkout() -> int | None:
@@ -300,7 +258,7 @@ class Classroom:
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(run_dir, 0o755)
-        member_bin = make_member_env(run_dir / "python")
+        member_bin = member_env()
         settings = ClassSettings(str(run_dir), str(member_bin), roster, ports or Ports.free(),
                                  secrets.token_hex(32), secrets.token_hex(32))
         created: list[str] = []
@@ -497,8 +455,7 @@ class Classroom:
         pw = pwd.getpwnam(login)
         base = {"HOME": pw.pw_dir, "USER": login, "LOGNAME": login, "LANG": "C.UTF-8",
                 "PATH": f"{self.settings.member_bin}:/usr/bin:/bin", "MPLBACKEND": "Agg",
-                "GRADLAB_PROGRESS": "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-                **member_environ(self.settings.member_bin)}
+                "GRADLAB_PROGRESS": "0", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
         envs = [f"{k}={v}" for k, v in {**base, **(env or {})}.items()]
         proc = subprocess.run(["runuser", "-u", login, "--", "env", "-i", *envs, *cmd],
                               cwd=cwd or pw.pw_dir, capture_output=True, text=True, timeout=timeout)

@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from hub.classroom import COURSE_ID, PROXY, ClassSettings, Role, member_environ  # noqa: E402
+from hub.classroom import COURSE_ID, PROXY, ClassSettings, Role  # noqa: E402
 
 c = get_config()  # noqa: F821
 s = ClassSettings.load(os.environ["GRADLAB_CLASS_SETTINGS"])
@@ -48,7 +48,6 @@ BASE_ENV = {
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     "GRADLAB_PROGRESS": "0",
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-    **member_environ(s.member_bin),
 }
 c.Spawner.environment = dict(BASE_ENV)
 

@@ -55,27 +55,12 @@ def _test_user() -> pwd.struct_passwd:
 
 
 def cli_argv(user=None) -> list[str]:
-    """``python -m autograder`` for the current user, or for ``user`` with a Python it can run
-    (a pyenv interpreter under a 0700 /root is not one: then the system's pythonX.Y, same ABI)."""
+    """``python -m autograder`` with the environment's interpreter (``make`` builds ``.venv`` from a
+    Python every user can run); for ``user`` the checkout goes on ``sys.path`` (cwd is ``/``)."""
     if user is None:
         return [sys.executable, "-m", "autograder"]
-    python, _ = sandbox.interpreter()
-    boot = (f"import site, sys; site.addsitedir({sandbox.site_packages()!r}); sys.path.insert(0, {ROOT!r}); "
-            "from autograder.cli import main; sys.exit(main(sys.argv[1:]))")
-    return [python, "-s", "-c", boot]
-
-
-def _alembic_shim() -> str:
-    """A world-readable folder with an ``alembic`` command the test user can run (nbgrader runs
-    ``alembic`` by name; the venv's script starts an interpreter the user may not reach)."""
-    folder = _world_dir("gradlab-alembic-")
-    python, _ = sandbox.interpreter()
-    path = os.path.join(folder, "alembic")
-    with open(path, "w") as f:
-        f.write(f"#!/bin/sh\nexec {python} -s -c 'import site, sys; site.addsitedir(\"{sandbox.site_packages()}\"); "
-                "from alembic.config import main; sys.exit(main())' \"$@\"\n")
-    os.chmod(path, 0o755)
-    return folder
+    boot = f"import sys; sys.path.insert(0, {ROOT!r}); from autograder.cli import main; sys.exit(main(sys.argv[1:]))"
+    return [sys.executable, "-c", boot]
 
 
 def run_cli(*args, user=None, timeout=1500, env=None):
@@ -87,7 +72,9 @@ def run_cli(*args, user=None, timeout=1500, env=None):
             os.setresuid(user.pw_uid, user.pw_uid, user.pw_uid)
     environ = dict(os.environ, **(env or {}))
     if user is not None:
-        environ.update(HOME=user.pw_dir, USER=user.pw_name, PATH=_alembic_shim() + ":/usr/bin:/bin")
+        # nbgrader runs `alembic` by name: the environment's bin first, as `make test` does
+        environ.update(HOME=user.pw_dir, USER=user.pw_name,
+                       PATH=os.path.dirname(sys.executable) + ":/usr/bin:/bin")
         environ.pop("GRADLAB_CACHE", None)
     return subprocess.run(cli_argv(user) + list(args), cwd=ROOT if user is None else "/", capture_output=True,
                           text=True, timeout=timeout, preexec_fn=preexec, env=environ)
