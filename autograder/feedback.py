@@ -17,8 +17,9 @@ the course's ``autograded/`` notebooks, so regenerating them after manual gradin
 ``submission_secret.txt`` that ``nbgrader release_feedback`` reads), so ``nbgrader
 release_feedback ASSIGNMENT`` returns them through the exchange.
 
-``render_page``/``write_pages`` (pages from a grading run's result dicts) serve the grading
-workers until ``grade`` calls :func:`write_feedback` after recording.
+``render_page``/``write_pages`` render a page from a grading run's own record: ``grade`` uses
+them only for a submission that never reaches the gradebook (every notebook errored); every
+other page is written once, by :func:`write_feedback`, after recording.
 """
 from __future__ import annotations
 

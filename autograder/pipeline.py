@@ -271,7 +271,8 @@ class Batch:
             result.flags.append("unsafe-no-sandbox")
         result.flags = sorted(set(result.flags))
         stored = stored_record(result, info)
-        if any(n.status is not Status.ERROR for n in result.notebooks):
+        recorded = any(n.status is not Status.ERROR for n in result.notebooks)
+        if recorded:
             record_submission(self.target.db_url, stored)
             folder = os.path.join(self.target.root, self.target.autograded, sub.student_id, sub.assignment)
             for stem, (p, out) in autograded.items():
@@ -279,7 +280,8 @@ class Batch:
                                  sources[sub.assignment][stem].metadata)
             _exchange_files(sub, folder)  # as nbgrader autograde copies them: generate/release_feedback need them
         folder = os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment)
-        write_feedback(folder, stored, info)
+        if not recorded:  # a recorded submission's pages come from the gradebook (_record_finals)
+            write_feedback(folder, stored, info)
         _exchange_files(sub, folder)
         return stored
 
@@ -361,8 +363,9 @@ def stored_record(result: SubmissionResult, info: dict | None) -> dict:
 
 
 def write_feedback(folder: str, stored: dict, info: dict | None) -> list[str]:
-    """The narrow call into the feedback renderer (``autograder.feedback``, owned elsewhere):
-    ``feedback.write_pages(folder, stored_record, assignment_info) -> [paths]``."""
+    """The page of a submission that never reaches the gradebook (every notebook errored), from
+    this run's record: ``feedback.write_pages(folder, stored_record, assignment_info) -> [paths]``.
+    Every other submission's pages are written once, from the gradebook, by ``_record_finals``."""
     if not info:
         return []
     from . import feedback

@@ -357,9 +357,10 @@ def test_regrade_and_late_student_keep_manual_grades(tiny, tmp_path):
 
 
 @pytest.mark.slow
-def test_skipping_experiments_gives_the_same_scores(tiny, tmp_path):
+def test_skipping_experiments_gives_the_same_scores(tiny, tmp_path, monkeypatch):
     """The source gains an `experiment` cell (slow, needed by no test) and the submissions too:
-    graded with skipping (default) and without, the scores are equal."""
+    graded with skipping (default) and without, the scores are equal. Each submission's page is
+    rendered once, from the gradebook."""
     import nbformat
     from nbformat.v4 import new_code_cell
 
@@ -377,6 +378,11 @@ def test_skipping_experiments_gives_the_same_scores(tiny, tmp_path):
     for name, work in (("full", c.full()), ("partial", c.partial()), ("blank", c.blank()), ("wrong", c.wrong())):
         work.cells.insert(T.cell_index(work, "test_sigmoid") + 1, T.clone(nb).cells[T.cell_index(nb, "test_sigmoid") + 1])
         hostile.write(str(subs / name / "a1"), work)
+    from autograder import feedback
+    rendered = []  # each page is rendered once, from the gradebook (no per-run page for a recorded submission)
+    monkeypatch.setattr(feedback, "write_pages", lambda *a, **k: rendered.append("run-record") or [])
+    render = feedback.render_feedback
+    monkeypatch.setattr(feedback, "render_feedback", lambda fb: rendered.append((fb.student_id, fb.notebook)) or render(fb))
     scores = {}
     for skip in (True, False):
         b = pipeline.Batch(str(subs), str(tmp_path / f"out{skip}"), source=str(src2), jobs=2,
@@ -385,6 +391,7 @@ def test_skipping_experiments_gives_the_same_scores(tiny, tmp_path):
                            skip_experiments=skip, echo=lambda m: None)
         scores[skip] = {r["student_id"]: r["score"] for r in b.grade()}
     assert scores[True] == scores[False] == {"full": 5, "partial": 2, "blank": 0, "wrong": 0}
+    assert sorted(rendered) == sorted([(s, "ps1") for s in ("full", "partial", "blank", "wrong")] * 2), rendered
 
 
 @pytest.mark.slow
