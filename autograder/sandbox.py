@@ -72,7 +72,7 @@ def interpreter() -> tuple[str, list[str]]:
             "sandbox's unprivileged uid cannot run it; rebuild the environment from a Python every user "
             "can run: `make clean setup` (tools/pick_python.py picks one)")
     base = os.path.realpath(sys.base_prefix)
-    return real, ([] if base.startswith("/usr/") else [base])  # /usr is bound whole
+    return real, ([] if base == "/usr" or base.startswith("/usr/") else [base])  # /usr is bound whole
 
 
 def site_packages() -> str:
