@@ -39,22 +39,21 @@ class SandboxUnavailable(RuntimeError):
 
 
 def world_reachable(path: str) -> bool:
-    """Every directory above ``path``'s real path is searchable by others and the file is readable
-    by others (no interpreter inside a 0700 home). ``tools/pick_python.py`` applies the same rule
+    """Other users can reach ``path``: every directory above its real path is searchable by
+    others, and it is readable by others (and searchable or executable, if it is a directory or
+    an executable). No interpreter inside a 0700 home. ``tools/pick_python.py`` uses this rule
     when ``make`` builds ``.venv``."""
     path = os.path.realpath(path)
     parts = path.split(os.sep)
-    for i in range(1, len(parts)):
-        d = os.sep.join(parts[:i]) or os.sep
-        try:
-            if not os.stat(d).st_mode & stat.S_IXOTH:
-                return False
-        except OSError:
-            return False
     try:
-        return bool(os.stat(path).st_mode & stat.S_IROTH)
+        for i in range(1, len(parts)):
+            if not os.stat(os.sep.join(parts[:i]) or os.sep).st_mode & stat.S_IXOTH:
+                return False
+        mode = os.stat(path).st_mode
     except OSError:
         return False
+    needs_x = stat.S_ISDIR(mode) or mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return bool(mode & stat.S_IROTH) and (not needs_x or bool(mode & stat.S_IXOTH))
 
 
 def interpreter() -> tuple[str, list[str]]:

@@ -45,6 +45,9 @@ def test_world_reachable_needs_every_folder_searchable(world_tmp):
     assert not pick_python.world_reachable(str(private / "python"))
     os.chmod(public / "python", 0o700)  # the file itself closed to others
     assert not pick_python.world_reachable(str(public / "python"))
+    os.chmod(public / "python", 0o744)  # readable, but only its owner may execute it
+    assert not pick_python.world_reachable(str(public / "python"))
+    assert pick_python.world_reachable(str(public))  # a folder: readable and searchable
     # the grader applies the same rule to the environment's interpreter
     assert sandbox.world_reachable(str(private / "python")) is False
     (tmp_path / "link").symlink_to(private / "python")  # judged by where the link leads

@@ -14,30 +14,14 @@ Usage: ``python3 tools/pick_python.py`` (any Python 3 runs it; stdlib only).
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 import sys
 
+# the grader's own rule (stdlib only, importable before .venv exists)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from autograder.sandbox import world_reachable  # noqa: E402
+
 WANT = (3, 11)  # the version constraints.txt is resolved for
-
-
-def world_reachable(path: str) -> bool:
-    """Every directory above ``path``'s real path is searchable by others, and the file is
-    readable and executable by others (no interpreter inside a 0700 home)."""
-    real = os.path.realpath(path)
-    parts = real.split(os.sep)
-    for i in range(1, len(parts)):
-        d = os.sep.join(parts[:i]) or os.sep
-        try:
-            if not os.stat(d).st_mode & stat.S_IXOTH:
-                return False
-        except OSError:
-            return False
-    try:
-        mode = os.stat(real).st_mode
-    except OSError:
-        return False
-    return bool(mode & stat.S_IROTH and mode & stat.S_IXOTH)
 
 
 def version(python: str) -> tuple[int, int] | None:
