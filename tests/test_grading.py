@@ -54,13 +54,10 @@ def _test_user() -> pwd.struct_passwd:
         return pwd.getpwnam(TEST_USER)
 
 
-def cli_argv(user=None) -> list[str]:
-    """``python -m autograder`` with the environment's interpreter (``make`` builds ``.venv`` from a
-    Python every user can run); for ``user`` the checkout goes on ``sys.path`` (cwd is ``/``)."""
-    if user is None:
-        return [sys.executable, "-m", "autograder"]
-    boot = f"import sys; sys.path.insert(0, {ROOT!r}); from autograder.cli import main; sys.exit(main(sys.argv[1:]))"
-    return [sys.executable, "-c", boot]
+def cli_argv() -> list[str]:
+    """``python -m autograder`` with the environment's interpreter: ``make`` builds ``.venv`` from a
+    Python every user can run, and its editable install finds this checkout from any cwd."""
+    return [sys.executable, "-m", "autograder"]
 
 
 def run_cli(*args, user=None, timeout=1500, env=None):
@@ -76,7 +73,7 @@ def run_cli(*args, user=None, timeout=1500, env=None):
         environ.update(HOME=user.pw_dir, USER=user.pw_name,
                        PATH=os.path.dirname(sys.executable) + ":/usr/bin:/bin")
         environ.pop("GRADLAB_CACHE", None)
-    return subprocess.run(cli_argv(user) + list(args), cwd=ROOT if user is None else "/", capture_output=True,
+    return subprocess.run(cli_argv() + list(args), cwd=ROOT if user is None else "/", capture_output=True,
                           text=True, timeout=timeout, preexec_fn=preexec, env=environ)
 
 

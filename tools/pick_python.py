@@ -24,14 +24,18 @@ from autograder.sandbox import world_reachable  # noqa: E402
 WANT = (3, 11)  # the version constraints.txt is resolved for
 
 
-def version(python: str) -> tuple[int, int] | None:
+def probe(python: str) -> tuple[tuple[int, int], str] | None:
+    """(version, real path of the interpreter it runs), from one run of ``python``; a pyenv shim
+    is a script that runs an interpreter elsewhere, and that interpreter is what counts."""
     try:
-        out = subprocess.run([python, "-c", "import sys; print(*sys.version_info[:2])"],
+        out = subprocess.run([python, "-c", "import os, sys; print(*sys.version_info[:2], os.path.realpath(sys.executable))"],
                              capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    parts = out.stdout.split()
-    return (int(parts[0]), int(parts[1])) if out.returncode == 0 and len(parts) == 2 else None
+    parts = out.stdout.split(maxsplit=2)
+    if out.returncode != 0 or len(parts) != 3:
+        return None
+    return (int(parts[0]), int(parts[1])), parts[2].strip()
 
 
 def candidates() -> list[str]:
@@ -48,17 +52,16 @@ def candidates() -> list[str]:
 
 def pick() -> tuple[str | None, str]:
     """(the interpreter, a warning or '')."""
-    usable = [p for p in candidates() if version(p) == WANT]
-    for p in usable:
-        # a pyenv shim is a script that runs an interpreter elsewhere: judge the interpreter it runs
-        real = subprocess.run([p, "-c", "import sys, os; print(os.path.realpath(sys.executable))"],
-                              capture_output=True, text=True, timeout=30).stdout.strip()
-        if real and world_reachable(real):
+    probed = [(p, probe(p)) for p in candidates()]
+    usable = [(p, found[1]) for p, found in probed if found and found[0] == WANT]
+    for _, real in usable:
+        if world_reachable(real):
             return real, ""
     if usable:
-        return usable[0], (f"pick_python: no Python {WANT[0]}.{WANT[1]} here is reachable by other users; "
-                           f"using {usable[0]}: the grading sandbox (as root) and other users cannot run "
-                           ".venv (install your distribution's python3.11 or one outside a private home)")
+        first = usable[0][0]
+        return first, (f"pick_python: no Python {WANT[0]}.{WANT[1]} here is reachable by other users; "
+                       f"using {first}: the grading sandbox (as root) and other users cannot run "
+                       ".venv (install your distribution's python3.11 or one outside a private home)")
     return None, f"pick_python: no Python {WANT[0]}.{WANT[1]} found on PATH, /usr/local/bin or /usr/bin"
 
 
