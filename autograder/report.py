@@ -191,7 +191,7 @@ def collect(db_url: str, out: str) -> ClassReport:
             assignments.append(AssignmentStat(a.name, float(a.max_score or 0), students, len(scores), scores,
                                               statistics.fmean(scores) if scores else 0.0,
                                               statistics.median(scores) if scores else 0.0))
-    return ClassReport(datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    return ClassReport(datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                        safe_db_url(db_url), assignments, cells, sorted(pending, key=lambda p: (p.assignment, p.student_id)),
                        _incidents(out, late))
 
