@@ -42,6 +42,7 @@ class Progress:
         self.start = self.last = time.monotonic()
         self._lock = threading.Lock()
         self._bar = None
+        self._said = ""
         on = os.environ.get("GRADLAB_PROGRESS", "1") not in ("0", "false", "no", "")
         if on and stream is not None and hasattr(stream, "isatty") and stream.isatty():
             from tqdm.auto import tqdm
@@ -72,11 +73,16 @@ class Progress:
                 self._bar.update(1)
             elif time.monotonic() - self.last >= self.every:
                 self.last = time.monotonic()
-                self.echo(self.line())
+                self._say(self.line())
 
     def close(self) -> None:
         with self._lock:
             if self._bar is not None:
                 self._bar.close()
             if self.total:
-                self.echo(self.line())
+                self._say(self.line())
+
+    def _say(self, text: str) -> None:
+        if text != self._said:   # the last notebook's line and the closing one are often the same
+            self._said = text
+            self.echo(text)

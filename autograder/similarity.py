@@ -44,7 +44,7 @@ LEXER_NAME = "code.py"   # copydetect picks its pygments lexer by file name
 class Settings:
     """How the similarity check decides (the page shows them)."""
     threshold: float = 0.7     # share of one submission's own code matched in the other
-    min_tokens: int = 60       # normalised characters of matched code a listed pair needs at least
+    min_tokens: int = 50       # normalised characters of matched code a listed pair needs at least
     max_share: float = 0.25    # a k-gram in more than this share of the class is common code
     k: int = 20                # k-gram length in normalised characters (copydetect's noise threshold)
     window: int = 4            # winnowing window (guarantee threshold k + window - 1)
