@@ -255,11 +255,15 @@ def render(rep: ClassReport, figures: dict[str, str]) -> str:
         parts.append(_assignment_html(a, [c for c in rep.cells if c.assignment == a.name], figures))
     parts.append(f'<h2 id="pending">Written answers still to grade ({len(rep.pending)})</h2>')
     if rep.pending:
-        parts.append("<table><tr><th>student</th><th>assignment</th><th>notebook</th><th>cell</th><th>points</th></tr>"
-                     + "".join(f"<tr><td>{_e(p.student_id)}</td><td>{_e(p.assignment)}</td><td>{_e(p.notebook)}</td>"
-                               f"<td><code>{_e(p.grade_id)}</code></td><td class='n'>{_n(p.max_points)}</td></tr>"
-                               for p in rep.pending) + "</table><p class='muted'>Grade them in formgrader; "
-                     "run the report again afterwards.</p>")
+        groups: dict[tuple[str, str, str], list[str]] = {}
+        for p in rep.pending:
+            groups.setdefault((p.assignment, p.notebook, p.grade_id), []).append(p.student_id)
+        parts.append("<table><tr><th>assignment</th><th>cell</th><th>to grade</th><th>students</th></tr>"
+                     + "".join(f"<tr><td>{_e(a)}<br><span class='muted'>{_e(nb)}</span></td><td><code>{_e(gid)}</code>"
+                               f"</td><td class='n'>{len(who)}</td><td>{_e(', '.join(who))}</td></tr>"
+                               for (a, nb, gid), who in groups.items())
+                     + "</table><p class='muted'>Grade them in formgrader; run the report again afterwards "
+                       "(until then they count as 0 points above).</p>")
     else:
         parts.append("<p>None: every written answer has been graded.</p>")
     parts.append(f'<h2 id="incidents">Late and error rows ({len(rep.incidents)})</h2>')

@@ -51,7 +51,7 @@ def pass_rates(labels: list[str], rates: list[float], lost: list[float], title: 
     ax.set_xlim(0, 1.3)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("submissions with full marks")
-    ax.set_title(title)
+    fig.suptitle(title)   # centred on the figure: the long cell names push the axes to the right
     fig.tight_layout()
     return fig
 
@@ -64,7 +64,8 @@ def draw(rep, folder: str) -> dict[str, str]:
         figs = {f"hist:{a.name}": score_histogram(a.scores, a.max_score, f"{a.name}: scores")}
         cells = [c for c in rep.cells if c.assignment == a.name]
         if cells:
-            figs[f"cells:{a.name}"] = pass_rates([f"{c.grade_id} ({c.kind})" for c in cells],
+            labels = [f"{c.grade_id} ({c.kind}" + (f", {c.pending} to grade)" if c.pending else ")") for c in cells]
+            figs[f"cells:{a.name}"] = pass_rates(labels,
                                                  [c.pass_rate for c in cells], [c.points_lost for c in cells],
                                                  f"{a.name}: pass rate per cell")
         for key, fig in figs.items():

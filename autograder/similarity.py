@@ -15,6 +15,11 @@ fingerprinting", SIGMOD 2003). What a pair is compared on is only what the stude
   as well (MOSS's ``-m``: a passage that many students share is how the exercise is solved, not
   a copy between two of them).
 
+Every k-gram is kept as a fingerprint (a winnowing window of 1): copydetect hashes k-grams with
+Python's ``hash``, which is salted per process, so a larger window would pick different
+fingerprints on each run and the same class could score differently; a class's cells are small
+enough to compare in full.
+
 The similarity of submission A to B is the share of A's remaining code that is matched in B
 (copydetect's measure); a pair is listed when either share reaches ``threshold`` and the matched
 code is at least ``min_tokens`` normalised characters long (a two-line function has too few ways
@@ -47,7 +52,7 @@ class Settings:
     min_tokens: int = 50       # normalised characters of matched code a listed pair needs at least
     max_share: float = 0.25    # a k-gram in more than this share of the class is common code
     k: int = 20                # k-gram length in normalised characters (copydetect's noise threshold)
-    window: int = 4            # winnowing window (guarantee threshold k + window - 1)
+    window: int = 1            # winnowing window: 1 keeps every k-gram (see the module docstring)
 
 
 @dataclass(frozen=True)
