@@ -157,8 +157,10 @@ def _formatted(rows: list[FinalGrade], args) -> str:
         raise ValueError(f"--format {args.format} needs --roster FILE (student_id and the LMS's identifiers)")
     roster = lms.read_roster(args.roster)
     if args.format == "canvas":
-        ids = dict(item.split("=", 1) for item in args.lms_id)
-        return lms.canvas_csv(rows, roster, ids)
+        bad = [item for item in args.lms_id if "=" not in item]
+        if bad:
+            raise ValueError(f"--lms-id takes ASSIGNMENT=ID, not {bad[0]!r}")
+        return lms.canvas_csv(rows, roster, dict(item.split("=", 1) for item in args.lms_id))
     return lms.moodle_csv(rows, roster, args.moodle_id)
 
 

@@ -340,6 +340,26 @@ def read_moodle_import(text: str, identifier: str) -> dict[str, dict[str, str]]:
     return users
 
 
+def test_lms_files_from_final_grades_parse_as_documented():
+    """Without a graded class: two assignments, one student missing one, a name that is a formula."""
+    from autograder import lms
+    from autograder.export import FinalGrade
+    rows = [FinalGrade("ann", "a1", 4.5, 5.0, "graded", False, 4.5, 0.0, 0.0, ""),
+            FinalGrade("ann", "a2", 0.0, 10.0, "missing", False, 0.0, 0.0, 0.0, ""),
+            FinalGrade("bob", "a1", 5.0, 5.0, "graded", False, 5.0, 0.0, 0.0, ""),
+            FinalGrade("bob", "a2", 7.25, 10.0, "graded", True, 5.0, 2.25, 0.0, "")]
+    roster = {"ann": lms.RosterEntry("ann", "=cmd|' /C calc'!A0", sis_user_id="S1", email="ann@x.example"),
+              "bob": lms.RosterEntry("bob", "Bob", canvas_id="12", email="bob@x.example")}
+    points, students = read_canvas_import(lms.canvas_csv(rows, roster, {"a2": "99"}))
+    assert points == {"a1": 5.0, "a2 (99)": 10.0}
+    assert {k: (v["a1"], v["a2 (99)"]) for k, v in students.items()} == {"S1": ("4.5", "0"), "12": ("5", "7.25")}
+    assert students["S1"]["Student"].startswith("'=")
+    users = read_moodle_import(lms.moodle_csv(rows, roster), "Email address")
+    assert {u: (r["a1"], r["a2"]) for u, r in users.items()} == {"ann@x.example": ("4.5", "0"), "bob@x.example": ("5", "7.25")}
+    with pytest.raises(lms.RosterError, match="bob"):
+        lms.moodle_csv(rows, roster, "username")
+
+
 @pytest.mark.slow
 def test_canvas_and_moodle_exports_import(graded, tmp_path):
     roster = tmp_path / "roster.csv"
