@@ -39,6 +39,7 @@ import html
 import io
 import itertools
 import os
+import shutil
 import warnings
 from dataclasses import asdict, dataclass, field
 
@@ -183,6 +184,7 @@ def check(db_url: str, autograded: str, source: str | None, folder: str, *, thre
     s = Settings(threshold if threshold is not None else d.threshold, min_tokens if min_tokens is not None else d.min_tokens,
                  max_share if max_share is not None else d.max_share)
     result = Checked([], asdict(s))
+    shutil.rmtree(os.path.join(folder, "similarity"), ignore_errors=True)   # no page of a pair no longer listed
     with warnings.catch_warnings(), Gradebook(db_url) as gb:
         warnings.simplefilter("ignore")
         plan = []
@@ -235,7 +237,7 @@ def render_section(pairs: list[Pair], settings: dict) -> str:
         f"<tr><td>{html.escape(p.assignment)}<br><code>{html.escape(p.grade_id)}</code></td>"
         f"<td>{html.escape(p.student_a)}</td><td>{html.escape(p.student_b)}</td>"
         f"<td class='n'>{p.similarity_a:.0%} / {p.similarity_b:.0%}</td><td class='n'>{p.matched}</td>"
-        f"<td><a href='{html.escape(p.page)}'>side by side</a></td></tr>" for p in pairs)
+        f"<td><a class='pair' href='{html.escape(p.page)}'>side by side</a></td></tr>" for p in pairs)
     return (head + note + "<table><tr><th>exercise</th><th>student A</th><th>student B</th>"
             "<th>A matched / B matched</th><th>matched characters</th><th></th></tr>" + rows + "</table>")
 

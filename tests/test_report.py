@@ -247,12 +247,11 @@ def test_report_builds_fast(graded):
           f"(grading took {graded['grade_s']:.0f} s wall); in-process stages: {_report_json(graded)['timing']}")
 
 
-@pytest.mark.slow
-def test_pass_rates_points_and_pending_equal_the_gradebook(graded):
-    rep = _report_json(graded)
+def _assert_report_equals_gradebook(rep: dict, db_url: str, students: list[str]) -> list[str]:
+    """Pass rates, points lost, scores and pending answers of ``rep`` against the gradebook read cell by
+    cell (``find_grade``, not the report's walk over the submissions); returns the pending students."""
     cells = {c["grade_id"]: c for c in rep["cells"]}
-    students = sorted(graded["students"])
-    with _gradebook(graded["db_url"]) as gb:
+    with _gradebook(db_url) as gb:
         assignment = gb.find_assignment(A01)
         grade_ids = [c.name for nb in assignment.notebooks for c in nb.grade_cells]
         assert sorted(cells) == sorted(grade_ids)
@@ -265,11 +264,19 @@ def test_pass_rates_points_and_pending_equal_the_gradebook(graded):
         pending = sorted(sid for sid in students if gb.find_grade(ANSWER, NB, A01, sid).needs_manual_grade)
         scores = sorted(float(gb.find_submission(A01, sid).score) for sid in students)
     assert sorted(p["student_id"] for p in rep["pending"]) == pending
-    assert {"ref_0", "ref_1", "wrong_00", "blank_1"}.isdisjoint(pending) and len(pending) >= 20
     assert rep["assignments"][0]["scores"] == pytest.approx(scores)
+    return pending
+
+
+@pytest.mark.slow
+def test_pass_rates_points_and_pending_equal_the_gradebook(graded):
+    rep = _report_json(graded)
+    pending = _assert_report_equals_gradebook(rep, graded["db_url"], sorted(graded["students"]))
+    assert {"ref_0", "ref_1", "wrong_00", "blank_1"}.isdisjoint(pending) and len(pending) >= 20
     # the catalogue's mistakes show up where they were made, under their visible message
-    sigmoid_values = cells["test_sigmoid_values"]
-    assert 0 < sigmoid_values["pass_rate"] < 1 and sigmoid_values["failures"], sigmoid_values
+    cells = {c["grade_id"]: c for c in rep["cells"]}
+    assert 0 < cells["test_sigmoid_values"]["pass_rate"] < 1 and cells["test_sigmoid_values"]["failures"]
+    assert any("torch.sigmoid was called" in kind for kind, _ in cells["test_sigmoid_values"]["failures"])
     kinds = [(i["student_id"], i["kind"]) for i in rep["incidents"]]
     assert ("wrong_03", "late") in kinds and ("crash", "kernel_died") in kinds, kinds
 
@@ -413,8 +420,30 @@ def test_report_opens_offline_with_every_figure(graded, tmp_path, artifacts_dir)
         images = page.eval_on_selector_all("img", "els => els.map(e => [e.getAttribute('src'), e.complete, e.naturalWidth])")
         assert len(images) == 2 and all(ok and width > 0 for _, ok, width in images), images
         page.screenshot(path=str(artifacts_dir / "report.png"), full_page=True)
-        with page.expect_navigation():
-            page.click("text=side by side >> nth=0")
+        href = page.get_attribute("a.pair >> nth=0", "href")
+        page.goto("file://" + os.path.join(os.path.dirname(index), href))
         assert page.locator("mark").count() > 0
         page.screenshot(path=str(artifacts_dir / "report-pair.png"), full_page=True)
     assert all(u.startswith("file://") for u in requests), requests
+
+
+@pytest.mark.slow
+def test_report_follows_a_resubmission_and_keeps_manual_grades(graded):
+    """Runs last: blank_0 resubmits a full solution, `grade` regrades only that submission, and the
+    report built again agrees with the gradebook (ref_0's manual grade still in)."""
+    root = graded["root"]
+    release_nb = nbformat.read(os.path.join(root, "release-course", "release", A01, NB + ".ipynb"), as_version=4)
+    source_nb = nbformat.read(os.path.join(graded["source"], A01, NB + ".ipynb"), as_version=4)
+    path = os.path.join(root, "submitted", "blank_0", A01, NB + ".ipynb")
+    nbformat.write(course.fill_solutions(release_nb, source_nb), path)
+    os.chmod(path, 0o644)
+    proc = run_cli("grade", os.path.join(root, "submitted"), "--out", graded["out"], "--jobs", "2",
+                   "--source", graded["source"], "--course", graded["course"], *LIMITS)
+    assert proc.returncode == 0 and "29 submission(s) already graded" in proc.stderr, proc.stderr[-2000:]
+    proc = run_cli("report", graded["out"], "--course", graded["course"], "--source", graded["source"])
+    assert proc.returncode == 0, proc.stderr
+    rep = _report_json(graded)
+    _assert_report_equals_gradebook(rep, graded["db_url"], sorted(graded["students"]))
+    with _gradebook(graded["db_url"]) as gb:
+        assert float(gb.find_submission(A01, "blank_0").score) == 10   # every test; the answer not yet graded
+        assert gb.find_grade(ANSWER, NB, A01, "ref_0").manual_score == 3.0
