@@ -447,3 +447,13 @@ def test_report_follows_a_resubmission_and_keeps_manual_grades(graded):
     with _gradebook(graded["db_url"]) as gb:
         assert float(gb.find_submission(A01, "blank_0").score) == 10   # every test; the answer not yet graded
         assert gb.find_grade(ANSWER, NB, A01, "ref_0").manual_score == 3.0
+
+
+def test_report_and_export_formats_have_help(capsys):
+    from autograder.cli import build_parser
+    for argv in (["report", "--help"], ["export", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            build_parser().parse_args(argv)
+        assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: python -m autograder report" in out and "--format {csv,canvas,moodle}" in out
