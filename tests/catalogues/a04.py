@@ -265,6 +265,9 @@ WRONG = [
           _variant(ANGLE, "math.degrees(math.acos(float(cos.clamp(-1.0, 1.0))))",
                    "math.degrees(float(torch.acos(cos)))"),
           expect="clamp the cosine"),
+    Wrong(NB2, "gradient_angle", "float32 throughout (the natural version: dot / (norm * norm), clamp, acos)",
+          _variant(ANGLE, "x.detach().reshape(-1).double()", "x.detach().reshape(-1).float()"),
+          expect="compute in float64"),
     Wrong(NB2, "gradient_angle", "mean of per-tensor angles instead of one global vector",
           '''def gradient_angle(a, b):
     a = [a] if isinstance(a, torch.Tensor) else a
