@@ -93,8 +93,8 @@ def scale(default: int | None = None) -> int:
     r"""The course's one knob for experiment size: ``GRADLAB_SCALE`` (an integer ≥ 1).
 
     Notebooks multiply their epochs, seeds, widths or sample counts by it. The default, 1, keeps
-    every notebook under a minute on a 2-core CPU; on a GPU, ``GRADLAB_SCALE=8`` or more gives
-    paper-sized experiments without editing a cell.
+    every notebook under a minute on a 2-core CPU; every notebook's locked claims are checked at
+    ``GRADLAB_SCALE=2`` (on a CPU; no larger run has been tested).
 
     Args:
         default: used when the variable is unset (default 1).

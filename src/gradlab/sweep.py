@@ -44,8 +44,8 @@ drawn for the whole stack at once: statistically the same, not bitwise the same 
 
 **Scale.** :func:`scale` (= :func:`gradlab.device.scale`) reads ``GRADLAB_SCALE``, an integer,
 default 1: sizes for a 2-core laptop CPU, every notebook < 60 s. Notebooks multiply epochs,
-seeds, sample counts or widths by it through :func:`scaled`, so ``GRADLAB_SCALE=16 jupyter lab``
-on a GPU gives paper-sized experiments with no other change — and on a GPU a bigger sweep is
+seeds, sample counts or widths by it through :func:`scaled`; every notebook's locked claims are
+checked at ``GRADLAB_SCALE=2`` on a CPU (no larger run has been tested). On a GPU a bigger sweep is
 nearly free, since a stack of hundreds of small MLPs is what keeps it busy.
 """
 from __future__ import annotations
