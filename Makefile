@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 PORT   ?= 8888
 
-.PHONY: help setup lab test test-fast lint grade release bench book lock clean hub-setup class
+.PHONY: help setup lab test test-fast lint grade release i18n-extract i18n-build i18n-check bench book lock clean hub-setup class
 
 # `make help` lists every target: each one carries a `## description` comment on its rule line.
 help: ## list the targets
@@ -32,7 +32,11 @@ setup: $(STAMP) ## create .venv with the pinned environment
 #   ALLOW_ROOT  1 runs as root (--allow-root); set automatically when make runs as root
 #   NO_BROWSER  1 starts headless (--no-browser): open the printed URL yourself
 #   LAB_ARGS    anything else for `jupyter lab`
-WORKSPACE    ?= workspace
+#   LANG        zh_CN: the Chinese edition (course.zh_CN/ into workspace.zh_CN/, JupyterLab in Chinese,
+#               gradlab's messages and figures in Chinese); anything else: English
+COURSE_LANG  := $(if $(filter zh zh_CN zh_CN.% zh-CN zh_Hans,$(LANG)),zh_CN,en)
+RELEASE_DIR  := course$(if $(filter en,$(COURSE_LANG)),,.$(COURSE_LANG))
+WORKSPACE    ?= workspace$(if $(filter en,$(COURSE_LANG)),,.$(COURSE_LANG))
 LAB_ROOT     ?= $(WORKSPACE)
 ALLOW_ROOT   ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),1,)
 NO_BROWSER   ?=
@@ -42,10 +46,10 @@ LAB_FLAGS     = $(if $(filter 1 yes true,$(ALLOW_ROOT)),--allow-root) $(if $(fil
 # The venv's bin goes on PATH: nbgrader (Validate, formgrader) runs `alembic` by name. The project's
 # JupyterLab settings (no news popup, jump-to-last-executed-cell button) go into the venv's app settings.
 lab: $(STAMP) ## set up (first time) and open your workspace (a copy of course/) in JupyterLab
-	$(PY) -m autograder.course workspace course $(WORKSPACE)
+	$(PY) -m autograder.course workspace $(RELEASE_DIR) $(WORKSPACE)
 	mkdir -p $(VENV)/share/jupyter/lab/settings
-	cp $(LAB_SETTINGS)/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=module://matplotlib_inline.backend_inline \
+	$(PY) -m autograder.i18n lab-settings --lang $(COURSE_LANG) $(LAB_SETTINGS)/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=module://matplotlib_inline.backend_inline GRADLAB_LANG=$(COURSE_LANG) \
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --port=$(PORT) $(LAB_FLAGS) $(LAB_ARGS)
 
 # Everything: package tests, nbval over every solutions/ notebook, release-in-sync and blank-release
@@ -64,8 +68,18 @@ lint: $(STAMP) ## ruff over src, autograder, tests, benchmarks, book, hub and to
 grade: $(STAMP) ## grade the bundled demo class and print the gradebook
 	$(PY) -m autograder grade --demo --jobs $(JOBS)
 
-release: $(STAMP) ## regenerate course/ from solutions/ with nbgrader
+release: $(STAMP) ## regenerate course/ from solutions/ with nbgrader, then course.zh_CN/ from it and locale/
 	$(PY) -m autograder release
+
+# The Chinese edition's catalogs (autograder/i18n.py, docs/authoring.md): one command per step.
+i18n-extract: $(STAMP) ## merge solutions/' prose into locale/zh_CN catalogs (edited English -> fuzzy)
+	$(PY) -m autograder.i18n extract
+
+i18n-build: $(STAMP) ## write course.zh_CN/ from course/ and the catalogs
+	$(PY) -m autograder.i18n build
+
+i18n-check: $(STAMP) ## list untranslated, fuzzy, glossary and format problems of the catalogs
+	$(PY) -m autograder.i18n check
 
 bench: $(STAMP) ## benchmark gradlab's training loops against a naive loop (BENCH_ARGS)
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)

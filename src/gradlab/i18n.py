@@ -1,0 +1,105 @@
+"""gradlab's messages in the student's language: Python ``gettext`` over ``locale/<lang>/LC_MESSAGES/gradlab.po``.
+
+The language is, first found: ``GRADLAB_LANG``; the ``"gradlab": {"lang": ...}`` metadata of the
+notebook the kernel runs (Jupyter names it in ``JPY_SESSION_NAME``; the Chinese release carries
+``zh_CN``); gettext's own variables ``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``. English
+(the source text) when nothing matches a catalog.
+
+The catalog is read from the ``.po`` file with ``polib`` and compiled in memory, so a clean clone
+needs no build step; a missing catalog or ``polib`` means English.
+
+Examples::
+
+    >>> from gradlab.i18n import _, use
+    >>> use("en"); _("train")
+    'train'
+    >>> use("zh_CN"); _("train")
+    '训练'
+    >>> use(None)  # back to the environment's choice
+"""
+from __future__ import annotations
+
+import functools
+import gettext
+import io
+import json
+import os
+
+LOCALE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "locale")
+DOMAIN = "gradlab"
+_chosen: str | None = None
+
+
+def _notebook_lang() -> str | None:
+    """The ``gradlab.lang`` metadata of the notebook this kernel serves, if Jupyter says which."""
+    path = os.environ.get("JPY_SESSION_NAME", "")
+    if not path.endswith(".ipynb") or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return (json.load(f).get("metadata", {}).get("gradlab") or {}).get("lang")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def language() -> str:
+    """The language messages are given in: ``"en"`` or a catalog's name such as ``"zh_CN"``."""
+    if _chosen:
+        return _chosen
+    for value in (os.environ.get("GRADLAB_LANG"), _notebook_lang(),
+                  *(os.environ.get(v) for v in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"))):
+        for tag in (value or "").split(":"):
+            lang = _normalise(tag)
+            if lang == "en" or (lang and _catalog_file(lang)):
+                return lang
+    return "en"
+
+
+def _normalise(tag: str) -> str | None:
+    """``zh_CN.UTF-8`` / ``zh-CN`` / ``zh`` → ``zh_CN``; ``en_US`` / ``C`` → ``en``."""
+    tag = tag.split(".")[0].split("@")[0].replace("-", "_")
+    if not tag:
+        return None
+    if tag in ("C", "POSIX") or tag.lower().startswith("en"):
+        return "en"
+    if tag.lower() in ("zh", "zh_cn", "zh_hans", "zh_sg"):
+        return "zh_CN"
+    return tag
+
+
+def _catalog_file(lang: str) -> str | None:
+    path = os.path.join(LOCALE_DIR, lang, "LC_MESSAGES", DOMAIN + ".po")
+    return path if os.path.isfile(path) else None
+
+
+@functools.cache
+def translation(lang: str) -> gettext.NullTranslations:
+    """``gettext`` translations of ``lang`` (compiled from the ``.po`` in memory), or the identity."""
+    path = _catalog_file(lang) if lang != "en" else None
+    if path is None:
+        return gettext.NullTranslations()
+    try:
+        import polib
+    except ImportError:
+        return gettext.NullTranslations()
+    po = polib.pofile(path)
+    # fuzzy entries are drafts: English is better than a possibly wrong message
+    for entry in po:
+        if "fuzzy" in entry.flags:
+            entry.msgstr = ""
+    return gettext.GNUTranslations(io.BytesIO(po.to_binary()))
+
+
+def _(message: str) -> str:
+    """``message`` in the current language (:func:`language`)."""
+    return translation(language()).gettext(message)
+
+
+def use(lang: str | None) -> None:
+    """Force a language for this process (``None``: back to the environment's choice)."""
+    global _chosen
+    _chosen = _normalise(lang) if lang else None
+
+
+def is_chinese() -> bool:
+    return language().startswith("zh")

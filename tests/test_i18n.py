@@ -1,0 +1,289 @@
+"""The Chinese edition: catalogs of the notebooks' prose, the translated release, gradlab's messages.
+
+* every notebook's catalog (``locale/zh_CN/LC_MESSAGES/<assignment>/<notebook>.po``) is complete:
+  no untranslated or fuzzy entry, no entry missing after an English edit, the glossary and the
+  things a translation keeps verbatim (math, code, numbers, heading levels, table rows) hold;
+  notebooks without a catalog yet are listed by :func:`test_every_notebook_has_a_catalog`;
+* ``course.zh_CN/`` is exactly what ``python -m autograder.i18n build`` makes from ``course/`` and
+  the catalogs, with the release's code cells, ids, grade ids, points and metadata, and gives away
+  nothing ``course/`` may not;
+* the machinery itself, on a fixture catalog: splitting into blocks, extraction, the msgmerge
+  rules after an English edit (exactly the edited entry fuzzy), the build, the checks failing.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import polib
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+import nbcheck
+from autograder import i18n
+from nbcheck import ROOT
+
+LANG = "zh_CN"
+SOLUTIONS = nbcheck.notebooks("solutions")
+ZH = ROOT / f"course.{LANG}"
+ZH_RELEASES = sorted(ZH.glob("*/*.ipynb"))
+
+
+def _rel(p: Path) -> str:
+    return f"{p.parent.name}/{p.stem}"
+
+
+def _catalog(path: Path) -> Path:
+    return Path(i18n.catalog_path(path.parent.name, path.stem, LANG))
+
+
+WITH_CATALOG = [p for p in SOLUTIONS if _catalog(p).exists()]
+WITHOUT_CATALOG = [_rel(p) for p in SOLUTIONS if not _catalog(p).exists()]
+
+
+# --------------------------------------------------------------------------------------------
+# the committed catalogs and release
+def test_every_notebook_has_a_catalog():
+    """Every notebook of solutions/ has its Chinese catalog (the message names the ones still missing)."""
+    assert not WITHOUT_CATALOG, (f"{len(WITHOUT_CATALOG)} of {len(SOLUTIONS)} notebooks have no {LANG} catalog yet "
+                                 f"(python -m autograder.i18n extract, then translate): " + ", ".join(WITHOUT_CATALOG))
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=_rel(p)) for p in WITH_CATALOG]
+                         or [pytest.param(None, id="none", marks=pytest.mark.skip(reason="no catalog yet"))])
+def test_catalog_is_finished(path):
+    """No untranslated or fuzzy entry, none missing, glossary and verbatim spans kept."""
+    nb = nbcheck.read(path)
+    found = i18n.problems(str(_catalog(path)), i18n.glossary(LANG), i18n.notebook_entries(nb))
+    assert not found, f"{len(found)} problems in {_catalog(path).relative_to(ROOT)}:\n  " + "\n  ".join(map(str, found[:60]))
+
+
+def test_glossary_has_the_pinned_terms():
+    terms = {e: t.chinese for t in i18n.glossary(LANG) for e in t.english}
+    for english, chinese in {"vanishing gradient": "梯度消失", "exploding gradient": "梯度爆炸",
+                             "non-saturating activation function": "非饱和激活函数",
+                             "batch normalization": "批量归一化", "gradient clipping": "梯度裁剪",
+                             "learning rate schedule": "学习率调度", "warmup": "预热", "cosine annealing": "余弦退火",
+                             "regularization": "正则化", "overfitting": "过拟合", "weight decay": "权重衰减",
+                             "early stopping": "早停", "max-norm regularization": "最大范数正则化",
+                             "MC dropout": "蒙特卡洛 dropout", "Glorot initialization": "Glorot（Xavier）初始化",
+                             "He initialization": "He（Kaiming）初始化", "fan-in": "扇入"}.items():
+        assert chinese in terms.get(english, ()), f"GLOSSARY.md: {english} should be {chinese}"
+    assert "批量规范化" in terms["batch normalization"], "d2l's 批量规范化 is an accepted synonym"
+
+
+def test_zh_release_covers_course():
+    """course.zh_CN/ has exactly the notebooks of course/."""
+    assert sorted(_rel(p) for p in ZH_RELEASES) == sorted(_rel(p) for p in nbcheck.notebooks("course")), \
+        "course.zh_CN/ and course/ hold different notebooks: run `make release` (or python -m autograder.i18n build)"
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=_rel(p)) for p in ZH_RELEASES])
+def test_zh_release_same_code_ids_and_metadata(path):
+    """Only markdown text (and a translated locked cell's checksum) differs from course/."""
+    en, zh = nbcheck.read(ROOT / "course" / path.parent.name / path.name), nbcheck.read(path)
+    assert _structure_problems(en, zh) == []
+    assert zh.metadata.get("gradlab", {}).get("lang") == LANG
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=_rel(p)) for p in ZH_RELEASES])
+def test_zh_release_no_leaks(path):
+    """The Chinese release passes the same metadata and leak checks as course/."""
+    source = ROOT / "solutions" / path.parent.name / path.name
+    release = nbcheck.read(path)
+    problems = nbcheck.metadata_problems(release, release=True) + nbcheck.release_leak_problems(release, nbcheck.read(source))
+    problems += nbcheck.output_problems(release)
+    assert not problems, "\n".join(problems)
+
+
+def test_zh_release_in_sync(tmp_path):
+    """course.zh_CN/ is exactly what the build makes now from course/ and the catalogs."""
+    i18n.build(str(ROOT / "course"), str(tmp_path / "zh"), LANG)
+    problems = nbcheck.tree_diff(tmp_path / "zh", ZH)
+    assert not problems, ("course.zh_CN/ is out of sync with course/ + locale/ (run `make release` or "
+                          "`python -m autograder.i18n build`):\n" + "\n".join(problems[:40]))
+
+
+def _structure_problems(en, zh) -> list[str]:
+    out = []
+    if len(en.cells) != len(zh.cells):
+        return [f"{len(zh.cells)} cells, course/ has {len(en.cells)}"]
+    for i, (a, b) in enumerate(zip(en.cells, zh.cells)):
+        if (a.cell_type, a.get("id")) != (b.cell_type, b.get("id")):
+            out.append(f"cell {i}: type/id {b.cell_type}/{b.get('id')} != {a.cell_type}/{a.get('id')}")
+            continue
+        if a.cell_type == "code" and (a.source != b.source or a.metadata != b.metadata):
+            out.append(f"code cell {i} ({a.get('id')}) differs between course/ and course.zh_CN/")
+        if a.cell_type != "code":
+            ma, mb = copy.deepcopy(dict(a.metadata)), copy.deepcopy(dict(b.metadata))
+            for m in (ma, mb):
+                m.get("nbgrader", {}).pop("checksum", None)
+            if ma != mb:
+                out.append(f"markdown cell {i} ({a.get('id')}): metadata differs")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the machinery, on small fixture notebooks and catalogs
+def test_segments_keep_fences_and_display_math_whole():
+    src = ("# Title\n\nSome *prose* with $x$.\n\n```python\na = 1\n\nb = 2\n```\n\n"
+           "Math:\n$$\na\n\nb\n$$\nafter.\n\n---\n\n  \n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    segs = i18n.segments(src)
+    assert "".join(s.raw for s in segs) == src
+    assert [s.text for s in segs if s.block] == [
+        "# Title", "Some *prose* with $x$.", "```python\na = 1\n\nb = 2\n```", "Math:\n$$\na\n\nb\n$$\nafter.",
+        "| a | b |\n|---|---|\n| 1 | 2 |"]
+
+
+def _fixture_notebook():
+    return new_notebook(cells=[
+        _md("intro", "# The title\n\nFirst paragraph about vanishing gradients.\n\nRepeat me.\n\nRepeat me.\n\n$$1 + 1 = 2$$"),
+        new_code_cell("x = 1  # code is never translated", id="code1"),
+        _md("answer", "A model answer.", nbgrader={"solution": True, "grade": True, "grade_id": "q", "points": 1,
+                                                   "schema_version": 3, "locked": False, "task": False}),
+        _md("task", "Describe it.\n\n=== BEGIN MARK SCHEME ===\nsecret marks\n=== END MARK SCHEME ===",
+            nbgrader={"task": True, "grade": False, "solution": False, "grade_id": "t", "points": 2,
+                      "schema_version": 3, "locked": True}),
+    ])
+
+
+def _md(cell_id, text, nbgrader=None):
+    cell = new_markdown_cell(text, id=cell_id)
+    if nbgrader:
+        cell.metadata["nbgrader"] = nbgrader
+    return cell
+
+
+def test_entries_follow_the_format():
+    entries = i18n.notebook_entries(_fixture_notebook())
+    assert entries == [("intro", "# The title"), ("intro", "First paragraph about vanishing gradients."),
+                       ("intro", "Repeat me."), ("intro#2", "Repeat me."), ("task", "Describe it.")]
+
+
+def _extract(tmp_path, nb, name="nb"):
+    src = tmp_path / "solutions" / "a1"
+    src.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(src / f"{name}.ipynb"))
+    reports = i18n.extract(str(tmp_path / "solutions"), str(tmp_path / "locale"), LANG)
+    return reports[0], Path(i18n.catalog_path("a1", name, LANG, str(tmp_path / "locale")))
+
+
+def _translate_all(path: Path):
+    po = i18n.load_catalog(str(path))
+    for e in po:
+        e.msgstr = {"# The title": "# 标题", "First paragraph about vanishing gradients.": "第一段，关于梯度消失（vanishing gradients）。",
+                    "Repeat me.": "重复我。", "Describe it.": "请描述。"}.get(e.msgid, "")
+    po.save(str(path))
+
+
+def test_extract_writes_the_catalog_format(tmp_path):
+    report, path = _extract(tmp_path, _fixture_notebook())
+    po = polib.pofile(str(path))
+    assert po.metadata["Language"] == LANG and "UTF-8" in po.metadata["Content-Type"]
+    assert [(e.msgctxt, e.msgid) for e in po] == i18n.notebook_entries(_fixture_notebook())
+    assert "secret marks" not in path.read_text() and "model answer" not in path.read_text()
+    assert len(report.new) == 5 and not report.fuzzy
+
+
+def test_english_edit_marks_exactly_that_entry_fuzzy(tmp_path):
+    """extract → translate → edit one English block → extract: that entry fuzzy, the rest kept;
+    a new block is untranslated, a removed one obsolete; the check fails until the translator acts."""
+    nb = _fixture_notebook()
+    _, path = _extract(tmp_path, nb)
+    _translate_all(path)
+    assert i18n.problems(str(path), i18n.glossary(LANG), i18n.notebook_entries(nb)) == []
+
+    nb.cells[0].source = nb.cells[0].source.replace("First paragraph about", "The first paragraph is about")
+    nb.cells[3].source = "Describe it.\n\nA brand new sentence."
+    nb.cells[0].source = nb.cells[0].source.replace("\n\nRepeat me.\n\nRepeat me.", "\n\nRepeat me.")
+    report, path = _extract(tmp_path, nb)
+    po = polib.pofile(str(path))
+    fuzzy = [e for e in po if "fuzzy" in e.flags]
+    assert [(e.msgctxt, e.msgid) for e in fuzzy] == [("intro", "The first paragraph is about vanishing gradients.")]
+    assert fuzzy[0].msgstr.startswith("第一段") and fuzzy[0].previous_msgid == "First paragraph about vanishing gradients."
+    assert report.fuzzy == ["intro"] and report.new == ["task"] and report.obsolete == ["intro#2"]
+    assert report.kept == 3
+    found = [str(p) for p in i18n.problems(str(path), i18n.glossary(LANG), i18n.notebook_entries(nb))]
+    assert any("fuzzy" in p for p in found) and any("untranslated" in p for p in found)
+
+
+def test_build_translates_markdown_only(tmp_path):
+    nb = _fixture_notebook()
+    _, path = _extract(tmp_path, nb)
+    _translate_all(path)
+    release = tmp_path / "course" / "a1"
+    release.mkdir(parents=True)
+    nbformat.write(nb, str(release / "nb.ipynb"))
+    i18n.build(str(tmp_path / "course"), str(tmp_path / "zh"), LANG, str(tmp_path / "locale"))
+    zh = nbformat.read(str(tmp_path / "zh" / "a1" / "nb.ipynb"), as_version=4)
+    assert zh.cells[0].source == "# 标题\n\n第一段，关于梯度消失（vanishing gradients）。\n\n重复我。\n\n重复我。\n\n$$1 + 1 = 2$$"
+    assert zh.cells[1].source == nb.cells[1].source and zh.cells[2].source == "A model answer."
+    assert zh.metadata["gradlab"] == {"lang": LANG}
+    assert _structure_problems(nb, zh) == []
+
+
+def test_fuzzy_and_untranslated_entries_stay_english_in_the_build(tmp_path):
+    nb = _fixture_notebook()
+    _, path = _extract(tmp_path, nb)
+    _translate_all(path)
+    po = i18n.load_catalog(str(path))
+    po[0].flags.append("fuzzy")
+    po[1].msgstr = ""
+    po.save(str(path))
+    out = i18n.translate_notebook(nb, i18n.load_catalog(str(path)), LANG)
+    assert out.cells[0].source.startswith("# The title\n\nFirst paragraph about vanishing gradients.\n\n重复我。")
+
+
+@pytest.mark.parametrize("msgid, msgstr, expected", [
+    ("Vanishing gradients slow training.", "梯度消失（vanishing gradients）让训练变慢。", []),
+    ("Vanishing gradients slow training.", "梯度变小让训练变慢。", ["vanishing gradient"]),
+    ("Use batch normalization.", "使用批量规范化。", []),  # d2l's synonym is accepted
+    ("Call `early_stopping(model)`.", "调用 `early_stopping(model)`。", []),  # code keeps its English name
+])
+def test_glossary_check(msgid, msgstr, expected):
+    found = i18n.glossary_problems(msgid, msgstr, i18n.glossary(LANG))
+    assert [p.split("'")[1] for p in found] == expected
+
+
+@pytest.mark.parametrize("msgid, msgstr, expected", [
+    ("## 2. The ratio $a/b$ is `0.25` at 512 units", "## 2. 在 512 个单元时比值 $a/b$ 为 `0.25`", []),
+    ("## 2. The ratio $a/b$", "### 2. 比值 $a / b$", ["math", "heading"]),
+    ("About 512 units", "大约五百个单元", ["number"]),
+    ("| a | b |\n|---|---|\n| 1 | 2 |", "| 甲 | 乙 |\n| 1 | 2 |", ["table"]),
+])
+def test_format_check(msgid, msgstr, expected):
+    found = i18n.format_problems(msgid, msgstr)
+    assert [p.split()[0] for p in found] == expected
+
+
+def test_cli_extract_build_check(tmp_path):
+    """The three documented commands run from a shell, on a scratch copy."""
+    nb = _fixture_notebook()
+    (tmp_path / "solutions" / "a1").mkdir(parents=True)
+    nbformat.write(nb, str(tmp_path / "solutions" / "a1" / "nb.ipynb"))
+    shutil_copy = tmp_path / "course"
+    (shutil_copy / "a1").mkdir(parents=True)
+    nbformat.write(nb, str(shutil_copy / "a1" / "nb.ipynb"))
+    (tmp_path / "locale" / LANG).mkdir(parents=True)
+    (tmp_path / "locale" / LANG / "GLOSSARY.md").write_text((ROOT / "locale" / LANG / "GLOSSARY.md").read_text())
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "autograder.i18n", *args, "--locale-dir", str(tmp_path / "locale"),
+                               "--source", str(tmp_path / "solutions"), "--release", str(tmp_path / "course"),
+                               "--out", str(tmp_path / "zh")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+
+    r = cli("extract")
+    assert r.returncode == 0 and "5 new" in r.stdout, r.stdout + r.stderr
+    r = cli("check")
+    assert r.returncode == 1 and "untranslated" in r.stdout
+    _translate_all(Path(i18n.catalog_path("a1", "nb", LANG, str(tmp_path / "locale"))))
+    r = cli("check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = cli("build")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "zh" / "a1" / "nb.ipynb").read_text())["metadata"]["gradlab"]["lang"] == LANG
+
