@@ -224,23 +224,23 @@ def merge(po, entries: list[tuple[str, str]], report: MergeReport, threshold: fl
             entry.previous_msgid = donor.msgid
             if donor.msgctxt != ctxt:
                 entry.previous_msgctxt = donor.msgctxt
-            report.fuzzy.append(ctxt)
+            report.fuzzy.append(ctxt or msgid)
         else:
-            report.new.append(ctxt)
+            report.new.append(ctxt or msgid)
         out.append(entry)
     gone = [e for k, e in old.items() if k not in claimed]
     for e in gone:
         e.obsolete = True
-        report.obsolete.append(e.msgctxt)
+        report.obsolete.append(e.msgctxt or e.msgid)
     kept_obsolete = [e for k, e in old_obsolete.items() if k not in set(entries)]
     po[:] = out + gone + kept_obsolete
     return po
 
 
 def _donor(ctxt: str, msgid: str, old: dict, claimed: set, threshold: float):
-    cell = ctxt.split("#")[0]
+    cell = (ctxt or "").split("#")[0]
     free = [e for k, e in old.items() if k not in claimed]
-    for pool in ([e for e in free if e.msgctxt.split("#")[0] == cell], free):
+    for pool in ([e for e in free if (e.msgctxt or "").split("#")[0] == cell], free):
         best = max(pool, key=lambda e: _similar(e.msgid, msgid), default=None)
         if best is not None and _similar(best.msgid, msgid) >= threshold:
             return best
@@ -464,6 +464,69 @@ def problems(path: str, terms: list[Term] | None = None, source_entries: list[tu
 
 
 # --------------------------------------------------------------------------------------------
+# gradlab's own messages: one catalog, locale/<lang>/LC_MESSAGES/gradlab.po
+GRADLAB_SRC = os.path.join(REPO_ROOT, "src", "gradlab")
+
+
+def message_ids(package_dir: str = GRADLAB_SRC) -> list[str]:
+    """Every ``_("...")`` / ``i18n._("...")`` literal of the package, and its run-time messages, in order."""
+    import ast
+
+    found: list[str] = []
+    for name in sorted(os.listdir(package_dir)):
+        if not name.endswith(".py"):
+            continue
+        with open(os.path.join(package_dir, name), encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)
+                    and ((isinstance(node.func, ast.Name) and node.func.id == "_")
+                         or (isinstance(node.func, ast.Attribute) and node.func.attr == "_"))):
+                found.append(node.args[0].value)
+    from gradlab.i18n import RUNTIME_MESSAGES
+
+    return list(dict.fromkeys(found + list(RUNTIME_MESSAGES)))
+
+
+def messages_path(lang: str = DEFAULT_LANG, locale_dir: str = LOCALE_DIR) -> str:
+    return os.path.join(locale_dir, lang, "LC_MESSAGES", "gradlab.po")
+
+
+def extract_messages(lang: str = DEFAULT_LANG, locale_dir: str = LOCALE_DIR) -> MergeReport:
+    """Write or merge gradlab's message catalog (no context: a message means the same everywhere)."""
+    path = messages_path(lang, locale_dir)
+    po = load_catalog(path) if os.path.exists(path) else new_catalog(lang, "gradlab messages")
+    report = MergeReport(path)
+    # the merge keys on (msgctxt, msgid): gradlab's messages have no context
+    merge(po, [(None, m) for m in message_ids()], report)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    po.save(path)
+    return report
+
+
+_FIELD = re.compile(r"\{[^{}]*\}")
+
+
+def message_problems(lang: str = DEFAULT_LANG, locale_dir: str = LOCALE_DIR) -> list[str]:
+    """gradlab's catalog: every message present and translated, not fuzzy, with the same ``{fields}``."""
+    path = messages_path(lang, locale_dir)
+    if not os.path.exists(path):
+        return [f"no {os.path.relpath(path, REPO_ROOT)} (python -m autograder.i18n messages)"]
+    po = load_catalog(path)
+    have = {e.msgid: e for e in po if not e.obsolete}
+    out = [f"not in the catalog: {m!r}" for m in message_ids() if m not in have]
+    for e in have.values():
+        if not e.msgstr:
+            out.append(f"untranslated: {e.msgid!r}")
+        elif "fuzzy" in e.flags:
+            out.append(f"fuzzy: {e.msgid!r}")
+        elif sorted(_FIELD.findall(e.msgid)) != sorted(_FIELD.findall(e.msgstr)):
+            out.append(f"fields differ: {e.msgid!r} -> {e.msgstr!r}")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # python -m autograder.i18n
 def _cmd_extract(args) -> int:
     for r in extract(args.source, args.locale_dir, args.lang, args.assignments or None):
@@ -475,6 +538,13 @@ def _cmd_extract(args) -> int:
 def _cmd_build(args) -> int:
     written = build(args.release, args.out, args.lang, args.locale_dir, args.assignments or None)
     print(f"wrote {len(written)} {args.lang} notebooks from {args.release or 'course/'}")
+    return 0
+
+
+def _cmd_messages(args) -> int:
+    r = extract_messages(args.lang, args.locale_dir)
+    print(f"{os.path.relpath(r.path, os.getcwd())}: {r.kept} kept, {len(r.fuzzy)} fuzzy, {len(r.new)} new, "
+          f"{len(r.obsolete)} obsolete")
     return 0
 
 
@@ -492,6 +562,7 @@ def _cmd_check(args) -> int:
                 continue
             nb = nbformat.read(os.path.join(source, a, stem + ".ipynb"), as_version=4)
             found += problems(path, terms, notebook_entries(nb))
+    found += message_problems(args.lang, args.locale_dir)
     for p in found:
         print(p)
     for m in missing:
@@ -524,7 +595,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     for name, func, help_ in (("extract", _cmd_extract, "write or merge the catalogs from the English source"),
                               ("build", _cmd_build, "write the translated release from the English release"),
-                              ("check", _cmd_check, "list untranslated, fuzzy, glossary and format problems")):
+                              ("check", _cmd_check, "list untranslated, fuzzy, glossary and format problems"),
+                              ("messages", _cmd_messages, "write or merge the catalog of gradlab's own messages")):
         s = sub.add_parser(name, help=help_)
         s.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment")
         s.add_argument("--lang", default=DEFAULT_LANG)

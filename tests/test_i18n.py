@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -287,3 +288,98 @@ def test_cli_extract_build_check(tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "zh" / "a1" / "nb.ipynb").read_text())["metadata"]["gradlab"]["lang"] == LANG
 
+
+
+# --------------------------------------------------------------------------------------------
+# gradlab's messages (gettext over locale/zh_CN/LC_MESSAGES/gradlab.po) and Chinese figures
+@pytest.fixture
+def chinese():
+    from gradlab import i18n as gi
+    gi.use(LANG)
+    yield gi
+    gi.use(None)
+
+
+def test_message_catalog_is_complete():
+    """Every ``_("...")`` of gradlab is in the catalog, translated, not fuzzy, with the same {fields}."""
+    problems = i18n.message_problems(LANG)
+    assert not problems, "locale/zh_CN/LC_MESSAGES/gradlab.po (python -m autograder.i18n messages, then translate):\n" \
+        + "\n".join(problems)
+
+
+def test_message_check_can_fail(tmp_path):
+    (tmp_path / LANG / "LC_MESSAGES").mkdir(parents=True)
+    po = i18n.new_catalog(LANG, "test")
+    po.append(polib.POEntry(msgid="{where}: wrong value {detail}", msgstr="{where}：数值错误"))
+    po.save(str(tmp_path / LANG / "LC_MESSAGES" / "gradlab.po"))
+    found = i18n.message_problems(LANG, str(tmp_path))
+    assert any(p.startswith("fields differ") for p in found) and any(p.startswith("not in the catalog") for p in found)
+
+
+def test_visible_check_message_in_chinese(chinese):
+    import torch
+
+    from gradlab.checks import check_elementwise, forbid
+    with pytest.raises(AssertionError) as wrong:
+        check_elementwise(lambda z: 2 * torch.sigmoid(z), torch.sigmoid, name="sigmoid", grad=False)
+    assert "数值错误" in str(wrong.value) and "得到" in str(wrong.value)
+    with pytest.raises(AssertionError, match="调用了 torch.sigmoid：本练习要求只用基本的张量运算自己实现"):
+        with forbid("torch.sigmoid"):
+            torch.sigmoid(torch.ones(1))
+    chinese.use("en")
+    with pytest.raises(AssertionError, match="wrong value at z"):
+        check_elementwise(lambda z: 2 * torch.sigmoid(z), torch.sigmoid, name="sigmoid", grad=False)
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"GRADLAB_LANG": "zh_CN"}, "zh_CN"),
+    ({"LANG": "zh_CN.UTF-8"}, "zh_CN"),
+    ({"LANG": "en_US.UTF-8"}, "en"),
+    ({"LANG": "C.UTF-8", "NOTEBOOK": "zh"}, "zh_CN"),   # the notebook's own metadata (JPY_SESSION_NAME)
+    ({"GRADLAB_LANG": "en", "NOTEBOOK": "zh"}, "en"),
+])
+def test_language_choice(env, expected, monkeypatch, tmp_path):
+    from gradlab import i18n as gi
+    for var in ("GRADLAB_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG", "JPY_SESSION_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in env.items():
+        if k == "NOTEBOOK":
+            nb = new_notebook(metadata={"gradlab": {"lang": LANG}})
+            nbformat.write(nb, str(tmp_path / "n.ipynb"))
+            monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "n.ipynb"))
+        else:
+            monkeypatch.setenv(k, v)
+    assert gi.language() == expected
+
+
+def test_chinese_figure_has_no_missing_glyphs(tmp_path):
+    """A gradlab figure in Chinese renders every glyph (Noto Sans CJK, installed by .ci/run) and is saved
+    for a look (artifacts/figures/zh_sigmoid.png)."""
+    from gradlab import i18n as gi
+    if gi.cjk_font_file() is None:
+        msg = "no Noto Sans CJK: apt-get install fonts-noto-cjk (as .ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(msg + " — required on CI")
+        pytest.skip(msg)
+    out = ROOT / "artifacts" / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    code = ("import warnings, matplotlib.pyplot as plt, torch\n"
+            "warnings.simplefilter('error')\n"
+            "import gradlab.plots as P\n"
+            "P.plot_sigmoid_saturation(); plt.savefig(r'%s', dpi=70)\n"
+            "P.plot_activations({'relu': torch.relu}); plt.savefig(r'%s', dpi=70)\n"
+            % (out / "zh_sigmoid.png", out / "zh_activations.png"))
+    env = dict(os.environ, GRADLAB_LANG=LANG, MPLBACKEND="Agg", MPLCONFIGDIR=str(tmp_path))  # a fresh font cache
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (out / "zh_sigmoid.png").stat().st_size > 10_000
+
+
+def test_chinese_figure_check_can_fail(tmp_path):
+    """Without the CJK font configured, the same figure warns about missing glyphs (the check above bites)."""
+    code = ("import warnings, matplotlib.pyplot as plt\n"
+            "warnings.simplefilter('error')\n"
+            "plt.title('激活函数'); plt.savefig(r'%s')\n" % (tmp_path / "x.png"))
+    r = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, MPLBACKEND="Agg"),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "missing from font" in r.stderr
