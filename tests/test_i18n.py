@@ -366,9 +366,8 @@ def test_chinese_figure_has_no_missing_glyphs(tmp_path):
     code = ("import warnings, matplotlib.pyplot as plt, torch\n"
             "warnings.simplefilter('error')\n"
             "import gradlab.plots as P\n"
-            "P.plot_sigmoid_saturation(); plt.savefig(r'%s', dpi=70)\n"
-            "P.plot_activations({'relu': torch.relu}); plt.savefig(r'%s', dpi=70)\n"
-            % (out / "zh_sigmoid.png", out / "zh_activations.png"))
+            f"P.plot_sigmoid_saturation(); plt.savefig(r'{out / 'zh_sigmoid.png'}', dpi=70)\n"
+            f"P.plot_activations({{'relu': torch.relu}}); plt.savefig(r'{out / 'zh_activations.png'}', dpi=70)\n")
     env = dict(os.environ, GRADLAB_LANG=LANG, MPLBACKEND="Agg", MPLCONFIGDIR=str(tmp_path))  # a fresh font cache
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -379,7 +378,7 @@ def test_chinese_figure_check_can_fail(tmp_path):
     """Without the CJK font configured, the same figure warns about missing glyphs (the check above bites)."""
     code = ("import warnings, matplotlib.pyplot as plt\n"
             "warnings.simplefilter('error')\n"
-            "plt.title('激活函数'); plt.savefig(r'%s')\n" % (tmp_path / "x.png"))
+            f"plt.title('激活函数'); plt.savefig(r'{tmp_path / 'x.png'}')\n")
     r = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, MPLBACKEND="Agg"),
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "missing from font" in r.stderr
