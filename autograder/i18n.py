@@ -527,6 +527,81 @@ def message_problems(lang: str = DEFAULT_LANG, locale_dir: str = LOCALE_DIR) -> 
 
 
 # --------------------------------------------------------------------------------------------
+# grading: a submission's language, and the feedback page in it
+def submission_language(path: str | None) -> str:
+    """The ``gradlab.lang`` metadata of a submitted notebook (hostile input: read bounded, and only a
+    language the course has is believed), ``"en"`` otherwise."""
+    import json
+
+    from .discover import read_notebook
+
+    if not path:
+        return "en"
+    try:
+        lang = (json.loads(read_notebook(path)).get("metadata", {}).get("gradlab") or {}).get("lang")
+    except (ValueError, OSError, AttributeError, TypeError):
+        return "en"
+    return lang if lang in LANGUAGES else "en"
+
+
+def autograded_metadata(source_metadata: dict, submission, stem: str) -> dict:
+    """The autograded notebook's metadata: the source's, plus the language the student worked in
+    (the feedback page is written in it)."""
+    path = next((f.path for f in submission.notebooks if f.name == stem + ".ipynb"), None)
+    lang = submission_language(path)
+    if lang == "en":
+        return source_metadata
+    return {**source_metadata, "gradlab": {**source_metadata.get("gradlab", {}), "lang": lang}}
+
+
+# The feedback page's fixed text (autograder/feedback.py), by language. Keys are the page's own
+# English markup, so a student's message (escaped inside <code>) is never rewritten.
+PAGE_TEXT = {"zh_CN": {
+    '<html lang="en">': '<html lang="zh-CN">',
+    "<title>Feedback: ": "<title>反馈：",
+    '<p class="sub">Assignment <b>': '<p class="sub">作业 <b>',
+    "</b> · student <b>": "</b> · 学生 <b>",
+    " points</div>": " 分</div>",
+    "This notebook has not been graded automatically yet.": "这个笔记本还没有被自动评分。",
+    "Some written answers are still to be graded by your instructor: the total above does not include them yet.":
+        "部分书面回答还在等待老师评分：上面的总分尚未包含它们。",
+    "Graded. The total includes your instructor&#x27;s manual grading.": "已评分。总分包含老师的人工评分。",
+    "Graded. The total includes your instructor's manual grading.": "已评分。总分包含老师的人工评分。",
+    "<p class='sub'>Late submission penalty: −": "<p class='sub'>迟交扣分：−",
+    " points.</p>": " 分。</p>",
+    "<th>Graded cell</th><th>Kind</th><th>Result</th><th>Points</th>": "<th>评分单元格</th><th>类型</th><th>结果</th><th>得分</th>",
+    "</code></td><td>test</td>": "</code></td><td>测试</td>",
+    "</code></td><td>written answer</td>": "</code></td><td>书面回答</td>",
+    "</code></td><td>task</td>": "</code></td><td>任务</td>",
+    '<span class="pass">passed</span>': '<span class="pass">通过</span>',
+    '<span class="fail">failed</span>': '<span class="fail">未通过</span>',
+    '<span class="pending">partial credit</span>': '<span class="pending">部分得分</span>',
+    '<span class="pending">to be graded by your instructor</span>': '<span class="pending">等待老师评分</span>',
+    '<span class="pass">graded by your instructor</span>': '<span class="pass">已由老师评分</span>',
+    '<span class="fail">not run</span>': '<span class="fail">未运行</span>',
+    '<div class="comment"><b>Comment:</b> ': '<div class="comment"><b>评语：</b> ',
+    '<span class="sub">set by your instructor (autograder: ': '<span class="sub">由老师设定（自动评分：',
+    '<span class="sub">includes ': '<span class="sub">含 ',
+    " extra credit</span>": " 分额外加分</span>",
+    "Tests are run on a fresh kernel, top to bottom. Hidden tests are not shown; fix the failing\nfunction and check "
+    "it against the visible tests before resubmitting.":
+        "测试在一个全新的内核中从上到下运行。隐藏测试不会显示；请先修正未通过的函数，并用可见测试检查之后再重新提交。",
+}}
+
+
+def notebook_language(path: str) -> str:
+    """``gradlab.lang`` of a notebook the grader wrote (``autograded/``), ``"en"`` if none or unknown."""
+    return submission_language(path) if os.path.isfile(path) else "en"
+
+
+def localize_page(page: str, lang: str) -> str:
+    """A feedback page with its fixed English text in ``lang`` (unchanged for English)."""
+    for english, translated in PAGE_TEXT.get(lang, {}).items():
+        page = page.replace(english, translated)
+    return page.replace(")</span>", "）</span>") if lang == "zh_CN" else page  # closes "（自动评分："
+
+
+# --------------------------------------------------------------------------------------------
 # python -m autograder.i18n
 def _cmd_extract(args) -> int:
     for r in extract(args.source, args.locale_dir, args.lang, args.assignments or None):
