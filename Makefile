@@ -41,16 +41,20 @@ LAB_ROOT     ?= $(WORKSPACE)
 ALLOW_ROOT   ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),1,)
 NO_BROWSER   ?=
 LAB_SETTINGS := jupyter/lab/settings
+# JupyterLab's app-level overrides: the venv's own for English; for another language a folder of its
+# own (the interface language is an override), so an English lab or test never opens in Chinese
+LAB_APP_SETTINGS = $(if $(filter en,$(COURSE_LANG)),$(VENV)/share/jupyter/lab/settings,build/lab-settings/$(COURSE_LANG))
 LAB_FLAGS     = $(if $(filter 1 yes true,$(ALLOW_ROOT)),--allow-root) $(if $(filter 1 yes true,$(NO_BROWSER)),--no-browser)
 
 # The venv's bin goes on PATH: nbgrader (Validate, formgrader) runs `alembic` by name. The project's
 # JupyterLab settings (no news popup, jump-to-last-executed-cell button) go into the venv's app settings.
 lab: $(STAMP) ## set up (first time) and open your workspace (a copy of course/) in JupyterLab
 	$(PY) -m autograder.course workspace $(RELEASE_DIR) $(WORKSPACE)
-	mkdir -p $(VENV)/share/jupyter/lab/settings
-	$(PY) -m autograder.i18n lab-settings --lang $(COURSE_LANG) $(LAB_SETTINGS)/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	mkdir -p $(LAB_APP_SETTINGS)
+	$(PY) -m autograder.i18n lab-settings --lang $(COURSE_LANG) $(LAB_SETTINGS)/overrides.json $(LAB_APP_SETTINGS)/overrides.json
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=module://matplotlib_inline.backend_inline GRADLAB_LANG=$(COURSE_LANG) \
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --port=$(PORT) $(LAB_FLAGS) $(LAB_ARGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --port=$(PORT) $(LAB_FLAGS) \
+	  $(if $(filter en,$(COURSE_LANG)),,--LabApp.app_settings_dir=$(CURDIR)/$(LAB_APP_SETTINGS)) $(LAB_ARGS)
 
 # Everything: package tests, nbval over every solutions/ notebook, release-in-sync and blank-release
 # checks, grading suite, real-browser test (screenshots in artifacts/browser/). The venv's bin goes

@@ -382,3 +382,27 @@ def test_chinese_figure_check_can_fail(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, MPLBACKEND="Agg"),
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "missing from font" in r.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# make lab LANG=zh_CN
+@pytest.mark.parametrize("lang, release, workspace, gradlab_lang", [
+    ("zh_CN", "course.zh_CN", "workspace.zh_CN", "zh_CN"),
+    ("zh_CN.UTF-8", "course.zh_CN", "workspace.zh_CN", "zh_CN"),
+    ("en_US.UTF-8", "course", "workspace", "en"),
+])
+def test_make_lab_language(lang, release, workspace, gradlab_lang):
+    """One variable picks the edition: the release copied, the workspace, gradlab's and JupyterLab's language."""
+    r = subprocess.run(["make", "-n", "lab", f"LANG={lang}", "PYTHON=python3"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, LANG=lang))
+    assert r.returncode == 0, r.stderr
+    assert f"autograder.course workspace {release} {workspace}" in r.stdout, r.stdout
+    assert f"lab-settings --lang {gradlab_lang} " in r.stdout and f"GRADLAB_LANG={gradlab_lang}" in r.stdout
+    assert ("--LabApp.app_settings_dir=" in r.stdout) == (gradlab_lang != "en")
+
+
+def test_lab_settings_set_the_interface_language(tmp_path):
+    src = ROOT / "jupyter" / "lab" / "settings" / "overrides.json"
+    out = i18n.lab_settings(str(src), str(tmp_path / "o.json"), LANG)
+    assert out["@jupyterlab/translation-extension:plugin"] == {"locale": LANG}
+    assert json.loads((tmp_path / "o.json").read_text())["@jupyterlab/apputils-extension:notification"]
