@@ -34,7 +34,7 @@ setup: $(STAMP) ## create .venv with the pinned environment
 #   LAB_ARGS    anything else for `jupyter lab`
 #   LANG        zh_CN: the Chinese edition (course.zh_CN/ into workspace.zh_CN/, JupyterLab in Chinese,
 #               gradlab's messages and figures in Chinese); anything else: English
-COURSE_LANG  := $(if $(filter zh zh_CN zh_CN.% zh-CN zh_Hans,$(LANG)),zh_CN,en)
+COURSE_LANG  ?= $(if $(filter zh zh_CN zh_CN.% zh-CN zh_Hans,$(LANG)),zh_CN,en)
 RELEASE_DIR  := course$(if $(filter en,$(COURSE_LANG)),,.$(COURSE_LANG))
 WORKSPACE    ?= workspace$(if $(filter en,$(COURSE_LANG)),,.$(COURSE_LANG))
 LAB_ROOT     ?= $(WORKSPACE)
@@ -110,8 +110,9 @@ hub-setup: $(HUB_STAMP) ## install the hub extra and configurable-http-proxy (fo
 
 # Starts PostgreSQL, the hub, the proxy and the course service with a demo roster (an instructor, a TA,
 # three students); prints the URL and the logins; Ctrl-C stops everything and removes the demo accounts.
+# COURSE_LANG=zh_CN: the class works the Chinese edition (students fetch course.zh_CN's notebooks).
 class: $(HUB_STAMP) ## (as root) a real class on this machine: JupyterHub, nbgrader exchange, PostgreSQL gradebook
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m hub.classroom $(CLASS_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m hub.classroom --lang $(COURSE_LANG) $(CLASS_ARGS)
 
 clean: ## remove .venv and build outputs
 	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info

@@ -406,3 +406,17 @@ def test_lab_settings_set_the_interface_language(tmp_path):
     out = i18n.lab_settings(str(src), str(tmp_path / "o.json"), LANG)
     assert out["@jupyterlab/translation-extension:plugin"] == {"locale": LANG}
     assert json.loads((tmp_path / "o.json").read_text())["@jupyterlab/apputils-extension:notification"]
+
+
+# --------------------------------------------------------------------------------------------
+# make class: the course language is one setting
+def test_class_takes_the_course_language(tmp_path):
+    from hub.classroom import ClassSettings, Ports, Roster
+    r = subprocess.run(["make", "-n", "class", "COURSE_LANG=zh_CN", "PYTHON=python3"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60)
+    assert "hub.classroom --lang zh_CN" in r.stdout, r.stdout + r.stderr
+    settings = ClassSettings(str(tmp_path), "/bin", Roster.demo(), Ports(*range(1, len(Ports.__dataclass_fields__) + 1)),
+                             "a", "b", lang=LANG)
+    settings.save(tmp_path / "s.json")
+    assert ClassSettings.load(tmp_path / "s.json").lang == LANG
+    assert "GRADLAB_LANG" in (ROOT / "hub" / "jupyterhub_config.py").read_text()
