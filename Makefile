@@ -88,9 +88,9 @@ i18n-check: $(STAMP) ## list untranslated, fuzzy, glossary and format problems o
 bench: $(STAMP) ## benchmark gradlab's training loops against a naive loop (BENCH_ARGS)
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
-# The course as a static book: build/book/student/ and build/book/instructor/ (book/build.py). Each
+# The course as a static book: build/book/{student,instructor}/{en,zh_CN}/ (book/build.py). Each
 # solution notebook runs once (cached in build/book/.cache); a prose edit rebuilds in seconds.
-book: $(STAMP) ## build the course as a static book (build/book/student, build/book/instructor)
+book: $(STAMP) ## build the course as a static book (build/book/{student,instructor}/{en,zh_CN})
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" GRADLAB_PROGRESS=0 $(PY) -m book.build --jobs $(JOBS) $(BOOK_ARGS)
 
 lock: $(STAMP) ## rewrite constraints.txt from the installed environment
