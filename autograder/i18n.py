@@ -391,7 +391,8 @@ _CODE_SPAN = re.compile(r"`[^`\n]+`")
 _MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$", re.S)
 _URL = re.compile(r"https?://[^\s)>\]]+")
 _FENCED = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])")
+# ASCII boundaries: in Chinese a number sits between characters that are \w too (第 11 章 or 第11章)
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])\d+(?:\.\d+)?(?![A-Za-z0-9_])")
 
 
 def _prose(msgid: str) -> str:

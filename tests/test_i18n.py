@@ -254,6 +254,7 @@ def test_glossary_check(msgid, msgstr, expected):
     ("## 2. The ratio $a/b$ is `0.25` at 512 units", "## 2. 在 512 个单元时比值 $a/b$ 为 `0.25`", []),
     ("## 2. The ratio $a/b$", "### 2. 比值 $a / b$", ["math", "heading"]),
     ("About 512 units", "大约五百个单元", ["number"]),
+    ("Chapter 11 of the book", "本书第11章", []),  # a number between Chinese characters is still found
     ("| a | b |\n|---|---|\n| 1 | 2 |", "| 甲 | 乙 |\n| 1 | 2 |", ["table"]),
 ])
 def test_format_check(msgid, msgstr, expected):
