@@ -272,6 +272,9 @@ def test_cli_extract_build_check(tmp_path):
     nbformat.write(nb, str(shutil_copy / "a1" / "nb.ipynb"))
     (tmp_path / "locale" / LANG).mkdir(parents=True)
     (tmp_path / "locale" / LANG / "GLOSSARY.md").write_text((ROOT / "locale" / LANG / "GLOSSARY.md").read_text())
+    (tmp_path / "locale" / LANG / "LC_MESSAGES").mkdir()
+    messages = ROOT / "locale" / LANG / "LC_MESSAGES" / "gradlab.po"
+    (tmp_path / "locale" / LANG / "LC_MESSAGES" / "gradlab.po").write_text(messages.read_text(encoding="utf-8"), encoding="utf-8")
 
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "autograder.i18n", *args, "--locale-dir", str(tmp_path / "locale"),
