@@ -424,3 +424,27 @@ def test_class_takes_the_course_language(tmp_path):
     settings.save(tmp_path / "s.json")
     assert ClassSettings.load(tmp_path / "s.json").lang == LANG
     assert "GRADLAB_LANG" in (ROOT / "hub" / "jupyterhub_config.py").read_text()
+
+
+@pytest.mark.slow
+def test_translated_locked_markdown_passes_nbgrader_validate(tmp_path):
+    """nbgrader's Validate (the student's button) checks locked cells' checksums: the build recomputes
+    them for translated locked markdown, without which every such cell reads as tampered with."""
+    from nbgrader import utils
+    from nbgrader.validator import Validator
+
+    meta = {"grade": False, "solution": False, "locked": True, "grade_id": "intro", "schema_version": 3, "task": False}
+    nb = new_notebook(cells=[_md("intro", "# The title\n\nRepeat me.", nbgrader=dict(meta)),
+                             new_code_cell("x = 1", id="code1")],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb.cells[0].metadata.nbgrader["checksum"] = utils.compute_checksum(nb.cells[0])
+    _, path = _extract(tmp_path, nb)
+    _translate_all(path)
+    zh = i18n.translate_notebook(nb, i18n.load_catalog(str(path)), LANG)
+    assert zh.cells[0].source == "# 标题\n\n重复我。"
+    nbformat.write(zh, str(tmp_path / "zh.ipynb"))
+    stale = copy.deepcopy(zh)
+    stale.cells[0].metadata.nbgrader["checksum"] = nb.cells[0].metadata.nbgrader["checksum"]
+    nbformat.write(stale, str(tmp_path / "stale.ipynb"))
+    assert Validator().validate(str(tmp_path / "zh.ipynb")) == {}
+    assert Validator().validate(str(tmp_path / "stale.ipynb")).get("changed"), "the stale checksum should be reported"
