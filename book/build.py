@@ -152,7 +152,7 @@ def write_sources(edition: str, chapters: list[Chapter], root: Path, src: Path,
     if lang == "zh_CN":
         hint = ("用 `make lab LANG=zh_CN`（在 `course.zh_CN/` 上打开 JupyterLab）完成各个笔记本；每一页都链接到它的笔记本。"
                 if edition == "student" else "显示答案、隐藏测试（折叠）和评分标准；学生拿到的是学生版。")
-    text = landing.landing_page(index, edition, hint)
+    text = landing.landing_page(index, edition, hint, lang)
     write_if_changed(src / "index.md", language_switcher(lang, "../", "index.html") + "\n\n" + text)
     for old in list(src.rglob("*.ipynb")) + list(src.rglob("*.md")):
         if old not in keep:

@@ -282,7 +282,9 @@ def test_both_languages_from_one_run(book):
         index_zh = out / edition / "zh_CN" / "index.html"
         assert _switch_links(index_zh) == [(out / edition / "en" / "index.html").resolve()]
         assert "Intro." in (out / edition / "zh_CN" / "02_beta" / "01_second.html").read_text()  # no catalog: English
-    assert '<html lang="zh-CN"' in (out / "student/zh_CN/index.html").read_text(encoding="utf-8")
+    landing_zh = (out / "student/zh_CN/index.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN"' in landing_zh
+    assert "问题 1：梯度消失与梯度爆炸" in editions.html_text(landing_zh) and "作业 1 · 第一个笔记本" in landing_zh
 
 
 def _search_terms(path: Path) -> set[str]:
