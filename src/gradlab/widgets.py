@@ -95,8 +95,8 @@ def network_explorer(data=None, *, activations=DEFAULT_ACTIVATIONS, inits=DEFAUL
         fig.suptitle(i18n._("{activation} · init {init} · depth {depth}").format(**v), fontsize=11)
         fig.tight_layout()
         ratio = stats[0].grad_norm / max(stats[-1].grad_norm, 1e-30)
-        summary.value = (f"<b>first / last layer gradient norm:</b> {ratio:.3g} &nbsp; "
-                         f"<b>last layer activation std:</b> {stats[-1].act_std:.3g}")
+        summary.value = i18n._("<b>first / last layer gradient norm:</b> {ratio:.3g} &nbsp; "
+                               "<b>last layer activation std:</b> {std:.3g}").format(ratio=ratio, std=stats[-1].act_std)
         show_figure(out, fig)
 
     for c in controls.values():
@@ -154,8 +154,9 @@ def variance_explorer(data=None, *, activation: str = "relu", init: str = "Xavie
         fig.suptitle(f"{v['activation']} · {v['init']} · depth {v['depth']} · width {width}", fontsize=11)
         fig.tight_layout()
         fwd, bwd = [s.act_var for s in stats], [s.act_grad_var for s in stats]
-        summary.value = (f"<b>Var(a) last / first layer:</b> {fwd[-1] / fwd[0]:.3g} &nbsp;&nbsp; "
-                         f"<b>Var(∂L/∂a) first / last layer:</b> {bwd[0] / bwd[-1]:.3g}")
+        summary.value = i18n._("<b>Var(a) last / first layer:</b> {fwd:.3g} &nbsp;&nbsp; "
+                               "<b>Var(∂L/∂a) first / last layer:</b> {bwd:.3g}").format(fwd=fwd[-1] / fwd[0],
+                                                                                       bwd=bwd[0] / bwd[-1])
         show_figure(out, fig)
 
     for c in controls.values():
