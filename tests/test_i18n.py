@@ -337,7 +337,8 @@ def test_visible_check_message_in_chinese(chinese):
 
 @pytest.mark.parametrize("env, expected", [
     ({"GRADLAB_LANG": "zh_CN"}, "zh_CN"),
-    ({"LANG": "zh_CN.UTF-8"}, "zh_CN"),
+    ({"LANG": "zh_CN.UTF-8"}, "en"),   # the desktop's locale does not translate the English course
+    ({"GRADLAB_LANG": "zh_CN.UTF-8"}, "zh_CN"),
     ({"LANG": "en_US.UTF-8"}, "en"),
     ({"LANG": "C.UTF-8", "NOTEBOOK": "zh"}, "zh_CN"),   # the notebook's own metadata (JPY_SESSION_NAME)
     ({"GRADLAB_LANG": "en", "NOTEBOOK": "zh"}, "en"),

@@ -2,8 +2,9 @@
 
 The language is, first found: ``GRADLAB_LANG``; the ``"gradlab": {"lang": ...}`` metadata of the
 notebook the kernel runs (Jupyter names it in ``JPY_SESSION_NAME``; the Chinese release carries
-``zh_CN``); gettext's own variables ``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``. English
-(the source text) when nothing matches a catalog.
+``zh_CN``); else English (the source text). The system locale (``LANG``) is deliberately not read:
+the English course on a Chinese desktop stays English, and tests that read English messages do
+not depend on the machine's locale.
 
 The catalog is read from the ``.po`` file with ``polib`` and compiled in memory, so a clean clone
 needs no build step; a missing catalog or ``polib`` means English.
@@ -50,8 +51,7 @@ def language() -> str:
     """The language messages are given in: ``"en"`` or a catalog's name such as ``"zh_CN"``."""
     if _chosen:
         return _chosen
-    for value in (os.environ.get("GRADLAB_LANG"), _notebook_lang(),
-                  *(os.environ.get(v) for v in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"))):
+    for value in (os.environ.get("GRADLAB_LANG"), _notebook_lang()):
         for tag in (value or "").split(":"):
             lang = _normalise(tag)
             if lang == "en" or (lang and _catalog_file(lang)):
