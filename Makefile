@@ -56,7 +56,7 @@ lab: $(STAMP) ## set up (first time) and open your workspace (a copy of course/)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --port=$(PORT) $(LAB_FLAGS) \
 	  $(if $(filter en,$(COURSE_LANG)),,--LabApp.app_settings_dir=$(CURDIR)/$(LAB_APP_SETTINGS)) $(LAB_ARGS)
 
-# Everything: package tests, nbval over every solutions/ notebook, release-in-sync and blank-release
+# Everything: package tests, every solutions/ notebook under nbgrader validate, release-in-sync and blank-release
 # checks, grading suite, real-browser test (screenshots in artifacts/browser/). The venv's bin goes
 # on PATH because nbgrader runs `alembic` by name; kernels get a headless backend, no progress bars.
 test: $(STAMP) ## set up (first time) and run the whole test suite (PYTEST_ARGS)

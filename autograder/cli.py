@@ -1,4 +1,4 @@
-"""``python -m autograder``: release, grade, feedback, export, validate, bench, doctor.
+"""``python -m autograder``: release, grade, feedback, export, report, validate, bench, doctor.
 
 Every subcommand has ``--help``. The Makefile's forms are ``python -m autograder release`` and
 ``python -m autograder grade --demo --jobs N``.
@@ -30,6 +30,8 @@ def cmd_grade(args) -> int:
     from .sandbox import SandboxUnavailable
 
     source, submissions, out = args.source, args.submissions, args.out
+    if args.no_progress:
+        os.environ["GRADLAB_PROGRESS"] = "0"   # autograder.progress draws no bar
     demo_tmp = None
     if args.demo:
         from . import demo
@@ -136,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from . import course, export, feedback
+    from . import course, export, feedback, report
 
     course.build_subparser(sub)       # release (autograder/course.py)
     p = sub.add_parser("grade", help="autograde submissions in parallel into OUT and the course gradebook",
@@ -150,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo", action="store_true",
                    help="grade the bundled demo class (generated from the current assignments) and print it")
     p.add_argument("--force", action="store_true", help="regrade even submissions already graded")
-    p.add_argument("--no-progress", action="store_true", help="(kept for compatibility; no progress bar is drawn)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar on a terminal (as GRADLAB_PROGRESS=0); a log still gets progress lines")
     p.add_argument("--course", default=None, metavar="DIR",
                    help="nbgrader course folder whose gradebook and autograded/ receive the scores "
                         "(default: this repository's course; --demo: OUT/course)")
@@ -169,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     feedback.build_subparser(sub)     # feedback from the course gradebook (autograder/feedback.py)
     export.build_subparser(sub)       # final grades from the course gradebook (autograder/export.py)
+    report.build_subparser(sub)       # the instructor's class report (autograder/report.py)
 
     p = sub.add_parser("validate", help="nbgrader validate: run a notebook and report failing tests",
                        description="Run each NOTEBOOK top to bottom like nbgrader's Validate button; exit 1 on failure.")

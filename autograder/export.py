@@ -8,6 +8,10 @@ The first columns are those of ``grades.csv`` (student_id, assignment, score, ma
 
     python -m autograder export OUT            # OUT/grades_final.csv (and the path on stderr)
     python -m autograder export OUT --to -     # the CSV on stdout
+    python -m autograder export OUT --format canvas --roster roster.csv   # OUT/grades_canvas.csv
+    python -m autograder export OUT --format moodle --roster roster.csv   # OUT/grades_moodle.csv
+
+``--format canvas|moodle`` writes the LMS's own gradebook-import file (:mod:`autograder.lms`).
 
 ``final_grades(db_url)`` is the function ``grade`` uses for ``OUT/grades.csv``'s points.
 Every CSV cell that a spreadsheet would read as a formula is neutralised (:func:`csv_safe`).
@@ -127,15 +131,37 @@ def cmd_export(args) -> int:
 
     db_url = course.db_url_of(course.course_config(args.course, args.db_url))
     rows = final_grades(db_url, args.assignment or None)
+    try:
+        text = _formatted(rows, args)
+    except ValueError as e:   # lms.RosterError included: a student the LMS could not be told about
+        print(f"export: {e}", file=sys.stderr)
+        return 2
     if args.to == "-":
-        sys.stdout.write(to_csv(rows))
+        sys.stdout.write(text)
         return 0
-    path = args.to or os.path.join(args.out, "grades_final.csv")
-    write_csv(path, rows)
+    name = "grades_final.csv" if args.format == "csv" else f"grades_{args.format}.csv"
+    path = args.to or os.path.join(args.out, name)
+    write_file(path, text)
     pending = sum(r.needs_manual_grade for r in rows)
     print(f"wrote {len(rows)} row(s) from {safe_db_url(db_url)} to {path}"
           + (f"; {pending} still need manual grading (needs_manual_grade=1)" if pending else ""), file=sys.stderr)
     return 0
+
+
+def _formatted(rows: list[FinalGrade], args) -> str:
+    if args.format == "csv":
+        return to_csv(rows)
+    from . import lms
+
+    if not args.roster:
+        raise ValueError(f"--format {args.format} needs --roster FILE (student_id and the LMS's identifiers)")
+    roster = lms.read_roster(args.roster)
+    if args.format == "canvas":
+        bad = [item for item in args.lms_id if "=" not in item]
+        if bad:
+            raise ValueError(f"--lms-id takes ASSIGNMENT=ID, not {bad[0]!r}")
+        return lms.canvas_csv(rows, roster, dict(item.split("=", 1) for item in args.lms_id))
+    return lms.moodle_csv(rows, roster, args.moodle_id)
 
 
 def add_arguments(p) -> None:
@@ -144,6 +170,17 @@ def add_arguments(p) -> None:
     p.add_argument("--course", default=None, metavar="DIR", help="course root (default: the repository)")
     p.add_argument("--db-url", default=None, help="gradebook (default: the course's db_url)")
     p.add_argument("--assignment", action="append", default=[], help="only this assignment (repeatable)")
+    p.add_argument("--format", choices=["csv", "canvas", "moodle"], default="csv",
+                   help="csv: this grader's columns (default); canvas / moodle: that LMS's gradebook-import "
+                        "CSV (needs --roster; default file OUT/grades_<format>.csv)")
+    p.add_argument("--roster", default=None, metavar="CSV",
+                   help="student_id plus the LMS's identifiers: name, canvas_id, sis_user_id, sis_login_id, "
+                        "section (Canvas); email, idnumber or username (Moodle)")
+    p.add_argument("--moodle-id", choices=["email", "idnumber", "username"], default="email",
+                   help="the user field Moodle matches students on (default email)")
+    p.add_argument("--lms-id", action="append", default=[], metavar="ASSIGNMENT=ID",
+                   help="Canvas assignment id of an assignment (repeatable): its column updates that "
+                        "assignment; without it Canvas creates a new one")
     p.set_defaults(func=cmd_export)
 
 

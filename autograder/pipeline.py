@@ -198,19 +198,22 @@ class Batch:
                                     autograded_dir=self.target.autograded)
 
     def _grade_pending(self, pending, sources, templates) -> None:
+        from .progress import Progress
+
+        bar = Progress(self.echo)  # notebooks done / total and the ETA, on the terminal or in the log
         with cf.ThreadPoolExecutor(self.jobs) as pool:
             refs: dict[tuple[str, str], cf.Future] = {}
             for a in sorted({s.assignment for s, _ in pending if templates and s.assignment in templates.info}):
                 for stem, nb in sources[a].items():
-                    refs[(a, stem)] = pool.submit(self._reference, a, stem, nb, self.assets[a])
+                    refs[(a, stem)] = bar.track(pool.submit(self._reference, a, stem, nb, self.assets[a]))
             jobs: list[tuple[Submission, str, dict]] = []
             for sub, h in pending:
                 futures = {}
                 if not sub.problem and sub.assignment in sources:
                     for f in sub.notebooks:
                         stem = f.name[:-6]
-                        futures[stem] = pool.submit(self._student, sub, f, sources[sub.assignment][stem],
-                                                    self.assets[sub.assignment])
+                        futures[stem] = bar.track(pool.submit(self._student, sub, f, sources[sub.assignment][stem],
+                                                              self.assets[sub.assignment]))
                 jobs.append((sub, h, futures))
             for sub, h, futures in jobs:
                 cf.wait(list(futures.values()) + [f for (a, _), f in refs.items() if a == sub.assignment])
@@ -222,6 +225,7 @@ class Batch:
                 self.store.put(result)
                 self.store.write_csv()
                 self.timing["judge_and_record_s"] = self.timing.get("judge_and_record_s", 0.0) + time.monotonic() - t
+        bar.close()
 
     def _student(self, sub: Submission, f, source_nb, release_dir):
         """(plan, run output) of one submitted notebook, or (plan with a problem, None)."""

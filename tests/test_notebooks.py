@@ -1,8 +1,10 @@
 """The course's notebooks: stored clean, nbgrader metadata valid, release in sync with the
 solutions, solutions pass ``nbgrader validate``, and a blank release stops only at exercise stubs.
 
-Executing the solution notebooks cell by cell is nbval's job (``--nbval-lax`` over
-``solutions/``, configured in pyproject.toml). Assignments are discovered from
+Each solution notebook is executed once per test run, by ``nbgrader validate`` (the course's own
+Validator: every graded cell full marks) with every cell's output checked for errors, experiments
+included. nbval (``pytest solutions/<a>/<nb>.ipynb``) is the author's cell-by-cell runner for one
+notebook; its configuration is tested below. Assignments are discovered from
 ``solutions/*/*.ipynb`` and ``course/*/*.ipynb``, so each one is covered as soon as it lands.
 
 The last section runs every checker on small, deliberately broken notebooks: proof that each
@@ -298,8 +300,21 @@ def test_nbgrader_validate_can_fail(tmp_path):
 
 
 @pytest.mark.slow
+def test_validate_run_catches_a_raising_experiment(tmp_path):
+    """The one execution of a solution in `make test` (nbgrader validate + the executed notebook's
+    errors) fails an ungraded experiment cell that raises, which nbgrader's score alone ignores."""
+    src = _tiny_source()
+    src.cells[5].source = "y = double(x)\nraise RuntimeError('this experiment is broken')"
+    nbformat.write(src, str(tmp_path / "src.ipynb"))
+    results, executed = nbcheck.validate(tmp_path / "src.ipynb")
+    assert results == {}, results  # every graded cell still gets its points
+    errors = nbcheck.errors_before(executed, len(executed.cells))
+    assert len(errors) == 1 and "this experiment is broken" in errors[0], errors
+
+
+@pytest.mark.slow
 def test_nbval_fails_on_a_raising_notebook(tmp_path):
-    """The nbval configuration of `make test` fails a notebook that raises, and passes one that does not."""
+    """The nbval configuration (an author's `pytest solutions/<a>/<nb>.ipynb`) fails a notebook that raises, and passes one that does not."""
     def run(nb, name):
         nbformat.write(nb, str(tmp_path / name))
         return subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"),
