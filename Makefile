@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= $(shell nproc 2>/dev/null || echo 2)
 PORT   ?= 8888
 
-.PHONY: help setup lab test test-fast lint grade release bench book lock clean hub-setup class
+.PHONY: help setup lab test test-fast lint grade release i18n-extract i18n-build i18n-check bench book lock clean hub-setup class
 
 # `make help` lists every target: each one carries a `## description` comment on its rule line.
 help: ## list the targets
@@ -32,21 +32,29 @@ setup: $(STAMP) ## create .venv with the pinned environment
 #   ALLOW_ROOT  1 runs as root (--allow-root); set automatically when make runs as root
 #   NO_BROWSER  1 starts headless (--no-browser): open the printed URL yourself
 #   LAB_ARGS    anything else for `jupyter lab`
-WORKSPACE    ?= workspace
+#   LANG        zh_CN: the Chinese edition (course.zh_CN/ into workspace.zh_CN/, JupyterLab in Chinese,
+#               gradlab's messages and figures in Chinese); anything else: English
+COURSE_LANG  ?= $(if $(filter zh zh_CN zh_CN.% zh-CN zh_Hans,$(LANG)),zh_CN,en)
+RELEASE_DIR  := course$(if $(filter en,$(COURSE_LANG)),,.$(COURSE_LANG))
+WORKSPACE    ?= workspace$(if $(filter en,$(COURSE_LANG)),,.$(COURSE_LANG))
 LAB_ROOT     ?= $(WORKSPACE)
 ALLOW_ROOT   ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),1,)
 NO_BROWSER   ?=
 LAB_SETTINGS := jupyter/lab/settings
+# JupyterLab's app-level overrides: the venv's own for English; for another language a folder of its
+# own (the interface language is an override), so an English lab or test never opens in Chinese
+LAB_APP_SETTINGS = $(if $(filter en,$(COURSE_LANG)),$(VENV)/share/jupyter/lab/settings,build/lab-settings/$(COURSE_LANG))
 LAB_FLAGS     = $(if $(filter 1 yes true,$(ALLOW_ROOT)),--allow-root) $(if $(filter 1 yes true,$(NO_BROWSER)),--no-browser)
 
 # The venv's bin goes on PATH: nbgrader (Validate, formgrader) runs `alembic` by name. The project's
 # JupyterLab settings (no news popup, jump-to-last-executed-cell button) go into the venv's app settings.
 lab: $(STAMP) ## set up (first time) and open your workspace (a copy of course/) in JupyterLab
-	$(PY) -m autograder.course workspace course $(WORKSPACE)
-	mkdir -p $(VENV)/share/jupyter/lab/settings
-	cp $(LAB_SETTINGS)/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=module://matplotlib_inline.backend_inline \
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --port=$(PORT) $(LAB_FLAGS) $(LAB_ARGS)
+	$(PY) -m autograder.course workspace $(RELEASE_DIR) $(WORKSPACE)
+	mkdir -p $(LAB_APP_SETTINGS)
+	$(PY) -m autograder.i18n lab-settings --lang $(COURSE_LANG) $(LAB_SETTINGS)/overrides.json $(LAB_APP_SETTINGS)/overrides.json
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=module://matplotlib_inline.backend_inline GRADLAB_LANG=$(COURSE_LANG) \
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(LAB_ROOT) --port=$(PORT) $(LAB_FLAGS) \
+	  $(if $(filter en,$(COURSE_LANG)),,--LabApp.app_settings_dir=$(CURDIR)/$(LAB_APP_SETTINGS)) $(LAB_ARGS)
 
 # Everything: package tests, every solutions/ notebook under nbgrader validate, release-in-sync and blank-release
 # checks, grading suite, real-browser test (screenshots in artifacts/browser/). The venv's bin goes
@@ -64,15 +72,25 @@ lint: $(STAMP) ## ruff over src, autograder, tests, benchmarks, book, hub and to
 grade: $(STAMP) ## grade the bundled demo class and print the gradebook
 	$(PY) -m autograder grade --demo --jobs $(JOBS)
 
-release: $(STAMP) ## regenerate course/ from solutions/ with nbgrader
+release: $(STAMP) ## regenerate course/ from solutions/ with nbgrader, then course.zh_CN/ from it and locale/
 	$(PY) -m autograder release
+
+# The Chinese edition's catalogs (autograder/i18n.py, docs/authoring.md): one command per step.
+i18n-extract: $(STAMP) ## merge solutions/' prose into locale/zh_CN catalogs (edited English -> fuzzy)
+	$(PY) -m autograder.i18n extract
+
+i18n-build: $(STAMP) ## write course.zh_CN/ from course/ and the catalogs
+	$(PY) -m autograder.i18n build
+
+i18n-check: $(STAMP) ## list untranslated, fuzzy, glossary and format problems of the catalogs
+	$(PY) -m autograder.i18n check
 
 bench: $(STAMP) ## benchmark gradlab's training loops against a naive loop (BENCH_ARGS)
 	$(PY) benchmarks/bench.py $(BENCH_ARGS)
 
-# The course as a static book: build/book/student/ and build/book/instructor/ (book/build.py). Each
+# The course as a static book: build/book/{student,instructor}/{en,zh_CN}/ (book/build.py). Each
 # solution notebook runs once (cached in build/book/.cache); a prose edit rebuilds in seconds.
-book: $(STAMP) ## build the course as a static book (build/book/student, build/book/instructor)
+book: $(STAMP) ## build the course as a static book (build/book/{student,instructor}/{en,zh_CN})
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" GRADLAB_PROGRESS=0 $(PY) -m book.build --jobs $(JOBS) $(BOOK_ARGS)
 
 lock: $(STAMP) ## rewrite constraints.txt from the installed environment
@@ -92,8 +110,9 @@ hub-setup: $(HUB_STAMP) ## install the hub extra and configurable-http-proxy (fo
 
 # Starts PostgreSQL, the hub, the proxy and the course service with a demo roster (an instructor, a TA,
 # three students); prints the URL and the logins; Ctrl-C stops everything and removes the demo accounts.
+# COURSE_LANG=zh_CN: the class works the Chinese edition (students fetch course.zh_CN's notebooks).
 class: $(HUB_STAMP) ## (as root) a real class on this machine: JupyterHub, nbgrader exchange, PostgreSQL gradebook
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m hub.classroom $(CLASS_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m hub.classroom --lang $(COURSE_LANG) $(CLASS_ARGS)
 
 clean: ## remove .venv and build outputs
 	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info

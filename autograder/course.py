@@ -456,6 +456,12 @@ def cmd_release(args) -> int:
         print(f"no assignments in {source}: nothing to release")
     for a in done:
         print(f"released {a} -> {os.path.join(release_dir, a)}" + (f" (registered in {safe_db_url(db_url)})" if db_url else ""))
+    if own_release and done:
+        # the translated editions are the English release with translated prose (autograder/i18n.py)
+        from . import i18n
+        for lang in i18n.translated_languages():
+            written = i18n.build(release_dir, lang=lang, assignments=done)
+            print(f"built {len(written)} {lang} notebooks -> {release_dir}.{lang}")
     return 0
 
 

@@ -33,6 +33,7 @@ import sys
 import warnings
 from dataclasses import dataclass, field
 
+from . import i18n
 from .gradebook import safe_db_url
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -463,7 +464,8 @@ def write_feedback(db_url: str, course_root: str, out: str | None = None, *, ass
     pages = collect(db_url, os.path.join(root, autograded_dir), assignments, students)
     for fb in pages:
         fb.notes = list((notes or {}).get((fb.student_id, fb.assignment), []))
-        page = render_feedback(fb)
+        page = i18n.localize_page(render_feedback(fb), i18n.notebook_language(
+            os.path.join(root, autograded_dir, fb.student_id, fb.assignment, fb.notebook + ".ipynb")))
         course_fb = os.path.join(root, feedback_dir, fb.student_id, fb.assignment)
         write_file(os.path.join(course_fb, fb.notebook + ".html"), page)
         _exchange_files(course_fb, os.path.join(root, autograded_dir, fb.student_id, fb.assignment),

@@ -23,7 +23,7 @@ import time
 
 import nbformat
 
-from . import __version__, course, discover, judge, plan, run, sandbox
+from . import __version__, course, discover, i18n, judge, plan, run, sandbox
 from .gradebook import (
     GradebookError,
     ResultStore,
@@ -281,7 +281,7 @@ class Batch:
             folder = os.path.join(self.target.root, self.target.autograded, sub.student_id, sub.assignment)
             for stem, (p, out) in autograded.items():
                 write_autograded(folder, stem + ".ipynb", _autograded_cells(p, out, sources[sub.assignment][stem]),
-                                 sources[sub.assignment][stem].metadata)
+                                 i18n.autograded_metadata(sources[sub.assignment][stem].metadata, sub, stem))
             _exchange_files(sub, folder)  # as nbgrader autograde copies them: generate/release_feedback need them
         folder = os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment)
         if not recorded:  # a recorded submission's pages come from the gradebook (_record_finals)

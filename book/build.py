@@ -1,4 +1,4 @@
-"""Build the course as a static book: ``make book`` → ``build/book/student/`` and ``build/book/instructor/``.
+"""Build the course as a static book: ``make book`` → ``build/book/{student,instructor}/{en,zh_CN}/``.
 
     python -m book.build [--root .] [--out build/book] [--edition student|instructor] [--jobs N]
                          [--repo-url URL] [--only GLOB ...]
@@ -9,7 +9,10 @@
    shows everything; the student edition has the release's sources (what ``course/`` shows) and
    the outputs of every cell that is neither a solution nor a test. The student pages must pass the
    release leak checks (a warning says when ``course/`` lags behind ``solutions/``: `make release`).
-3. Sphinx + myst-nb render each edition (``book/conf.py``); the student HTML is leak-checked again.
+3. Sphinx + myst-nb render each edition in each language (``book/conf.py``); the student HTML is
+   leak-checked again. A language differs only in its prose: the Chinese pages are the same pages
+   (same run, same outputs) with their markdown translated from ``locale/zh_CN`` (``autograder/i18n.py``),
+   and every page links to itself in the other language.
 """
 from __future__ import annotations
 
@@ -27,12 +30,15 @@ if __package__ in (None, ""):  # `python book/build.py`
 
 import nbformat
 
+from autograder import i18n
 from book import editions, landing
 from book.execute import execute_all, with_outputs
 from tests import nbcheck
 
 BOOK_DIR = Path(__file__).resolve().parent
 EDITIONS = ("student", "instructor")
+LANGUAGES = ("en", "zh_CN")
+LANGUAGE_NAMES = {"en": "English", "zh_CN": "中文"}
 #: per edition: the folder students/instructors open, and what the page says about running it
 SOURCE_FOLDER = {"student": "course", "instructor": "solutions"}
 
@@ -63,10 +69,29 @@ def notebook_link(rel: str, page_dir: Path, root: Path, repo_url: str | None) ->
     return Path(os.path.relpath(root / rel, page_dir)).as_posix()
 
 
-def run_banner(edition: str, assignment: str, notebook: str, link: str) -> nbformat.NotebookNode:
-    """The markdown cell under a page's title: run it with `make lab`, and the notebook's source."""
+def language_switcher(lang: str, up: str, page: str) -> str:
+    """Links to this page in every other language (``up``: from the page's folder to the language folders)."""
+    links = [f'<b>{LANGUAGE_NAMES[lang]}</b>'] + [f'<a class="gradlab-lang" hreflang="{other.replace("_", "-")}" '
+                                                  f'href="{up}{other}/{page}">{LANGUAGE_NAMES[other]}</a>'
+                                                  for other in LANGUAGES if other != lang]
+    return '<span class="gradlab-languages">' + " · ".join(links) + "</span>"
+
+
+def run_banner(edition: str, assignment: str, notebook: str, link: str, lang: str = "en") -> nbformat.NotebookNode:
+    """The markdown cell under a page's title: run it with `make lab`, the notebook's source, the languages."""
     folder = SOURCE_FOLDER[edition]
-    text = (f":::{{note}}\n:class: gradlab-run\n"
+    switch = language_switcher(lang, "../../", f"{assignment}/{notebook[:-6]}.html")
+    if lang == "zh_CN":
+        cell = nbformat.v4.new_markdown_cell(
+            f":::{{note}}\n:class: gradlab-run\n{switch}\n\n"
+            f"**运行这个笔记本：** `make lab LANG=zh_CN` 会在 `course.zh_CN/` 上打开 JupyterLab；打开 "
+            f"`{assignment}/{notebook}`。笔记本：<a href=\"{link}\">{folder}{'' if edition == 'instructor' else '.zh_CN'}"
+            f"/{assignment}/{notebook}</a>"
+            + ("（显示答案、隐藏测试和评分标准：教师版）。" if edition == "instructor"
+               else "——本页给出了实验的图和打印结果，可以对照。") + "\n:::\n")
+        cell.metadata = {}
+        return cell
+    text = (f":::{{note}}\n:class: gradlab-run\n{switch}\n\n"
             f"**Run this notebook:** `make lab` opens JupyterLab on `course/`; open "
             f"`{assignment}/{notebook}`. "
             f"Notebook: <a href=\"{link}\">{folder}/{assignment}/{notebook}</a>"
@@ -97,35 +122,49 @@ def page_notebook(edition: str, source, executed, root: Path, nb_path: Path):
     return page
 
 
+def translated(page, root: Path, nb_path: Path, lang: str):
+    """``page`` with its prose in ``lang`` from the notebook's catalog (English where none)."""
+    if lang == "en":
+        return page
+    path = i18n.catalog_path(nb_path.parent.name, nb_path.stem, lang, str(root / "locale"))
+    return i18n.translate_notebook(page, i18n.load_catalog(path) if os.path.exists(path) else None, lang)
+
+
 def write_sources(edition: str, chapters: list[Chapter], root: Path, src: Path,
-                  out: Path, repo_url: str | None) -> list[landing.Page]:
-    """Write one edition's Sphinx source tree (pages + landing page); remove pages that went away."""
+                  out: Path, repo_url: str | None, lang: str = "en") -> list[landing.Page]:
+    """Write one edition's Sphinx source tree in one language (pages + landing page); remove pages that went away."""
     index, keep = [], {src / "index.md"}
+    folder = SOURCE_FOLDER[edition] + ("" if lang == "en" or edition == "instructor" else f".{lang}")
     for ch in chapters:
         a, nb_name, source = ch.path.parent.name, ch.path.name, ch.source
-        page = page_notebook(edition, source, ch.executed, root, ch.path)
-        rel = f"{SOURCE_FOLDER[edition]}/{a}/{nb_name}"
-        link = notebook_link(rel, out / edition / a, root, repo_url)
-        page.cells.insert(1, run_banner(edition, a, nb_name, link))
+        page = translated(page_notebook(edition, source, ch.executed, root, ch.path), root, ch.path, lang)
+        rel = f"{folder}/{a}/{nb_name}"
+        link = notebook_link(rel, out / edition / lang / a, root, repo_url)
+        page.cells.insert(1, run_banner(edition, a, nb_name, link, lang))
         target = src / a / nb_name
         write_if_changed(target, nbformat.writes(page))
         keep.add(target)
-        title, learn = landing.read_title_cell(nbcheck._src(source.cells[0]) if source.cells else "")
+        title, learn = landing.read_title_cell(nbcheck._src(page.cells[0]) if page.cells else "")
         index.append(landing.Page(a, nb_name, title or nb_name, learn))
     hint = ("Work through the notebooks with `make lab` (JupyterLab on `course/`); each page links to its notebook."
             if edition == "student" else
             "Solutions, hidden tests (collapsed) and mark schemes are shown; students get the student edition.")
-    write_if_changed(src / "index.md", landing.landing_page(index, edition, hint))
+    if lang == "zh_CN":
+        hint = ("用 `make lab LANG=zh_CN`（在 `course.zh_CN/` 上打开 JupyterLab）完成各个笔记本；每一页都链接到它的笔记本。"
+                if edition == "student" else "显示答案、隐藏测试（折叠）和评分标准；学生拿到的是学生版。")
+    text = landing.landing_page(index, edition, hint, lang)
+    write_if_changed(src / "index.md", language_switcher(lang, "../", "index.html") + "\n\n" + text)
     for old in list(src.rglob("*.ipynb")) + list(src.rglob("*.md")):
         if old not in keep:
             old.unlink()
     return index
 
 
-def sphinx(edition: str, src: Path, out: Path) -> None:
+def sphinx(edition: str, src: Path, out: Path, lang: str = "en") -> None:
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-j", "1", "-c", str(BOOK_DIR),
-           "-d", str(out / "_doctrees" / edition), str(src), str(out / edition)]
-    env = dict(os.environ, GRADLAB_BOOK_TITLE=f"gradlab · {edition} edition")
+           "-d", str(out / "_doctrees" / edition / lang), str(src), str(out / edition / lang)]
+    title = f"gradlab · {edition} edition" if lang == "en" else f"gradlab · {'学生版' if edition == 'student' else '教师版'}"
+    env = dict(os.environ, GRADLAB_BOOK_TITLE=title, GRADLAB_BOOK_LANG=lang)
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode != 0:
         raise BookError(f"sphinx-build failed for the {edition} edition (rc {r.returncode}):\n"
@@ -135,11 +174,11 @@ def sphinx(edition: str, src: Path, out: Path) -> None:
             print(f"  sphinx: {line}", file=sys.stderr)
 
 
-def check_student_html(out: Path, chapters: list[Chapter]) -> None:
+def check_student_html(out: Path, chapters: list[Chapter], lang: str = "en") -> None:
     """The leak check once more, on what a browser shows of each built student page."""
     problems = []
     for ch in chapters:
-        html_file = out / "student" / ch.path.parent.name / (ch.path.stem + ".html")
+        html_file = out / "student" / lang / ch.path.parent.name / (ch.path.stem + ".html")
         if not html_file.exists():
             problems.append(f"{html_file} was not built")
             continue
@@ -149,7 +188,7 @@ def check_student_html(out: Path, chapters: list[Chapter]) -> None:
 
 
 def build(root: Path, out: Path, *, edition_names=EDITIONS, jobs: int = 1, repo_url: str | None = None,
-          only: list[str] | None = None, timeout: int = 600) -> dict[str, float]:
+          only: list[str] | None = None, timeout: int = 600, languages=LANGUAGES) -> dict[str, float]:
     """Build the asked editions; return the seconds each stage took."""
     root, out = root.resolve(), out.resolve()
     t0 = time.perf_counter()
@@ -167,13 +206,14 @@ def build(root: Path, out: Path, *, edition_names=EDITIONS, jobs: int = 1, repo_
         chapters.append(Chapter(p, source, with_outputs(source, nbcheck.read(executed[p]))))
     times = {"execute": time.perf_counter() - t0}
     for edition in edition_names:
-        t = time.perf_counter()
-        write_sources(edition, chapters, root, out / "_src" / edition, out, repo_url)
-        sphinx(edition, out / "_src" / edition, out)
-        if edition == "student":
-            check_student_html(out, chapters)
-        times[edition] = time.perf_counter() - t
-        print(f"book: {edition} edition → {out / edition / 'index.html'} ({times[edition]:.1f} s)")
+        for lang in languages:
+            t = time.perf_counter()
+            write_sources(edition, chapters, root, out / "_src" / edition / lang, out, repo_url, lang)
+            sphinx(edition, out / "_src" / edition / lang, out, lang)
+            if edition == "student":
+                check_student_html(out, chapters, lang)
+            times[f"{edition}/{lang}"] = time.perf_counter() - t
+            print(f"book: {edition} edition, {lang} → {out / edition / lang / 'index.html'} ({times[f'{edition}/{lang}']:.1f} s)")
     return times
 
 
@@ -191,10 +231,13 @@ def main(argv=None) -> int:
     ap.add_argument("--only", action="append", metavar="GLOB",
                     help="only notebooks matching ASSIGNMENT/NOTEBOOK.ipynb globs (a quick partial book)")
     ap.add_argument("--timeout", type=int, default=600, help="seconds one cell may run")
+    ap.add_argument("--lang", choices=LANGUAGES, action="append",
+                    help="build only this language (repeatable; default all)")
     args = ap.parse_args(argv)
     try:
         build(args.root, args.out or args.root / "build" / "book", edition_names=args.edition or EDITIONS,
-              jobs=args.jobs, repo_url=args.repo_url, only=args.only, timeout=args.timeout)
+              jobs=args.jobs, repo_url=args.repo_url, only=args.only, timeout=args.timeout,
+              languages=args.lang or LANGUAGES)
     except BookError as e:
         print(f"book: error: {e}", file=sys.stderr)
         return 1

@@ -12,6 +12,9 @@ project = "gradlab"
 author = "the gradlab authors"
 copyright = "gradlab authors (MIT)"
 html_title = os.environ.get("GRADLAB_BOOK_TITLE", "gradlab")
+# book/build.py builds each language separately: Sphinx's own words (search box, navigation) and the
+# search index follow it
+language = os.environ.get("GRADLAB_BOOK_LANG", "en")
 
 extensions = ["myst_nb"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
@@ -84,6 +87,36 @@ def _own_output_folder(app):
     app.env.mystnb_config = app.env.mystnb_config.copy(output_folder=str(folder.resolve()))
 
 
+def _chinese_search():
+    """Sphinx's Chinese search with every 2- to 4-character run of Chinese indexed as a term.
+
+    The search page does not segment a query: 梯度消失 is looked up as one term, so the index must
+    hold it whether or not a dictionary (jieba, not installed here) would cut it there. A run of n
+    Chinese characters adds fewer than 3n terms; Latin words are indexed as Sphinx's zh search does.
+    """
+    import re
+
+    from sphinx.search.zh import SearchChinese
+
+    class SearchChineseNgrams(SearchChinese):
+        cjk_runs = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+        # Sphinx names the page's JS stemmer `<language_name>Stemmer`; the zh search ships the English
+        # stemmer (for Latin words), so "Chinese" gives ChineseStemmer, which does not exist, and the
+        # search page stops with a ReferenceError
+        language_name = "English"
+
+        def split(self, input: str) -> list[str]:
+            terms = [run[i:i + n] for run in self.cjk_runs.findall(input)
+                     for n in (2, 3, 4) for i in range(len(run) - n + 1)]
+            latin1 = [term.strip() for term in self.latin1_letters.findall(input)]
+            self.latin_terms.update(latin1)
+            return terms + latin1
+
+    return SearchChineseNgrams
+
+
 def setup(app):
+    if language.startswith("zh"):
+        app.add_search_language(_chinese_search())
     app.connect("builder-inited", _own_output_folder, priority=900)  # after myst-nb's (500)
     app.connect("build-finished", _copy_mathjax)

@@ -128,6 +128,7 @@ class ClassSettings:
     admin_token: str    # the ``classroom`` service: the launcher's and tests' admin API token
     service_token: str  # the ``gradlab`` course service's API token (nbgrader's auth plugin uses it)
     course_id: str = COURSE_ID
+    lang: str = "en"    # the course language: the release students fetch, gradlab's messages (GRADLAB_LANG)
 
     # paths derived from run_dir / the roster
     @property
@@ -246,7 +247,7 @@ class Classroom:
     # ---- setup -----------------------------------------------------------------------------
     @classmethod
     def prepare(cls, run_dir: Path, roster: Roster, assignments: dict[str, list[str]] | None = None,
-                ports: Ports | None = None) -> Classroom:
+                ports: Ports | None = None, lang: str = "en") -> Classroom:
         """Accounts, folders, configs, the PostgreSQL cluster and gradebook database, the course.
 
         ``assignments``: ``{assignment: [notebook, ...]}`` copied from ``solutions/`` into the
@@ -260,7 +261,7 @@ class Classroom:
         os.chmod(run_dir, 0o755)
         member_bin = member_env()
         settings = ClassSettings(str(run_dir), str(member_bin), roster, ports or Ports.free(),
-                                 secrets.token_hex(32), secrets.token_hex(32))
+                                 secrets.token_hex(32), secrets.token_hex(32), lang=lang)
         created: list[str] = []
         cluster = None
         try:
@@ -483,6 +484,23 @@ class Classroom:
                            cwd=s.course_root, env=self.hub_env(s.roster.grader, s.service_token),
                            check=check, timeout=timeout)
 
+    def release(self, assignment: str) -> None:
+        """Generate ``assignment``'s release in the course language and put it in the exchange.
+
+        nbgrader generates the English release into the course's ``course/``; for another language
+        that folder is rebuilt from it and the repository's catalogs (``autograder/i18n.py``) before
+        ``release_assignment`` copies it: students fetch the translated notebooks, graded as the
+        English ones (same cell ids and grade ids).
+        """
+        s = self.settings
+        self.grader_nbgrader("generate_assignment", assignment, "--force")
+        if s.lang != "en":
+            release = str(s.course_root / "course")
+            self.run_as(s.roster.grader, [os.path.join(s.member_bin, "python"), "-m", "autograder.i18n", "build",
+                                          assignment, "--lang", s.lang, "--release", release, "--out", release],
+                        cwd=s.course_root, env=self.hub_env(s.roster.grader, s.service_token), check=True, timeout=300)
+        self.grader_nbgrader("release_assignment", assignment, "--force")
+
     def describe(self) -> str:
         s = self.settings
         lines = [f"gradlab class running at {s.url}  (course service: {s.url}/services/{COURSE_ID}/)",
@@ -502,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=0, help="the hub's public port on 127.0.0.1 (0: any free)")
     ap.add_argument("--release", default="01_vanishing_gradients",
                     help="assignment released to the students at start ('' for none)")
+    ap.add_argument("--lang", default="en", choices=["en", "zh_CN"],
+                    help="the course language: en, or zh_CN (the Chinese release, Chinese messages)")
     args = ap.parse_args(argv)
     missing = missing_components()
     if missing:
@@ -511,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.port:
         ports = replace(ports, hub=args.port)
     run_dir = Path(tempfile_dir())
-    room = Classroom.prepare(run_dir, Roster.demo(args.prefix, args.students), ports=ports)
+    room = Classroom.prepare(run_dir, Roster.demo(args.prefix, args.students), ports=ports, lang=args.lang)
     stop = {"now": False}
 
     def _stop(*_):
@@ -521,8 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         room.start()
         if args.release:
-            room.grader_nbgrader("generate_assignment", args.release, "--force")
-            room.grader_nbgrader("release_assignment", args.release, "--force")
+            room.release(args.release)
         print(room.describe())
         print(f"  hub started in {room.timings['hub_start_s']:.1f} s; Ctrl-C stops everything and "
               "removes the demo accounts.", flush=True)

@@ -48,6 +48,7 @@ BASE_ENV = {
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
     "GRADLAB_PROGRESS": "0",
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    "GRADLAB_LANG": s.lang,  # the course language (make class COURSE_LANG=zh_CN)
 }
 c.Spawner.environment = dict(BASE_ENV)
 

@@ -84,9 +84,28 @@ def make_course(root: Path, notebooks=None) -> Path:
     return root
 
 
+ZH_TITLE = "# 作业 1 · 第一个笔记本"
+ZH_PROSE = "梯度消失（vanishing gradients）让深层网络很难训练：Xavier 初始化让方差保持稳定。"
+
+
+def add_fixture_catalog(root: Path) -> None:
+    """A Chinese catalog for the first fixture notebook: its title and one prose block translated."""
+    from autograder import i18n
+    i18n.extract(str(root / "solutions"), str(root / "locale"), "zh_CN", ["01_alpha"])
+    path = Path(i18n.catalog_path("01_alpha", "01_first", "zh_CN", str(root / "locale")))
+    po = i18n.load_catalog(str(path))
+    for e in po:
+        if e.msgid.startswith("# Assignment 1"):
+            e.msgstr = ZH_TITLE
+        elif e.msgid == "Intro.":
+            e.msgstr = ZH_PROSE
+    po.save(str(path))
+
+
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
     root = make_course(tmp_path_factory.mktemp("course"))
+    add_fixture_catalog(root)
     t = time.perf_counter()
     times = build(root, root / "build" / "book")
     return root, root / "build" / "book", time.perf_counter() - t, times
@@ -124,7 +143,7 @@ def test_leak_checks_catch_a_planted_solution_line_or_hidden_test(book):
         planted = nbformat.from_dict(nbformat.reads(nbformat.writes(clean), 4))
         plant(planted)
         assert editions.student_leak_problems(planted, source, where), f"a leak in {where} went unnoticed"
-    html = (out / "student/01_alpha/01_first.html").read_text()
+    html = (out / "student/en/01_alpha/01_first.html").read_text()
     assert editions.html_leak_problems(html, source, "built page") == []
     for secret in (SOLUTION_LINE, HIDDEN_LINE, MARK_LINE):
         assert editions.html_leak_problems(html.replace("</article>", f"<pre>{secret}</pre></article>"),
@@ -154,21 +173,21 @@ def test_build_fails_on_a_notebook_error(tmp_path):
 @pytest.mark.slow
 def test_student_edition_shows_stubs_and_experiment_outputs_only(book):
     root, out, *_ = book
-    html = (out / "student/01_alpha/01_first.html").read_text()
+    html = (out / "student/en/01_alpha/01_first.html").read_text()
     text = editions.html_text(html)
     assert "replace this line with your solution" in text and "YOUR ANSWER HERE" in text
     assert "experiment: double(5) = 10" in text               # the experiment's printed result stays
     assert "hidden tests passed" not in text                  # no output of a test cell
     assert "double(2) should be 4" in text                    # the visible test's source is shown
     assert "make lab" in text and "course/01_alpha/01_first.ipynb" in text
-    shipped = [p for p in (out / "student").rglob("*") if p.is_file() and (p.suffix == ".ipynb" or "_sources" in p.parts)]
+    shipped = [p for p in (out / "student" / "en").rglob("*") if p.is_file() and (p.suffix == ".ipynb" or "_sources" in p.parts)]
     assert not shipped, f"the build ships page sources: {shipped}"
 
 
 @pytest.mark.slow
 def test_instructor_edition_shows_everything_with_hidden_tests_collapsed(book):
     root, out, *_ = book
-    html = (out / "instructor/01_alpha/01_first.html").read_text()
+    html = (out / "instructor/en/01_alpha/01_first.html").read_text()
     text = editions.html_text(html)
     for secret in (SOLUTION_LINE, HIDDEN_LINE, MARK_LINE, "hidden tests passed"):
         assert secret in text, secret
@@ -182,7 +201,7 @@ def test_instructor_edition_shows_everything_with_hidden_tests_collapsed(book):
 @pytest.mark.slow
 def test_landing_page_has_the_learning_path(book):
     root, out, *_ = book
-    text = editions.html_text((out / "student/index.html").read_text())
+    text = editions.html_text((out / "student/en/index.html").read_text())
     assert "Problem 1: Vanishing and exploding gradients" in text
     assert "Problem 2: Training is slow with a large network" in text and "Problem 3: Overfitting" in text
     assert "Assignments 04, 05: not in this build yet." in text
@@ -204,7 +223,7 @@ def test_prose_edit_rebuilds_without_executing(book, capsys):
     warm, warm_cpu = time.perf_counter() - t, _cpu_seconds() - cpu
     log = capsys.readouterr().out
     assert "executed" not in log and log.count("cached") == 2, log
-    assert "A sentence added after the build." in (out / "student/02_beta/01_second.html").read_text()
+    assert "A sentence added after the build." in (out / "student/en/02_beta/01_second.html").read_text()
     print(f"fixture book: cold {cold:.1f} s wall, warm after a prose edit {warm:.1f} s wall, {warm_cpu:.1f} s cpu")
     assert warm_cpu < 30  # CPU seconds: the wall clock of a shared machine says little
 
@@ -217,7 +236,7 @@ def test_student_edition_in_an_offline_browser(book, tmp_path):
     if not Path(browse.CHROMIUM).exists():
         pytest.skip(f"no {browse.CHROMIUM}")
     root, out, *_ = book
-    site = out / "student"
+    site = out / "student" / "en"
     pages = sorted(p.relative_to(site).as_posix() for p in site.glob("[0-9]*/*.html"))
     assert pages == ["01_alpha/01_first.html", "02_beta/01_second.html"]
     with browse.serve(site) as base, browse.offline_page() as (page, blocked):
@@ -242,3 +261,61 @@ def test_student_edition_in_an_offline_browser(book, tmp_path):
         # the test's own network guard works: a request to another host is blocked and recorded
         page.evaluate("() => fetch('https://example.org/x').catch(() => null)")
         assert blocked == ["https://example.org/x"], blocked
+
+
+# --------------------------------------------------------------------------------------------
+# the Chinese book: the same run, the prose from the catalogs, a language switcher, Chinese search
+def _switch_links(html_file: Path) -> list[Path]:
+    hrefs = re.findall(r'<a class="gradlab-lang"[^>]*href="([^"]+)"', html_file.read_text(encoding="utf-8"))
+    return [(html_file.parent / h).resolve() for h in hrefs]
+
+
+def test_both_languages_from_one_run(book):
+    root, out, *_ = book
+    for edition in ("student", "instructor"):
+        en = out / edition / "en" / "01_alpha" / "01_first.html"
+        zh = out / edition / "zh_CN" / "01_alpha" / "01_first.html"
+        text_en, text_zh = (editions.html_text(p.read_text(encoding="utf-8")) for p in (en, zh))
+        assert ZH_PROSE in text_zh and ZH_TITLE.lstrip("# ") in text_zh and ZH_PROSE not in text_en
+        assert "experiment: double(5) = 10" in text_en and "experiment: double(5) = 10" in text_zh  # one run's outputs
+        assert _switch_links(en) == [zh.resolve()] and _switch_links(zh) == [en.resolve()]
+        index_zh = out / edition / "zh_CN" / "index.html"
+        assert _switch_links(index_zh) == [(out / edition / "en" / "index.html").resolve()]
+        assert "Intro." in (out / edition / "zh_CN" / "02_beta" / "01_second.html").read_text()  # no catalog: English
+    landing_zh = (out / "student/zh_CN/index.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN"' in landing_zh
+    assert "问题 1：梯度消失与梯度爆炸" in editions.html_text(landing_zh) and "作业 1 · 第一个笔记本" in landing_zh
+
+
+def _search_terms(path: Path) -> set[str]:
+    import json
+    text = path.read_text(encoding="utf-8")
+    return set(json.loads(text[text.index("(") + 1:text.rindex(")")])["terms"])
+
+
+def test_chinese_search_index_holds_chinese_terms(book):
+    _, out, *_ = book
+    terms = _search_terms(out / "student/zh_CN/searchindex.js")
+    assert {"梯度消失", "方差", "梯度"} <= terms
+    assert "梯度消失" not in _search_terms(out / "student/en/searchindex.js")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_chinese_book_search_in_an_offline_browser(book):
+    if not Path(browse.CHROMIUM).exists():
+        pytest.skip(f"no {browse.CHROMIUM}")
+    _, out, *_ = book
+    site = out / "student"
+    with browse.serve(site) as base, browse.offline_page() as (page, blocked):
+        results = browse.search(page, f"{base}/zh_CN", "梯度消失")
+        assert any("作业 1" in r for r in results), results
+        browse.open_page(page, f"{base}/zh_CN/01_alpha/01_first.html")
+        assert browse.page_problems(page, "zh_CN/01_alpha/01_first.html") == []
+        shots = ROOT / "artifacts" / "browser"
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "zh_CN__book.png"), full_page=False)
+        page.click('a.gradlab-lang[hreflang="en"]')
+        page.wait_for_load_state("networkidle")
+        assert page.url.endswith("/en/01_alpha/01_first.html"), page.url
+        assert not blocked, blocked

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from .i18n import _
 from .observe import record
 
 __all__ = ["ForbiddenCallError", "forbid", "forbid_ops", "forbidding", "check_elementwise",
@@ -66,7 +67,7 @@ def forbid(*paths: str):
 
             def trap(*args, _path=path, **kwargs):
                 raise ForbiddenCallError(
-                    f"{_path} was called: implement this exercise from elementary tensor operations")
+                    _("{name} was called: implement this exercise from elementary tensor operations").format(name=_path))
 
             setattr(owner, attr, trap)
             saved.append((owner, attr, original))
@@ -103,8 +104,8 @@ def first_mismatch(actual: torch.Tensor, expected: torch.Tensor, inputs: torch.T
     i = int(bad.flatten().nonzero()[0])
     z = inputs.detach().flatten()[i] if inputs.numel() == a.numel() else float("nan")
     n = int(bad.sum())
-    return f"at z = {float(z):.6g}: got {float(a.flatten()[i]):.6g}, expected {float(e.flatten()[i]):.6g} " \
-           f"({n} of {a.numel()} elements differ)"
+    return f"at z = {float(z):.6g}: " + _("got {got:.6g}, expected {expected:.6g} ({n} of {total} elements differ)").format(
+        got=float(a.flatten()[i]), expected=float(e.flatten()[i]), n=n, total=a.numel())
 
 
 def _tolerances(dtype) -> tuple[float, float]:
@@ -144,45 +145,49 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
 
             z1 = z.clone().requires_grad_(grad)
             out = fn(z1)
-            assert isinstance(out, torch.Tensor), f"{where}: returned {type(out).__name__}, expected a Tensor"
-            assert out.shape == z.shape, f"{where}: output shape {tuple(out.shape)} != input shape {tuple(z.shape)}"
-            assert out.dtype == dtype, f"{where}: output dtype {out.dtype} != input dtype {dtype}"
-            assert out.device.type == torch.device(device).type, f"{where}: output moved to {out.device}"
+            assert isinstance(out, torch.Tensor), _("{where}: returned {type}, expected a Tensor").format(
+                where=where, type=type(out).__name__)
+            assert out.shape == z.shape, _("{where}: output shape {got} != input shape {expected}").format(
+                where=where, got=tuple(out.shape), expected=tuple(z.shape))
+            assert out.dtype == dtype, _("{where}: output dtype {got} != input dtype {expected}").format(
+                where=where, got=out.dtype, expected=dtype)
+            assert out.device.type == torch.device(device).type, _("{where}: output moved to {device}").format(
+                where=where, device=out.device)
             expected = oracle(z.clone())
             finite = torch.isfinite(expected)
             bad = finite & ~torch.isfinite(out.detach())
             if bool(bad.any()):
                 i = int(bad.nonzero()[0])
-                raise AssertionError(f"{where}: returned {float(out.detach()[i])} at z = {float(z[i]):.6g} "
-                                     "where the true value is finite — an overflowing exp()? "
-                                     "Evaluate exp only where it cannot overflow (e.g. on a clamped input).")
+                raise AssertionError(_("{where}: returned {got} at z = {z:.6g} where the true value is finite — an "
+                                       "overflowing exp()? Evaluate exp only where it cannot overflow (e.g. on a "
+                                       "clamped input).").format(where=where, got=float(out.detach()[i]), z=float(z[i])))
             msg = first_mismatch(out, expected, z, rtol, atol)
             if msg:
-                raise AssertionError(f"{where}: wrong value {msg}")
+                raise AssertionError(_("{where}: wrong value {detail}").format(where=where, detail=msg))
             key = f"{record_as}/{str(dtype).replace('torch.', '')}/{torch.device(device).type}"
             if record_as is not None:
                 record(f"{key}/values", out.detach(), rtol=rtol, atol=atol)
 
             if grad:
                 w = torch.ones_like(z)
-                assert out.requires_grad, f"{where}: the output does not require grad — " \
-                                          "did you use .detach(), .item(), numpy or a no_grad block?"
+                assert out.requires_grad, _("{where}: the output does not require grad — did you use .detach(), "
+                                            ".item(), numpy or a no_grad block?").format(where=where)
                 (g,) = torch.autograd.grad((out * w).sum(), z1)
                 z2 = z.clone().requires_grad_(True)
                 (g_expected,) = torch.autograd.grad((oracle(z2) * w).sum(), z2)
                 bad = ~torch.isfinite(g)
                 if bool(bad.any()):
                     i = int(bad.nonzero()[0])
-                    raise AssertionError(
-                        f"{where}: gradient is {float(g[i])} at z = {float(z[i]):.6g}. Autograd differentiates "
-                        "both branches of torch.where: an exp() that overflows in the branch you do not "
-                        "select still poisons the gradient. Clamp the input of exp first.")
+                    raise AssertionError(_(
+                        "{where}: gradient is {got} at z = {z:.6g}. Autograd differentiates both branches of "
+                        "torch.where: an exp() that overflows in the branch you do not select still poisons the "
+                        "gradient. Clamp the input of exp first.").format(where=where, got=float(g[i]), z=float(z[i])))
                 grad_rtol = max(rtol, 1e-4 if dtype == torch.float32 else 1e-9)
                 msg = first_mismatch(g, g_expected, z, grad_rtol, atol)
                 if msg:
                     if msg.startswith("at z = 0:") and hint_at_zero:
                         msg += ". " + hint_at_zero
-                    raise AssertionError(f"{where}: wrong gradient {msg}")
+                    raise AssertionError(_("{where}: wrong gradient {detail}").format(where=where, detail=msg))
                 if record_as is not None:
                     record(f"{key}/grad", g, rtol=grad_rtol, atol=atol)
 
@@ -233,8 +238,8 @@ class forbid_ops(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         if func.overloadpacket in self.ops:
-            raise ForbiddenCallError(f"{self.label} ({func}) was called: implement this exercise "
-                                     "from elementary tensor operations")
+            raise ForbiddenCallError(_("{name} was called: implement this exercise from elementary tensor "
+                                       "operations").format(name=f"{self.label} ({func})"))
         return func(*args, **(kwargs or {}))
 
 

@@ -9,7 +9,10 @@ import numpy as np
 import torch
 from matplotlib.ticker import MaxNLocator
 
+from . import i18n
 from .diagnostics import LayerStats
+
+i18n.configure_matplotlib()  # a CJK font when the course runs in Chinese
 
 __all__ = ["plot_activations", "plot_sigmoid_saturation", "plot_layer_histograms",
            "plot_layer_profile", "plot_learning_curves", "derivative",
@@ -49,9 +52,9 @@ def plot_activations(fns: Mapping[str, Callable] | Callable, z_range=(-5.0, 5.0)
         axes[0].plot(z, fn(z).detach(), label=label)
         if derivatives:
             axes[1].plot(z, derivative(fn, z), label=label)
-    axes[0].set(title="activation f(z)", xlabel="z")
+    axes[0].set(title=i18n._("activation f(z)"), xlabel="z")
     if derivatives:
-        axes[1].set(title="derivative f′(z)", xlabel="z")
+        axes[1].set(title=i18n._("derivative f′(z)"), xlabel="z")
     for ax in axes:
         ax.axhline(0, color="k", lw=0.5)
         ax.axvline(0, color="k", lw=0.5)
@@ -72,18 +75,18 @@ def plot_sigmoid_saturation(ax=None, z_range=(-5.0, 5.0), eps: float = 0.01):
     z_sat = float(torch.log(torch.tensor((1 - eps) / eps)))  # σ(z) = 1 − ε
     ax.plot(z, s, "b-", lw=2, label=r"$\sigma(z)$")
     ax.plot(z, s * (1 - s), "g-", lw=2, label=r"$\sigma'(z)=\sigma(1-\sigma)$")
-    ax.plot([-2, 2], [0, 1], "r--", lw=1, label=r"linear zone $z/4+1/2$")
+    ax.plot([-2, 2], [0, 1], "r--", lw=1, label=i18n._(r"linear zone $z/4+1/2$"))
     for lo, hi in ((z_range[0], -z_sat), (z_sat, z_range[1])):
         ax.axvspan(lo, hi, color="grey", alpha=0.15)
-    ax.annotate("saturating", xy=(z_sat + 0.2, 1.02), fontsize=10)
-    ax.annotate("saturating", xy=(z_range[0] + 0.1, 0.06), fontsize=10)
+    ax.annotate(i18n._("saturating"), xy=(z_sat + 0.2, 1.02), fontsize=10)
+    ax.annotate(i18n._("saturating"), xy=(z_range[0] + 0.1, 0.06), fontsize=10)
     ax.annotate(r"max $\sigma'=1/4$", xy=(0, 0.25), xytext=(0.6, 0.4),
                 arrowprops=dict(arrowstyle="->"), fontsize=10)
     ax.axhline(0, color="k", lw=0.5)
     ax.axhline(1, color="k", lw=0.5, ls=":")
     ax.axvline(0, color="k", lw=0.5)
     ax.set(xlim=z_range, ylim=(-0.2, 1.2), xlabel="z",
-           title=f"Sigmoid activation function (grey: within {eps} of 0 or 1)")
+           title=i18n._("Sigmoid activation function (grey: within {eps} of 0 or 1)").format(eps=eps))
     ax.legend(loc="center left", bbox_to_anchor=(0.0, 0.62))
     ax.grid(alpha=0.3)
     return ax
@@ -98,9 +101,9 @@ def plot_layer_histograms(stats: Sequence[LayerStats], ax=None, *, title: str | 
     for s, color in zip(stats, colors):
         counts, edges = s.hist
         y = counts / max(counts.sum() * np.diff(edges).mean(), 1e-12) if density else counts
-        ax.plot((edges[:-1] + edges[1:]) / 2, y, color=color, label=f"layer {s.layer}")
-    ax.set(xlabel="activation value", ylabel="density" if density else "count",
-           title=title or "activation histograms per layer")
+        ax.plot((edges[:-1] + edges[1:]) / 2, y, color=color, label=i18n._("layer {layer}").format(layer=s.layer))
+    ax.set(xlabel=i18n._("activation value"), ylabel=i18n._("density") if density else i18n._("count"),
+           title=title or i18n._("activation histograms per layer"))
     if log:
         ax.set_yscale("log")
     ax.legend(fontsize=8, ncol=2)
@@ -118,8 +121,8 @@ def plot_layer_profile(profiles: Mapping[str, Sequence[LayerStats]] | Sequence[L
     for label, stats in profiles.items():
         ax.plot([s.layer for s in stats], [getattr(s, field) for s in stats], "o-", label=label or None)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers are whole numbers
-    ax.set(xlabel="layer (1 = input side)", ylabel=ylabel or field.replace("_", " "),
-           title=title or f"{field.replace('_', ' ')} per layer")
+    ax.set(xlabel=i18n._("layer (1 = input side)"), ylabel=ylabel or i18n._(field.replace("_", " ")),
+           title=title or i18n._("{quantity} per layer").format(quantity=i18n._(field.replace("_", " "))))
     if log:
         ax.set_yscale("log")
     if any(profiles):
@@ -143,7 +146,7 @@ def plot_learning_curves(histories: Mapping[str, object], metric: str = "test_ac
         if band and len(runs) > 1:
             std = values.std(0)
             ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-    ax.set(xlabel="epoch", ylabel=metric.replace("_", " "), title=title or metric.replace("_", " "))
+    ax.set(xlabel=i18n._("epoch"), ylabel=i18n._(metric.replace("_", " ")), title=title or i18n._(metric.replace("_", " ")))
     ax.legend()
     ax.grid(alpha=0.3)
     return ax
@@ -244,13 +247,13 @@ def plot_paths(surface: Surface | str, paths: Mapping[str, np.ndarray], ax=None,
     levels = np.geomspace(low, float(z.max()), 18)
     ax.contour(gx.numpy(), gy.numpy(), z, levels=levels, cmap="Greys", linewidths=0.6,
                norm=plt.matplotlib.colors.LogNorm())
-    ax.plot(*surface.minimum, "k*", ms=12, label="minimum")
+    ax.plot(*surface.minimum, "k*", ms=12, label=i18n._("minimum"))
     for label, path in paths.items():
         p = np.asarray(path)[: (upto + 1) if upto is not None else None]
         (line,) = ax.plot(p[:, 0], p[:, 1], ".-", ms=2.5, lw=1, label=label)
         ax.plot(p[-1, 0], p[-1, 1], "o", color=line.get_color(), ms=5)
     ax.plot(*surface.start, "ks", ms=5)
     ax.set(xlim=surface.xlim, ylim=surface.ylim, xlabel="x", ylabel="y",
-           title=title or f"{surface.name}: optimizer paths")
+           title=title or i18n._("{surface}: optimizer paths").format(surface=surface.name))
     ax.legend(fontsize=8, loc="best")
     return ax

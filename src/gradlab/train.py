@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .i18n import _
+
 __all__ = ["History", "train", "evaluate", "make_optimizer", "progress_enabled",
            "tune_cpu_allocator", "split_data"]
 
@@ -211,7 +213,7 @@ def train(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 128, lr
     record(0, 0.0, None)
     from tqdm.auto import tqdm
 
-    bar = tqdm(range(1, epochs + 1), desc=desc or "train", unit="epoch",
+    bar = tqdm(range(1, epochs + 1), desc=desc or _("train"), unit=_("epoch"),
                disable=not progress_enabled(progress), leave=False)
     step = 0
     elapsed = 0.0

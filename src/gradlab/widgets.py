@@ -11,7 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import torch
 
-from . import activations
+from . import activations, i18n
 from .diagnostics import layer_stats
 from .nets import ACTIVATIONS, make_activation, mlp
 from .plots import plot_activations, plot_layer_profile
@@ -72,11 +72,11 @@ def network_explorer(data=None, *, activations=DEFAULT_ACTIVATIONS, inits=DEFAUL
     in_features = data.n_features if data is not None else 40
     x, y = _inputs(data, n, in_features)
     controls = {
-        "activation": W.Dropdown(options=list(activations), value=activation, description="activation"),
-        "init": W.Dropdown(options=list(inits), value=init, description="init"),
-        "depth": W.IntSlider(value=depth, min=1, max=max_depth, description="depth", continuous_update=False),
+        "activation": W.Dropdown(options=list(activations), value=activation, description=i18n._("activation")),
+        "init": W.Dropdown(options=list(inits), value=init, description=i18n._("init")),
+        "depth": W.IntSlider(value=depth, min=1, max=max_depth, description=i18n._("depth"), continuous_update=False),
         "sigma": W.FloatLogSlider(value=sigma, base=10, min=-2, max=1, step=0.1,
-                                  description="σ (normal)", continuous_update=False),
+                                  description=i18n._("σ (normal)"), continuous_update=False),
     }
     out = W.Output(layout={"min_height": "330px"})
     summary = W.HTML()
@@ -88,15 +88,15 @@ def network_explorer(data=None, *, activations=DEFAULT_ACTIVATIONS, inits=DEFAUL
                   in_features=in_features, out_features=10)
         stats = layer_stats(net, x, y)
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-        plot_layer_profile(stats, "act_std", axes[0], log=True, ylabel="std of activations",
-                           title="forward: activation std per layer")
+        plot_layer_profile(stats, "act_std", axes[0], log=True, ylabel=i18n._("std of activations"),
+                           title=i18n._("forward: activation std per layer"))
         plot_layer_profile(stats, "grad_norm", axes[1], log=True, ylabel="‖∂L/∂W‖",
-                           title="backward: weight-gradient norm per layer")
-        fig.suptitle(f"{v['activation']} · init {v['init']} · depth {v['depth']}", fontsize=11)
+                           title=i18n._("backward: weight-gradient norm per layer"))
+        fig.suptitle(i18n._("{activation} · init {init} · depth {depth}").format(**v), fontsize=11)
         fig.tight_layout()
         ratio = stats[0].grad_norm / max(stats[-1].grad_norm, 1e-30)
-        summary.value = (f"<b>first / last layer gradient norm:</b> {ratio:.3g} &nbsp; "
-                         f"<b>last layer activation std:</b> {stats[-1].act_std:.3g}")
+        summary.value = i18n._("<b>first / last layer gradient norm:</b> {ratio:.3g} &nbsp; "
+                               "<b>last layer activation std:</b> {std:.3g}").format(ratio=ratio, std=stats[-1].act_std)
         show_figure(out, fig)
 
     for c in controls.values():
@@ -129,10 +129,10 @@ def variance_explorer(data=None, *, activation: str = "relu", init: str = "Xavie
     in_features = data.n_features if data is not None else 40
     x, y = _inputs(data, n, in_features)
     controls = {
-        "activation": W.Dropdown(options=list(activations), value=activation, description="activation"),
-        "init": W.Dropdown(options=list(inits), value=init, description="init",
+        "activation": W.Dropdown(options=list(activations), value=activation, description=i18n._("activation")),
+        "init": W.Dropdown(options=list(inits), value=init, description=i18n._("init"),
                            layout={"width": "330px"}),
-        "depth": W.IntSlider(value=depth, min=2, max=max_depth, description="depth", continuous_update=False),
+        "depth": W.IntSlider(value=depth, min=2, max=max_depth, description=i18n._("depth"), continuous_update=False),
     }
     out = W.Output(layout={"min_height": "340px"})
     summary = W.HTML()
@@ -148,14 +148,15 @@ def variance_explorer(data=None, *, activation: str = "relu", init: str = "Xavie
             s.act_grad_var = max(s.act_grad_std ** 2, 1e-300)
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
         plot_layer_profile(stats, "act_var", axes[0], log=True, ylabel="variance",
-                           title="forward: Var(activations) per layer")
+                           title=i18n._("forward: Var(activations) per layer"))
         plot_layer_profile(stats, "act_grad_var", axes[1], log=True, ylabel="variance",
-                           title="backward: Var(∂L/∂a) per layer")
+                           title=i18n._("backward: Var(∂L/∂a) per layer"))
         fig.suptitle(f"{v['activation']} · {v['init']} · depth {v['depth']} · width {width}", fontsize=11)
         fig.tight_layout()
         fwd, bwd = [s.act_var for s in stats], [s.act_grad_var for s in stats]
-        summary.value = (f"<b>Var(a) last / first layer:</b> {fwd[-1] / fwd[0]:.3g} &nbsp;&nbsp; "
-                         f"<b>Var(∂L/∂a) first / last layer:</b> {bwd[0] / bwd[-1]:.3g}")
+        summary.value = i18n._("<b>Var(a) last / first layer:</b> {fwd:.3g} &nbsp;&nbsp; "
+                               "<b>Var(∂L/∂a) first / last layer:</b> {bwd:.3g}").format(fwd=fwd[-1] / fwd[0],
+                                                                                       bwd=bwd[0] / bwd[-1])
         show_figure(out, fig)
 
     for c in controls.values():
@@ -189,8 +190,8 @@ def activation_explorer(functions: dict | None = None, *, depth: int = 20, width
         functions = {name: ACTIVATIONS[name]() for name in DEFAULT_ACTIVATIONS}
     names = list(functions)
     select = W.SelectMultiple(options=names, value=tuple(s for s in selected if s in names) or tuple(names[:1]),
-                              description="activations", rows=min(len(names), 8))
-    depth_slider = W.IntSlider(value=depth, min=2, max=100, description="depth", continuous_update=False)
+                              description=i18n._("activations"), rows=min(len(names), 8))
+    depth_slider = W.IntSlider(value=depth, min=2, max=100, description=i18n._("depth"), continuous_update=False)
     out = W.Output(layout={"min_height": "600px"})
     x, y = _inputs(None, n, 40)
 
@@ -204,9 +205,9 @@ def activation_explorer(functions: dict | None = None, *, depth: int = 20, width
             net = mlp(depth_slider.value, width, fn, _suited_init(name, fn), in_features=40)
             profiles[name] = layer_stats(net, x, y)
         plot_layer_profile(profiles, "act_mean", axes[1, 0], log=False, ylabel="mean",
-                           title="activation mean per layer")
+                           title=i18n._("activation mean per layer"))
         plot_layer_profile(profiles, "act_std", axes[1, 1], log=True, ylabel="std",
-                           title="activation std per layer")
+                           title=i18n._("activation std per layer"))
         fig.tight_layout()
         show_figure(out, fig)
 
@@ -252,10 +253,10 @@ def batchnorm_explorer(data=None, *, depth: int = 10, max_depth: int = 30, width
     in_features, classes = x_all.shape[1], int(y_all.max()) + 1
     probe, probe_y = x_all[:n], y_all[:n]
     controls = {
-        "depth": W.IntSlider(value=depth, min=1, max=max_depth, description="depth", continuous_update=False),
-        "activation": W.Dropdown(options=list(activations), value=activation, description="activation"),
+        "depth": W.IntSlider(value=depth, min=1, max=max_depth, description=i18n._("depth"), continuous_update=False),
+        "activation": W.Dropdown(options=list(activations), value=activation, description=i18n._("activation")),
         "batchnorm": W.Checkbox(value=batchnorm, description="BatchNorm", style={"description_width": "initial"}),
-        "lr": W.FloatLogSlider(value=lr, base=10, min=-3, max=1, step=0.25, description="learning rate",
+        "lr": W.FloatLogSlider(value=lr, base=10, min=-3, max=1, step=0.25, description=i18n._("learning rate"),
                                continuous_update=False, style={"description_width": "initial"}),
     }
     out = W.Output(layout={"min_height": "330px"})
@@ -296,7 +297,7 @@ def batchnorm_explorer(data=None, *, depth: int = 10, max_depth: int = 30, width
             plot_layer_profile(profiles, field, ax, log=False, ylabel=f"{label} of activations",
                                title=f"activation {label} per layer")
         axes[2].plot(range(1, len(losses) + 1), losses)
-        axes[2].set(xlabel="SGD step", ylabel="training loss (batch)", title=f"loss, lr = {v['lr']:.3g}")
+        axes[2].set(xlabel=i18n._("SGD step"), ylabel=i18n._("training loss (batch)"), title=i18n._("loss, lr = {lr:.3g}").format(lr=v["lr"]))
         axes[2].grid(alpha=0.3)
         bn = "with BN" if v["batchnorm"] else "without BN"
         fig.suptitle(f"{v['activation']} · depth {v['depth']} · {bn}", fontsize=11)
@@ -354,13 +355,13 @@ def optimizer_explorer(optimizers: dict | None = None, *, surface: str = "rosenb
 
     optimizers = dict(optimizers or OPTIMIZERS_2D)
     controls = {
-        "optimizer": W.Dropdown(options=list(optimizers), value=optimizer, description="optimizer"),
-        "surface": W.Dropdown(options=list(SURFACES), value=surface, description="surface"),
+        "optimizer": W.Dropdown(options=list(optimizers), value=optimizer, description=i18n._("optimizer")),
+        "surface": W.Dropdown(options=list(SURFACES), value=surface, description=i18n._("surface")),
         "lr": W.FloatLogSlider(value=lr or optimizers[optimizer][1], base=10, min=-4, max=0, step=0.1,
-                               description="learning rate", readout_format=".1e", continuous_update=False),
+                               description=i18n._("learning rate"), readout_format=".1e", continuous_update=False),
         "beta": W.FloatSlider(value=beta, min=0.0, max=0.99, step=0.01, description="β / momentum",
                               continuous_update=False),
-        "step": W.IntSlider(value=steps, min=1, max=steps, description="show steps", continuous_update=False),
+        "step": W.IntSlider(value=steps, min=1, max=steps, description=i18n._("show steps"), continuous_update=False),
     }
     for control in controls.values():
         control.style = {"description_width": "initial"}
@@ -379,7 +380,7 @@ def optimizer_explorer(optimizers: dict | None = None, *, surface: str = "rosenb
         plot_paths(v["surface"], {v["optimizer"]: path}, axes[0], upto=upto,
                    title=f"{v['optimizer']} · lr {v['lr']:.1e} · β {v['beta']:.2f}")
         axes[1].semilogy(range(upto + 1), np.maximum(losses[:upto + 1], 1e-16))
-        axes[1].set(xlabel="step", ylabel="loss", title="loss vs step", xlim=(0, steps))
+        axes[1].set(xlabel=i18n._("step"), ylabel=i18n._("loss"), title=i18n._("loss vs step"), xlim=(0, steps))
         axes[1].grid(alpha=0.3, which="both")
         fig.tight_layout()
         diverged = len(path) < steps + 1
@@ -439,7 +440,7 @@ def regularization_explorer(data=None, *, sizes=(100, 250, 500, 1000, 2000), n_t
     n_train = n_train if n_train in sizes else sizes[0]
     l2_values = sorted(set(l2_values) | {l2})
     controls = {
-        "n_train": W.Dropdown(options=sizes, value=n_train, description="train size"),
+        "n_train": W.Dropdown(options=sizes, value=n_train, description=i18n._("train size")),
         "dropout": W.FloatSlider(value=dropout, min=0.0, max=0.8, step=0.1, description="dropout p",
                                  continuous_update=False),
         "l2": W.SelectionSlider(options=[(f"{v:g}", v) for v in l2_values], value=l2, description="ℓ2 λ2",
