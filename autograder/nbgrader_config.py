@@ -42,6 +42,32 @@ _NBGRADER = os.path.dirname(__import__("importlib.util").util.find_spec("nbgrade
 c.HTMLExporter.extra_template_basedirs = [os.path.join(ROOT, "jupyter", "nbconvert"),
                                           os.path.join(_NBGRADER, "server_extensions", "formgrader", "templates")]
 
+# nbgrader's own autograde runs student code in an unsandboxed kernel as whoever starts it (the
+# instructor, or the course service behind formgrader's Autograde button), and its feedback shows
+# the autograded outputs. With this course's config both refuse, from the command line and from
+# formgrader's buttons alike, and name the commands that do it safely. GRADLAB_PLAIN_NBGRADER=1
+# lets them run anyway: for comparison only (the parity tests and `python -m autograder bench`
+# run plain nbgrader on trusted submissions as the anchor).
+PLAIN_NBGRADER_FLAG = "GRADLAB_PLAIN_NBGRADER"
+
+
+def _refuse(command, instead):
+    def hook(**kwargs):
+        if os.environ.get(PLAIN_NBGRADER_FLAG) != "1":
+            raise RuntimeError(
+                f"nbgrader {command} is disabled for this course: it would run student code (or show its "
+                f"outputs) outside the grading sandbox. Use `{instead}` instead (see README, the "
+                f"instructor loop). For comparison only: {PLAIN_NBGRADER_FLAG}=1 nbgrader {command} ...")
+    return hook
+
+
+c.Autograde.pre_convert_hook = _refuse("autograde", "python -m autograder grade SUBMISSIONS --out OUT")
+c.GenerateFeedback.pre_convert_hook = _refuse("generate_feedback", "python -m autograder feedback OUT")
+
+# formgrader renders submissions through nbconvert: its own sanitiser as a second layer behind
+# autograder/sanitize.py (scripts, handlers and JavaScript outputs never reach the page).
+c.HTMLExporter.sanitize_html = True
+
 # The course's experiment cells train small nets for up to ~30 s on a laptop CPU; nbgrader's
 # default of 30 s per cell would cut them off during a student's Validate or a plain
 # `nbgrader autograde`. (`python -m autograder grade` sets its own limits.)

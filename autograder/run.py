@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 
-from . import sandbox
+from . import cgroup, sandbox
 from .limits import MB, Limits
 from .plan import plan_json
 from .records import CellRun, NotebookPlan, RunOutput, Status
@@ -48,18 +48,24 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
     data = plan_json(plan, seed=seed, cell_timeout_s=limits.cell_timeout_s, max_procs=limits.max_procs,
                      results_fd=w)
     cwd = None
+    scope = cgroup.Scope.create(limits)
     if unsafe:
         cwd = tempfile.mkdtemp(prefix="gradlab-unsafe-")
-        argv, preexec = sandbox.unsafe_command(), sandbox.preexec(None, limits)
+        launch = sandbox.Launch(sandbox.unsafe_command())
+        preexec = sandbox.preexec(None, limits, scope)
     else:
-        argv = sandbox.command(limits, assignment_dir, cache_dir=cache_dir)
-        preexec = sandbox.preexec(sandbox.sandbox_uid(slot), limits)
+        launch = sandbox.command(limits, assignment_dir, cache_dir=cache_dir)
+        preexec = sandbox.preexec(sandbox.sandbox_uid(slot), limits, scope)
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                pass_fds=(w,), preexec_fn=preexec, close_fds=True, start_new_session=True,
-                                cwd=cwd)
+        proc = subprocess.Popen(list(scope.prefix) + launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, pass_fds=(w, *launch.fds), preexec_fn=preexec,
+                                close_fds=True, start_new_session=True, cwd=cwd)
+    except BaseException:
+        scope.close()
+        raise
     finally:
         os.close(w)
+        launch.close()
     box: dict = {}
     results = os.fdopen(r, "rb")
     readers = [threading.Thread(target=_drain, args=(results, limits.result_mb * MB, box, "results"), daemon=True),
@@ -73,10 +79,15 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
             proc.stdin.close()
         except (BrokenPipeError, OSError):
             pass
-        try:
-            proc.wait(timeout=limits.timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        deadline = time.monotonic() + limits.timeout_s
+        while proc.poll() is None:   # the OOM count is read while the cgroup (or systemd scope) exists
+            scope.read_oom()
+            try:
+                proc.wait(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    break
     finally:
         if proc.poll() is None:
             proc.kill()  # bwrap's PID 1 dies with it (--die-with-parent): the whole namespace goes
@@ -87,10 +98,17 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
             except OSError:
                 pass
             shutil.rmtree(cwd, ignore_errors=True)
+        scope.close()
         for t in readers:
             t.join(10)
         results.close()
-    return _read(box, proc.returncode, timed_out, time.monotonic() - started, limits)
+    out = _read(box, proc.returncode, timed_out, time.monotonic() - started, limits)
+    if scope.oom_kills and out.status is not Status.TIMEOUT:
+        # the kernel killed a process of the sandbox: its processes together passed the limit
+        out.status = Status.worst([out.status, Status.MEMORY])
+        out.notes.append(f"the notebook's processes together used more than {limits.memory_mb} MB "
+                         f"({scope.oom_kills} killed)")
+    return out
 
 
 def _read(box: dict, returncode: int, timed_out: bool, seconds: float, limits: Limits) -> RunOutput:

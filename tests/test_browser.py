@@ -28,6 +28,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 import browser_utils as bu
 import nbcheck
 from nbcheck import ROOT
+from conftest import require
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -36,12 +37,8 @@ SELFTEST = "_selftest"
 
 
 def _chromium_or_skip():
-    if bu.chromium_path():
-        return
-    msg = "no Chromium (/usr/bin/chromium): apt-get install chromium fonts-dejavu-core, as .ci/run does"
-    if os.environ.get("CI"):
-        pytest.fail(msg + " — required on CI")
-    pytest.skip(msg)
+    require("chromium", None if bu.chromium_path() else
+            "no Chromium (/usr/bin/chromium): apt-get install chromium fonts-dejavu-core, as .ci/run does")
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pytest
 
 import browser_utils as bu
 from tests.test_instructor_loop import _source_with_task, _submission, autograder, grade_step
+from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENTS = {"full": "5", "partial": "1", "blank": "0"}  # autograded points out of 8 (5 tests, 1 answer, 2 task)
@@ -26,8 +27,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def graded_course(tmp_path_factory):
-    if bu.chromium_path() is None:
-        pytest.skip("no Chromium at /usr/bin/chromium")
+    require("chromium", None if bu.chromium_path() else "no Chromium at /usr/bin/chromium")
     course = tmp_path_factory.mktemp("fg") / "course"
     _source_with_task(course)
     autograder("release", "--course", str(course))

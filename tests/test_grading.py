@@ -26,6 +26,7 @@ from autograder import course, sandbox
 from grading import hostile
 from grading import tiny_course as T
 from grading.nbgrader_cli import make_course, nbgrader
+from conftest import require
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORDINARY = ["full", "blank", "partial"]
@@ -35,7 +36,9 @@ CHEATS = ["patch_allclose", "patch_numpy_allclose", "patch_tensor_eq", "patch_is
 LIMITS = ["--timeout", "30", "--cell-timeout", "8", "--memory", "1500", "--max-procs", "32"]
 TEST_USER = "gradlab-test"
 
-pytestmark = pytest.mark.skipif(sandbox.check() is not None, reason=f"grading sandbox unavailable: {sandbox.check()}")
+@pytest.fixture(autouse=True, scope="module")
+def _sandbox():
+    require("sandbox", sandbox.check())
 
 
 def _digest(path):
