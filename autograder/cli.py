@@ -70,7 +70,7 @@ def cmd_grade(args) -> int:
 
 def cmd_doctor(args) -> int:
     """Can the sandbox start here? (bubblewrap, unprivileged user namespaces, a readable Python)."""
-    from . import sandbox
+    from . import cgroup, sandbox
 
     print(f"running as uid {os.geteuid()}" + (" (root: sandboxes run as uids "
                                                 f"{sandbox.UID_BASE}+slot)" if os.geteuid() == 0 else ""))
@@ -82,6 +82,16 @@ def cmd_doctor(args) -> int:
     problem = sandbox.check()
     print("sandbox: OK (bubblewrap starts, imports torch, IPython and gradlab)" if problem is None
           else f"sandbox: NOT AVAILABLE: {problem}")
+    print(f"filesystems: / and /dev read-only; /tmp, /dev/shm, HOME and the work dir tmpfs of "
+          f"{Limits().tmpfs_mb} MB each")
+    print(cgroup.describe())
+    print("keyring: " + ("keyctl, add_key and request_key denied by a seccomp filter, and a fresh session "
+                         "keyring per sandbox" if sandbox.keyring_filter() is not None else
+                         f"a fresh session keyring per sandbox (no seccomp filter for {os.uname().machine})"))
+    private = [p for p in (sandbox.site_packages(), sandbox.GRADLAB_SRC) if not sandbox.world_reachable(p)]
+    if private and os.geteuid() == 0:
+        print(f"private checkout: {', '.join(private)} cannot be reached by other users; the sandbox mounts them "
+              "through descriptors the grader opened (bwrap --ro-bind-fd)")
     return 0 if problem is None else 1
 
 

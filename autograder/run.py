@@ -81,7 +81,8 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
             pass
         deadline = time.monotonic() + limits.timeout_s
         while proc.poll() is None:   # the OOM count is read while the cgroup (or systemd scope) exists
-            scope.read_oom()
+            if scope.read_oom():
+                break   # a process of the sandbox was killed for memory: the notebook is stopped
             try:
                 proc.wait(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
             except subprocess.TimeoutExpired:

@@ -41,7 +41,9 @@ KEEP_MIMETYPES = ("text/plain", "image/png", "image/jpeg", "text/latex", "text/m
 IMAGE_DATA = re.compile(r"data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=\s]*$", re.I)
 # a URL scheme as a browser reads it: letters with any whitespace or control characters between
 _SCHEME = re.compile(r"^[\s\x00-\x20]*([a-z][a-z0-9+.\-\s\x00-\x1f]*):", re.I)
-_MD_LINK = re.compile(r"(\]\(\s*<?|^\s{0,3}\[[^\]]+\]:\s*<?|<)([^)\s>]*)", re.M)
+# a link destination: ``](<url>)`` (may hold spaces and tabs), ``](url)``, ``[ref]: url``, ``<url>``
+_MD_LINK = re.compile(r"(\]\(\s*<|^\s{0,3}\[[^\]]+\]:\s*<|<)([^>\n]*)|(\]\(\s*|^\s{0,3}\[[^\]]+\]:\s*)([^)\s]*)",
+                      re.M)
 
 
 def _safe_url(url: str) -> bool:
@@ -72,10 +74,10 @@ def clean_html(text: str) -> str:
 def clean_markdown(source: str) -> str:
     """A markdown cell's source: raw HTML cleaned, links and images only to safe URLs."""
     def link(m: re.Match) -> str:
-        url = m.group(2)
-        if not url or _safe_url(url) or not _SCHEME.match(html.unescape(url)):
+        lead, url = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
+        if not url or _safe_url(url):
             return m.group(0)
-        return m.group(1) + "#blocked"
+        return lead + "#blocked" + (">" if lead.endswith("<") and m.group(0).endswith(">") else "")
     return clean_html(_MD_LINK.sub(link, source))
 
 
