@@ -4,6 +4,7 @@ Source notebooks (with solutions and hidden tests) live in ``solutions/``; the s
 that ``nbgrader generate_assignment`` makes from them lives in ``course/``.
 """
 import os
+import sys
 
 c = get_config()  # noqa: F821 — injected by traitlets
 
@@ -42,27 +43,28 @@ _NBGRADER = os.path.dirname(__import__("importlib.util").util.find_spec("nbgrade
 c.HTMLExporter.extra_template_basedirs = [os.path.join(ROOT, "jupyter", "nbconvert"),
                                           os.path.join(_NBGRADER, "server_extensions", "formgrader", "templates")]
 
-# nbgrader's own autograde runs student code in an unsandboxed kernel as whoever starts it (the
-# instructor, or the course service behind formgrader's Autograde button), and its feedback shows
-# the autograded outputs. With this course's config both refuse, from the command line and from
-# formgrader's buttons alike, and name the commands that do it safely. GRADLAB_PLAIN_NBGRADER=1
-# lets them run anyway: for comparison only (the parity tests and `python -m autograder bench`
-# run plain nbgrader on trusted submissions as the anchor).
-PLAIN_NBGRADER_FLAG = "GRADLAB_PLAIN_NBGRADER"
+# nbgrader's own autograde and generate_feedback refuse with this config, from the command line and
+# from formgrader's buttons alike (autograder/plain_nbgrader.py says why and what to run instead).
+try:
+    from nbgrader.converters.autograde import Autograde
+    from nbgrader.converters.generate_feedback import GenerateFeedback
 
-
-def _refuse(command, instead):
-    def hook(**kwargs):
-        if os.environ.get(PLAIN_NBGRADER_FLAG) != "1":
-            raise RuntimeError(
-                f"nbgrader {command} is disabled for this course: it would run student code (or show its "
-                f"outputs) outside the grading sandbox. Use `{instead}` instead (see README, the "
-                f"instructor loop). For comparison only: {PLAIN_NBGRADER_FLAG}=1 nbgrader {command} ...")
-    return hook
-
-
-c.Autograde.pre_convert_hook = _refuse("autograde", "python -m autograder grade SUBMISSIONS --out OUT")
-c.GenerateFeedback.pre_convert_hook = _refuse("generate_feedback", "python -m autograder feedback OUT")
+    from autograder import plain_nbgrader
+except ImportError:  # the autograder package is not installed: nbgrader's defaults
+    pass
+else:
+    c.Autograde.sanitize_preprocessors = [plain_nbgrader.RefuseAutograde] + list(
+        c.Autograde["sanitize_preprocessors"] if "sanitize_preprocessors" in c.Autograde
+        else Autograde.sanitize_preprocessors.make_dynamic_default())
+    c.GenerateFeedback.preprocessors = [plain_nbgrader.RefuseGenerateFeedback] + list(
+        c.GenerateFeedback["preprocessors"] if "preprocessors" in c.GenerateFeedback
+        else GenerateFeedback.preprocessors.make_dynamic_default())
+    # from the command line the refusal comes first and plainly (nbgrader would log it per submission,
+    # inside a traceback): `nbgrader autograde|generate_feedback` with this config exits 2
+    if ("nbgrader" in os.path.basename(sys.argv[0]) or sys.argv[0].endswith(os.path.join("nbgrader", "__main__.py"))) \
+            and len(sys.argv) > 1 and sys.argv[1] in plain_nbgrader.INSTEAD and not plain_nbgrader.allowed():
+        print(plain_nbgrader.refusal(sys.argv[1]), file=sys.stderr)
+        raise SystemExit(2)
 
 # formgrader renders submissions through nbconvert: its own sanitiser as a second layer behind
 # autograder/sanitize.py (scripts, handlers and JavaScript outputs never reach the page).
