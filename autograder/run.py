@@ -105,10 +105,11 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
         results.close()
     out = _read(box, proc.returncode, timed_out, time.monotonic() - started, limits)
     if scope.oom_kills and out.status is not Status.TIMEOUT:
-        # the kernel killed a process of the sandbox: its processes together passed the limit
-        out.status = Status.worst([out.status, Status.MEMORY])
-        out.notes.append(f"the notebook's processes together used more than {limits.memory_mb} MB "
-                         f"({scope.oom_kills} killed)")
+        # the kernel killed a process of the sandbox (its processes and tmpfs together passed the
+        # limit) and the parent stopped the rest: that is a memory stop, not a crash of the kernel
+        out.status = Status.MEMORY
+        out.notes = [n for n in out.notes if not n.startswith("the notebook's process ended early")]
+        out.notes.append(f"stopped: the notebook's processes together used more than {limits.memory_mb} MB")
     return out
 
 

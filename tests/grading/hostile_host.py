@@ -32,13 +32,14 @@ for pid in kids:
 FILL_EVERYTHING = """import os
 n = 0
 for d in ('/', '/dev', '/dev/shm', '/tmp', os.path.expanduser('~'), '/notebook'):
-    try:
-        with open(os.path.join(d, 'fill'), 'wb') as f:
-            for _ in range(1000):
-                f.write(b'x' * 2**20)
-                n += 1
-    except OSError:
-        pass
+    for k in range(8):            # files of 128 MB (under RLIMIT_FSIZE) until the mount is full
+        try:
+            with open(os.path.join(d, f'fill{k}'), 'wb') as f:
+                for _ in range(128):
+                    f.write(b'x' * 2**20)
+                    n += 1
+        except OSError:
+            break
 print('filled', n, 'MB')
 """
 KEYRING_PLANT = f"""import ctypes
