@@ -23,10 +23,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `book` and `tests` are imported from the checkout (plain `pytest` too)
     sys.path.insert(0, str(ROOT))
 
+from conftest import require  # noqa: E402
+
 from book import browse, editions  # noqa: E402
 from book.build import BookError, build, page_notebook  # noqa: E402
 from tests import nbcheck  # noqa: E402
-from conftest import require
 
 pytestmark = [pytest.mark.book, pytest.mark.timeout(300)]
 

@@ -16,19 +16,18 @@ cell that raises before the first exercise.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import textwrap
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import require
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import browser_utils as bu
 import nbcheck
 from nbcheck import ROOT
-from conftest import require
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(600)]
 

@@ -14,11 +14,11 @@ from urllib.parse import urlparse
 
 import nbformat
 import pytest
+from conftest import require
 
 import browser_utils as bu
 from grading import tiny_course as T
 from tests.test_instructor_loop import _source_with_task, _submission, autograder, grade_step
-from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENTS = {"full": "5", "partial": "1", "blank": "0"}  # autograded points out of 8 (5 tests, 1 answer, 2 task)

@@ -21,12 +21,12 @@ import tempfile
 import time
 
 import pytest
+from conftest import require
 
 from autograder import course, sandbox
 from grading import hostile
 from grading import tiny_course as T
 from grading.nbgrader_cli import make_course, nbgrader
-from conftest import require
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORDINARY = ["full", "blank", "partial"]

@@ -12,11 +12,11 @@ import os
 import shutil
 
 import pytest
+from conftest import require
+from test_grading import LIMITS, _test_user, _world_dir, run_cli, tiny  # noqa: F401 — tiny is a fixture
 
 from autograder import cgroup, sandbox
-from conftest import require
 from grading import hostile_host
-from test_grading import LIMITS, _test_user, _world_dir, run_cli, tiny  # noqa: F401 — tiny is a fixture
 
 SECRET = "ROOT-ONLY-c0ffee-never-in-feedback"
 NR_ADD_KEY, NR_REQUEST_KEY, NR_KEYCTL = 248, 249, 250

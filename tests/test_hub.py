@@ -31,9 +31,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from conftest import require  # noqa: E402
+
 from hub.classroom import COURSE_ID, ClassError, Classroom, Roster, missing_components  # noqa: E402
 from hub.postgres import redact  # noqa: E402
-from conftest import require  # noqa: E402
 
 ASSIGNMENT = "01_vanishing_gradients"
 NOTEBOOK = "01_sigmoid_saturation"

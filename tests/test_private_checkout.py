@@ -12,11 +12,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import require
+from test_grading import LIMITS, tiny  # noqa: F401 — tiny is a fixture
 
 from autograder import sandbox
-from conftest import require
 from grading import hostile
-from test_grading import LIMITS, tiny  # noqa: F401 — tiny is a fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]

@@ -11,10 +11,10 @@ import sys
 import textwrap
 
 import pytest
+from conftest import require
 
 from autograder import cgroup, discover, sandbox, sanitize
 from autograder.limits import MB, Limits
-from conftest import require
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY_SPEC_SESSION_KEYRING = -3

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 
-
 from . import tiny_course as T
 from .hostile import Course, after_imports, probe_before_tests, write
 
