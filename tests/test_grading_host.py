@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import ctypes
 import glob
+import json
 import os
 import shutil
 
@@ -89,7 +90,8 @@ def _check(b):
         s: (got.get(s), b["rows"].get(s, {}).get("notes")) for s in b["expected"] if got.get(s) != b["expected"][s]}
     # instructor pages inert: no script of the student's reaches autograded/
     with open(os.path.join(b["course"], "autograded", "xss", "a1", "ps1.ipynb"), encoding="utf-8") as f:
-        text = f.read()
+        text = hostile_host.rendered_parts(json.load(f))
+    assert "<b>html</b>" in text                         # the payloads' outputs are there, made inert
     for bad in ("onerror=", "application/javascript", "<script", "image/svg+xml", "javascript:"):
         assert bad not in text, bad
     # nothing of the linked root-only file, anywhere the grader wrote

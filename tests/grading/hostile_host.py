@@ -12,7 +12,7 @@ from .hostile import Course, after_imports, probe_before_tests, write
 
 KEY_MARK = "gradlab-instructor-key"
 PLANTED_KEY = "gradlab-planted-key"
-XSS = "window.__pwned = 1; document.title = 'PWNED'"
+XSS = "window.__pwned = 1; document.title = String.fromCharCode(80, 87, 78, 69, 68)"
 
 CHILDREN_MEMORY = """import os, time
 kids = []
@@ -56,6 +56,19 @@ def keyring_probe(instructor_key: int) -> str:
     return (f"(lambda libc: libc.syscall(249, b'user', b'{PLANTED_KEY}', None, 0) >= 0 or "
             f"libc.syscall(250, 11, {instructor_key}, None, 0) >= 0 or "
             f"libc.syscall(250, 0, -3, 0) >= 0)(__import__('ctypes').CDLL(None))")
+
+
+def rendered_parts(nb_json: dict) -> str:
+    """What formgrader renders as markup: markdown cells and rich outputs (code is shown as text)."""
+    import json
+    parts = []
+    for cell in nb_json["cells"]:
+        if cell["cell_type"] == "markdown":
+            parts.append("".join(cell["source"]))
+        for o in cell.get("outputs", []):
+            if o.get("output_type") in ("display_data", "execute_result"):
+                parts.append(json.dumps(o))
+    return "\n".join(parts)
 
 
 def xss_notebook(c: Course):
