@@ -16,14 +16,16 @@ XSS = "window.__pwned = 1; document.title = String.fromCharCode(80, 87, 78, 69, 
 
 CHILDREN_MEMORY = """import os, time
 kids = []
-for _ in range(4):        # each child stays under RLIMIT_AS; together 2 GB > the 1500 MB limit
+for _ in range(4):        # each child stays under RLIMIT_AS; with the kernel, together > the 1500 MB limit
     pid = os.fork()
     if pid == 0:
-        b = bytearray(500 * 2**20)
-        for i in range(0, len(b), 4096):
-            b[i] = 1
-        time.sleep(10)
-        os._exit(0)
+        try:
+            b = bytearray(350 * 2**20)
+            for i in range(0, len(b), 4096):
+                b[i] = 1
+            time.sleep(5)
+        finally:
+            os._exit(0)
     kids.append(pid)
 for pid in kids:
     os.waitpid(pid, 0)
