@@ -48,14 +48,13 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
     data = plan_json(plan, seed=seed, cell_timeout_s=limits.cell_timeout_s, max_procs=limits.max_procs,
                      results_fd=w)
     cwd = None
-    scope = cgroup.Scope.create(limits)
     if unsafe:
         cwd = tempfile.mkdtemp(prefix="gradlab-unsafe-")
         launch = sandbox.Launch(sandbox.unsafe_command())
-        preexec = sandbox.preexec(None, limits, scope)
     else:
         launch = sandbox.command(limits, assignment_dir, cache_dir=cache_dir)
-        preexec = sandbox.preexec(sandbox.sandbox_uid(slot), limits, scope)
+    scope = cgroup.Scope.create(limits)   # memory and processes of the whole sandbox, where the host allows
+    preexec = sandbox.preexec(None if unsafe else sandbox.sandbox_uid(slot), limits, scope)
     try:
         proc = subprocess.Popen(list(scope.prefix) + launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, pass_fds=(w, *launch.fds), preexec_fn=preexec,
