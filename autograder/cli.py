@@ -135,7 +135,8 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell-timeout", type=int, default=d.cell_timeout_s,
                    help=f"seconds per cell (default {d.cell_timeout_s})")
     p.add_argument("--memory", type=int, default=d.memory_mb,
-                   help=f"MB of address space per sandboxed process (default {d.memory_mb})")
+                   help=f"MB of memory per notebook: its whole sandbox where a cgroup is available (see doctor), "
+                        f"else per process (default {d.memory_mb})")
     p.add_argument("--max-procs", type=int, default=d.max_procs,
                    help=f"processes and threads a notebook's sandbox may run at once (default {d.max_procs})")
     p.add_argument("--source", default=None,
