@@ -137,6 +137,7 @@ class Scope:
             if kind == "v2":
                 parent = os.path.join(_v2_root(), "gradlab")
                 os.makedirs(parent, exist_ok=True)
+                _sweep(parent, "nb-")
                 _enable(os.path.dirname(parent))
                 _enable(parent)
                 d = os.path.join(parent, name)
@@ -147,6 +148,8 @@ class Scope:
                 return cls(kind, (d,))
             if kind == "v1":
                 mdir, pdir = _v1_dirs()
+                _sweep(mdir, "gradlab-nb-")
+                _sweep(pdir, "gradlab-nb-")
                 m, p = os.path.join(mdir, "gradlab-" + name), os.path.join(pdir, "gradlab-" + name)
                 os.mkdir(m)
                 os.mkdir(p)
@@ -181,10 +184,11 @@ class Scope:
         return self.oom_kills
 
     def close(self) -> None:
-        """Kill what is left in the cgroup and remove it (the sandbox's PID namespace is gone by now)."""
+        """Kill what is left in the cgroup and remove it (the sandbox's PID namespace is gone by now;
+        a process that held gigabytes can take seconds to finish exiting on a busy host)."""
         self.read_oom()
         for d in self.dirs:
-            for _ in range(50):
+            for _ in range(500):
                 pids = _read(os.path.join(d, "cgroup.procs")).split()
                 for pid in pids:
                     try:
@@ -196,6 +200,19 @@ class Scope:
                     break
                 except OSError:
                     time.sleep(0.02)
+
+
+def _sweep(folder: str, prefix: str) -> None:
+    """Remove empty cgroups a killed grader left behind (rmdir fails on one still in use)."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix)]
+    except OSError:
+        return
+    for n in names:
+        try:
+            os.rmdir(os.path.join(folder, n))
+        except OSError:
+            pass
 
 
 def _enable(folder: str) -> None:

@@ -14,21 +14,12 @@ KEY_MARK = "gradlab-instructor-key"
 PLANTED_KEY = "gradlab-planted-key"
 XSS = "window.__pwned = 1; document.title = String.fromCharCode(80, 87, 78, 69, 68)"
 
-CHILDREN_MEMORY = """import os, time
-kids = []
-for _ in range(4):        # each child stays under RLIMIT_AS; with the kernel, together > the 1500 MB limit
-    pid = os.fork()
-    if pid == 0:
-        try:
-            b = bytearray(350 * 2**20)
-            for i in range(0, len(b), 4096):
-                b[i] = 1
-            time.sleep(5)
-        finally:
-            os._exit(0)
-    kids.append(pid)
-for pid in kids:
-    os.waitpid(pid, 0)
+CHILDREN_MEMORY = """import subprocess, sys
+hog = "b = bytearray(350 * 2**20)\\nfor i in range(0, len(b), 4096): b[i] = 1\\nimport time; time.sleep(5)"
+# four fresh interpreters: each under RLIMIT_AS, together (with the kernel) over the 1500 MB limit
+kids = [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(4)]
+for k in kids:
+    k.wait()
 """
 FILL_EVERYTHING = """import os
 n = 0
