@@ -202,15 +202,21 @@ class Scope:
                     time.sleep(0.02)
 
 
+STALE_S = 600   # an empty cgroup of ours this old was left behind (a new one is empty for milliseconds)
+
+
 def _sweep(folder: str, prefix: str) -> None:
-    """Remove empty cgroups a killed grader left behind (rmdir fails on one still in use)."""
+    """Remove empty cgroups a killed grader left behind. rmdir fails on one in use; a fresh one,
+    still empty while its notebook starts (another slot, another batch), is too young to touch."""
     try:
         names = [n for n in os.listdir(folder) if n.startswith(prefix)]
     except OSError:
         return
     for n in names:
+        path = os.path.join(folder, n)
         try:
-            os.rmdir(os.path.join(folder, n))
+            if time.time() - os.stat(path).st_ctime > STALE_S:
+                os.rmdir(path)
         except OSError:
             pass
 
