@@ -15,9 +15,9 @@ PLANTED_KEY = "gradlab-planted-key"
 XSS = "window.__pwned = 1; document.title = String.fromCharCode(80, 87, 78, 69, 68)"
 
 CHILDREN_MEMORY = """import subprocess, sys
-hog = "b = bytearray(350 * 2**20)\\nfor i in range(0, len(b), 4096): b[i] = 1\\nimport time; time.sleep(5)"
-# four fresh interpreters: each under RLIMIT_AS, together (with the kernel) over the 1500 MB limit
-kids = [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(4)]
+hog = "b = bytearray(300 * 2**20)\\nfor i in range(0, len(b), 4096): b[i] = 1\\nimport time; time.sleep(1)"
+# five fresh interpreters: each far under RLIMIT_AS, together over the 1500 MB limit
+kids = [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(5)]
 for k in kids:
     k.wait()
 """
