@@ -88,10 +88,10 @@ def cmd_doctor(args) -> int:
     print("keyring: " + ("keyctl, add_key and request_key denied by a seccomp filter, and a fresh session "
                          "keyring per sandbox" if sandbox.keyring_filter() is not None else
                          f"a fresh session keyring per sandbox (no seccomp filter for {os.uname().machine})"))
-    private = [p for p in (sandbox.site_packages(), sandbox.GRADLAB_SRC) if not sandbox.world_reachable(p)]
-    if private and os.geteuid() == 0:
-        print(f"private checkout: {', '.join(private)} cannot be reached by other users; the sandbox mounts them "
-              "through descriptors the grader opened (bwrap --ro-bind-fd)")
+    if sandbox.root_mapped():
+        print(f"private checkout: {', '.join(sandbox.private_paths())} cannot be reached by other users; bwrap "
+              f"starts as root and the sandbox runs as uid {sandbox.UID_BASE}+slot mapped to root outside, with "
+              "every capability dropped (--cap-drop ALL): it reaches only its read-only binds and tmpfs")
     return 0 if problem is None else 1
 
 

@@ -52,7 +52,7 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
         cwd = tempfile.mkdtemp(prefix="gradlab-unsafe-")
         launch = sandbox.Launch(sandbox.unsafe_command())
     else:
-        launch = sandbox.command(limits, assignment_dir, cache_dir=cache_dir)
+        launch = sandbox.command(limits, assignment_dir, cache_dir=cache_dir, slot=slot)
     scope = cgroup.Scope.create(limits)   # memory and processes of the whole sandbox, where the host allows
     preexec = sandbox.preexec(None if unsafe else sandbox.sandbox_uid(slot), limits, scope)
     try:

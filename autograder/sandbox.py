@@ -116,12 +116,12 @@ def copy_cache(dest: str) -> str | None:
 
 def sandbox_uid(slot: int) -> int | None:
     """The uid a slot's sandboxes run as: a private one as root, the caller's own otherwise."""
-    return UID_BASE + slot if os.geteuid() == 0 else None
+    return UID_BASE + slot if os.geteuid() == 0 and not root_mapped() else None
 
 
 @dataclasses.dataclass
 class Launch:
-    """A bwrap command line and the descriptors it names (``--ro-bind-fd``, ``--seccomp``): the
+    """A bwrap command line and the descriptors it names (``--seccomp``): the
     parent passes ``fds`` to the child (``pass_fds``) and closes them once bwrap has started."""
     argv: list[str]
     fds: list[int] = dataclasses.field(default_factory=list)
@@ -136,19 +136,24 @@ class Launch:
 
 
 def _bind(launch: Launch, path: str, dest: str) -> None:
-    """``--ro-bind path dest``; as root, through a descriptor when other users cannot traverse to
-    ``path`` (a checkout in root's 0700 home): bwrap, already running as the sandbox's uid, mounts
-    the folder the grader opened instead of resolving the private path itself."""
-    if os.geteuid() == 0 and not world_reachable(os.path.dirname(path) or "/"):
-        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-        launch.fds.append(fd)
-        launch.argv += ["--ro-bind-fd", str(fd), dest]
-    else:
-        launch.argv += ["--ro-bind", path, dest]
+    launch.argv += ["--ro-bind", path, dest]
+
+
+def private_paths() -> list[str]:
+    """What the sandbox binds that other users cannot reach (a checkout in root's 0700 home)."""
+    return [p for p in (site_packages(), GRADLAB_SRC, RUNNER) if not world_reachable(p)]
+
+
+def root_mapped() -> bool:
+    """As root with a private checkout, bwrap itself runs as root (it can open the private paths) and
+    the sandbox's uid is mapped to root outside, with every capability dropped (``--cap-drop ALL``,
+    no_new_privs, ``--disable-userns``): it reaches only the read-only binds and its tmpfs, as the
+    private uid would. Elsewhere bwrap starts as the private uid (``sandbox_uid``)."""
+    return os.geteuid() == 0 and bool(private_paths())
 
 
 def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] | None = None,
-            cache_dir: str | None = None) -> Launch:
+            cache_dir: str | None = None, slot: int = 0) -> Launch:
     """The bwrap command line that runs ``runner.py`` (or ``python *inner``) in a fresh sandbox.
 
     ``cache_dir``: a world-readable copy of the grader's generated datasets (see ``copy_cache``).
@@ -167,6 +172,9 @@ def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] 
                      "--proc", "/proc", "--dev", "/dev",
                      "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm",
                      "--size", size, "--tmpfs", "/home/student", "--size", size, "--tmpfs", "/notebook"])
+    if root_mapped():
+        uid = str(UID_BASE + slot)
+        launch.argv += ["--uid", uid, "--gid", uid, "--cap-drop", "ALL"]
     for path in extra:
         _bind(launch, path, path)
     for path, dest in ((site, site), (GRADLAB_SRC, GRADLAB_SRC), (RUNNER, "/opt/gradlab/runner.py")):

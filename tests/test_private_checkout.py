@@ -1,7 +1,7 @@
 """A fresh clone in a private (0700) folder, as root (root's home is the usual place): ``make setup``
 builds its environment, ``doctor`` says the sandbox starts, and ``grade`` grades, although the
-sandbox's uid cannot traverse the folder (the grader mounts what the sandbox needs through
-descriptors it opened: ``bwrap --ro-bind-fd``)."""
+sandbox's private uid could not traverse the folder (bwrap starts as root and maps the sandbox's
+uid to root outside with every capability dropped: ``sandbox.root_mapped``)."""
 from __future__ import annotations
 
 import csv
@@ -47,7 +47,7 @@ def test_private_clone_doctor_and_grade(private_clone, tiny, tmp_path):  # noqa:
     proc = subprocess.run([python, "-m", "autograder", "doctor"], cwd=clone, env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0 and "sandbox: OK" in proc.stdout, proc.stdout + proc.stderr
-    assert "--ro-bind-fd" in proc.stdout   # doctor names how the private checkout is reached
+    assert "cap-drop ALL" in proc.stdout   # doctor names how the private checkout is reached
     source, _, c = tiny
     subs = tmp_path / "subs"
     hostile.write(str(subs / "full" / "a1"), c.full())
