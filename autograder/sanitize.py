@@ -13,15 +13,14 @@ the instructor's token. Everything in that notebook came from the student: the t
   images survive; ``<script>``, ``<iframe>``, ``<style>``, ``on*=`` handlers, ``style=`` and any URL
   whose scheme is not http(s), mailto or an inline png/jpeg/gif are removed or escaped;
 * **markdown** links and images (``[x](javascript:...)``, ``<javascript:...>``) get the same URL
-  rule; ``$...$`` math is plain text to the sanitiser and keeps its meaning (an escaped ``&lt;`` is
-  still ``<`` to MathJax, which reads the rendered text).
+  rule; ``$...$`` math keeps its meaning, with ``<`` and ``>`` written as ``\\lt`` and ``\\gt``.
 
 Examples:
     >>> clean_outputs([{"output_type": "display_data", "metadata": {},
     ...                 "data": {"application/javascript": "alert(1)", "text/plain": "x"}}])
     [{'output_type': 'display_data', 'metadata': {}, 'data': {'text/plain': 'x'}}]
     >>> clean_markdown('see [this](javascript:alert(1)) and $a<b$')
-    'see [this](#blocked)) and $a&lt;b$'
+    'see [this](#blocked)) and $a\\\\lt b$'
 """
 from __future__ import annotations
 
@@ -71,8 +70,23 @@ def clean_html(text: str) -> str:
                         strip_comments=True)
 
 
+_MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.S)
+
+
 def clean_markdown(source: str) -> str:
-    """A markdown cell's source: raw HTML cleaned, links and images only to safe URLs."""
+    """A markdown cell's source: raw HTML cleaned, links and images only to safe URLs; in ``$...$``
+    math, ``<`` and ``>`` become ``\\lt`` and ``\\gt`` (nbconvert escapes math as text, so an HTML
+    entity there would show literally; MathJax reads the commands, and no tag can start)."""
+    parts, last = [], 0
+    for m in _MATH.finditer(source):
+        parts.append(_clean_text(source[last:m.start()]))
+        parts.append(m.group(0).replace("<", "\\lt ").replace(">", "\\gt "))
+        last = m.end()
+    parts.append(_clean_text(source[last:]))
+    return "".join(parts)
+
+
+def _clean_text(source: str) -> str:
     def link(m: re.Match) -> str:
         lead, url = (m.group(1), m.group(2)) if m.group(1) is not None else (m.group(3), m.group(4))
         if not url or _safe_url(url):

@@ -212,7 +212,7 @@ def test_markdown_math_and_images_survive():
     md = "The loss $L = -\\sum_i y_i \\log p_i$ where $a<b$ & ![plot](data:image/png;base64,iVBORw0KGgo=)"
     out = sanitize.clean_markdown(md)
     assert "$L = -\\sum_i y_i \\log p_i$" in out and "data:image/png;base64,iVBORw0KGgo=" in out
-    assert "$a&lt;b$" in out   # still a < b to MathJax, which reads the rendered text
+    assert "$a\\lt b$" in out and "&amp;" in out   # MathJax's \\lt; outside math, & is escaped
 
 
 # -- submissions are read without following links ----------------------------------------------------------
