@@ -72,7 +72,7 @@ def cmd_grade(args) -> int:
 
 def cmd_doctor(args) -> int:
     """Can the sandbox start here? (bubblewrap, unprivileged user namespaces, a readable Python)."""
-    from . import sandbox
+    from . import cgroup, sandbox
 
     print(f"running as uid {os.geteuid()}" + (" (root: sandboxes run as uids "
                                                 f"{sandbox.UID_BASE}+slot)" if os.geteuid() == 0 else ""))
@@ -84,6 +84,16 @@ def cmd_doctor(args) -> int:
     problem = sandbox.check()
     print("sandbox: OK (bubblewrap starts, imports torch, IPython and gradlab)" if problem is None
           else f"sandbox: NOT AVAILABLE: {problem}")
+    print(f"filesystems: / and /dev read-only; /tmp, /dev/shm, HOME and the work dir tmpfs of "
+          f"{Limits().tmpfs_mb} MB each")
+    print(cgroup.describe())
+    print("keyring: " + ("keyctl, add_key and request_key denied by a seccomp filter, and a fresh session "
+                         "keyring per sandbox" if sandbox.keyring_filter() is not None else
+                         f"a fresh session keyring per sandbox (no seccomp filter for {os.uname().machine})"))
+    if sandbox.root_mapped():
+        print(f"private checkout: {', '.join(sandbox.private_paths())} cannot be reached by other users; bwrap "
+              f"starts as root and the sandbox runs as uid {sandbox.UID_BASE}+slot mapped to root outside, with "
+              "every capability dropped (--cap-drop ALL): it reaches only its read-only binds and tmpfs")
     return 0 if problem is None else 1
 
 
@@ -127,7 +137,8 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cell-timeout", type=int, default=d.cell_timeout_s,
                    help=f"seconds per cell (default {d.cell_timeout_s})")
     p.add_argument("--memory", type=int, default=d.memory_mb,
-                   help=f"MB of address space per sandboxed process (default {d.memory_mb})")
+                   help=f"MB of memory per notebook: its whole sandbox where a cgroup is available (see doctor), "
+                        f"else per process (default {d.memory_mb})")
     p.add_argument("--max-procs", type=int, default=d.max_procs,
                    help=f"processes and threads a notebook's sandbox may run at once (default {d.max_procs})")
     p.add_argument("--source", default=None,

@@ -9,6 +9,7 @@ gets a row, the batch goes on.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -58,13 +59,27 @@ def read_notebook(path: str) -> bytes:
 
     Raises ``ValueError`` with the reason otherwise (no permission to read counts, as root too:
     a file with no read bit for anyone is unreadable whoever grades it)."""
+    return read_file(path, MAX_NOTEBOOK_BYTES)
+
+
+def read_file(path: str, limit: int = MAX_NOTEBOOK_BYTES) -> bytes:
+    """Any file of a submission (notebook, ``timestamp.txt``, ``submission_secret.txt`` ...), read as
+    hostile input: ``O_NOFOLLOW | O_NONBLOCK``, a regular file with a read bit, at most ``limit``
+    bytes, within ``READ_TIMEOUT_S``. A link is never followed: it is a ``ValueError`` (that
+    student's problem), whatever it points to.
+
+    Examples:
+        >>> read_file("/etc/hostname", 1000)[:0]
+        b''
+    """
     box: dict = {}
 
     def read():
         try:
             fd = os.open(os.fsencode(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as e:
-            box["error"] = f"cannot be opened ({e.strerror})"
+            box["error"] = ("a symbolic link (not followed)" if e.errno == errno.ELOOP
+                            else f"cannot be opened ({e.strerror})")
             return
         try:
             st = os.fstat(fd)
@@ -72,17 +87,17 @@ def read_notebook(path: str) -> bytes:
                 box["error"] = "not a regular file"
             elif not st.st_mode & 0o444:
                 box["error"] = "unreadable (no read permission)"
-            elif st.st_size > MAX_NOTEBOOK_BYTES:
-                box["error"] = f"too large ({st.st_size} bytes > {MAX_NOTEBOOK_BYTES})"
+            elif st.st_size > limit:
+                box["error"] = f"too large ({st.st_size} bytes > {limit})"
             else:
                 chunks, size = [], 0
-                while size <= MAX_NOTEBOOK_BYTES:
+                while size <= limit:
                     b = os.read(fd, 1 << 20)
                     if not b:
                         break
                     chunks.append(b)
                     size += len(b)
-                if size > MAX_NOTEBOOK_BYTES:
+                if size > limit:
                     box["error"] = "too large"
                 else:
                     box["data"] = b"".join(chunks)
@@ -181,11 +196,15 @@ def _utf8(name: bytes) -> bool:
         return False
 
 
+EXCHANGE_FILE_BYTES = 4096   # timestamp.txt, submission_secret.txt: a line each
+
+
 def _timestamp(folder: str) -> str | None:
     try:
-        return read_notebook(os.path.join(folder, "timestamp.txt")).decode("utf-8", "replace").strip()[:64] or None
+        text = read_file(os.path.join(folder, "timestamp.txt"), EXCHANGE_FILE_BYTES).decode("utf-8", "replace")
     except (ValueError, OSError):
         return None
+    return "".join(ch for ch in text.strip()[:64] if ch.isprintable()) or None
 
 
 def input_hash(sub: Submission, *extra: str) -> str:

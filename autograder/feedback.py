@@ -29,6 +29,7 @@ import html
 import os
 import re
 import secrets
+import stat
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -430,18 +431,20 @@ def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> No
     ``nbgrader release_feedback`` runs; such students cannot ``fetch_feedback`` (they never
     submitted through the exchange) and get ``OUT/feedback/<student>/`` through the LMS instead.
     """
+    from .discover import EXCHANGE_FILE_BYTES, read_file
     for name in ("timestamp.txt", "submission_secret.txt"):
         dst = os.path.join(course_feedback, name)
         for folder in (autograded, submitted):
-            src = os.path.join(folder, name)
-            if os.path.isfile(src):
-                with open(src, encoding="utf-8") as f:
-                    write_file(dst, f.read())
-                break
+            try:   # the student's tree: never through a link, size-capped (discover.read_file)
+                text = read_file(os.path.join(folder, name), EXCHANGE_FILE_BYTES).decode("utf-8", "replace")
+            except (ValueError, OSError):
+                continue
+            write_file(dst, "".join(ch for ch in text if ch.isprintable() or ch == "\n"))
+            break
         else:
             if name == "timestamp.txt":
-                times = [os.path.getmtime(os.path.join(d, n)) for d in (submitted, autograded) if os.path.isdir(d)
-                         for n in os.listdir(d) if n.endswith(".ipynb")]
+                times = [st.st_mtime for d in (submitted, autograded) if os.path.isdir(d) for n in os.listdir(d)
+                         if n.endswith(".ipynb") for st in [os.lstat(os.path.join(d, n))] if stat.S_ISREG(st.st_mode)]
                 when = datetime.datetime.fromtimestamp(max(times) if times else datetime.datetime.now().timestamp(),
                                                        datetime.UTC)
                 write_file(dst, when.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))

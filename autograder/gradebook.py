@@ -265,15 +265,20 @@ def record_submission(db_url: str, result: dict) -> None:
 
 
 def write_autograded(folder: str, notebook: str, cells: list[dict], metadata: dict) -> str:
-    """``folder/<notebook>.ipynb``: the executed cells (hidden tests included; instructor only)."""
+    """``folder/<notebook>.ipynb``: the executed cells (hidden tests included; instructor only).
+
+    formgrader renders this notebook in the instructor's session: every markdown cell and output
+    passes ``autograder.sanitize`` first (data only, no script)."""
     import nbformat
+
+    from . import sanitize
     nb = nbformat.v4.new_notebook(metadata=metadata)
     for c in cells:
         if c["cell_type"] == "markdown":
-            nb.cells.append(nbformat.v4.new_markdown_cell(c["source"], metadata=c["metadata"]))
+            nb.cells.append(nbformat.v4.new_markdown_cell(sanitize.clean_markdown(c["source"]), metadata=c["metadata"]))
         else:
             cell = nbformat.v4.new_code_cell(c["source"], metadata=c["metadata"])
-            cell.outputs = [nbformat.from_dict(o) for o in c.get("outputs", [])]
+            cell.outputs = [nbformat.from_dict(o) for o in sanitize.clean_outputs(c.get("outputs", []))]
             nb.cells.append(cell)
     path = os.path.join(folder, notebook)
     atomic_write(path, nbformat.writes(nb))

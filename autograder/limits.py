@@ -13,9 +13,9 @@ class Limits:
 
     timeout_s: float = 600.0     # one notebook, wall clock (the parent kills the sandbox)
     cell_timeout_s: int = 120    # one cell (a timer in the runner; the parent's timeout backs it)
-    memory_mb: int = 4096        # RLIMIT_AS of the sandbox's processes
-    max_procs: int = 64          # RLIMIT_NPROC, counted in the sandbox's own user namespace
+    memory_mb: int = 4096        # the whole sandbox (cgroup, where the host gives one) and RLIMIT_AS of each process
+    max_procs: int = 64          # RLIMIT_NPROC in the sandbox's user namespace (and the cgroup's pids.max)
     fsize_mb: int = 256          # RLIMIT_FSIZE: largest file the notebook may write
-    tmpfs_mb: int = 512          # size of each of HOME, /tmp, /dev/shm and the work dir
+    tmpfs_mb: int = 512          # size of each of HOME, /tmp, /dev/shm and the work dir (/ and /dev: read-only)
     result_mb: int = 64          # bytes the parent reads back from the runner
     nofile: int = 1024

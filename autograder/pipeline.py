@@ -187,15 +187,21 @@ class Batch:
             self.store.write_csv()
             raise GradebookError(f"reading the final grades back from the gradebook {safe_db_url(self.target.db_url)} "
                                  f"failed: {type(e).__name__}: {safe_db_url(str(e))[:500]}") from None
-        self.store.write_csv(finals)
         results = self.store.all_results()
         graded = [r for r in results if (r["student_id"], r["assignment"]) in finals and r["assignment"] in assignments]
-        if graded:
-            notes = {(r["student_id"], r["assignment"]): list(r.get("notes", [])) for r in graded}
-            feedback.write_feedback(self.target.db_url, self.target.root, self.store.out,
-                                    assignments=sorted({r["assignment"] for r in graded}),
-                                    students=sorted({r["student_id"] for r in graded}), notes=notes,
-                                    autograded_dir=self.target.autograded)
+        for r in graded:  # one submission at a time: a bad file of one student is that student's row
+            try:
+                feedback.write_feedback(self.target.db_url, self.target.root, self.store.out,
+                                        assignments=[r["assignment"]], students=[r["student_id"]],
+                                        notes={(r["student_id"], r["assignment"]): list(r.get("notes", []))},
+                                        autograded_dir=self.target.autograded)
+            except Exception as e:  # noqa: BLE001 — the batch always finishes
+                note = f"feedback page not written: {type(e).__name__}: {str(e)[:300]}"
+                if note not in r.get("notes", []):
+                    r["notes"] = list(r.get("notes", [])) + [note]
+                    r["flags"] = sorted(set(r.get("flags", [])) | {"feedback-error"})
+                    self.store.put(r)
+        self.store.write_csv(finals)
 
     def _grade_pending(self, pending, sources, templates) -> None:
         from .progress import Progress
@@ -292,15 +298,18 @@ class Batch:
 
 def _exchange_files(sub: Submission, folder: str) -> None:
     """The submission's ``timestamp.txt`` and ``submission_secret.txt`` (nbgrader's exchange pairs a
-    feedback page with its submission by them), read as hostile input: size-capped, never a link."""
+    feedback page with its submission by them), read as hostile input (``discover.read_file``:
+    size-capped, never through a link) and written anew, 0644, as printable text only."""
     if not sub.timestamp:
         return
     atomic_write(os.path.join(folder, "timestamp.txt"), sub.timestamp)
     try:
-        secret = discover.read_notebook(os.path.join(sub.path, "submission_secret.txt"))[:256]
-        atomic_write(os.path.join(folder, "submission_secret.txt"), secret.decode("ascii", "replace").strip())
+        secret = discover.read_file(os.path.join(sub.path, "submission_secret.txt"), discover.EXCHANGE_FILE_BYTES)
     except (ValueError, OSError):
-        pass
+        return
+    text = "".join(ch for ch in secret[:256].decode("ascii", "replace").strip() if ch.isalnum())
+    if text:
+        atomic_write(os.path.join(folder, "submission_secret.txt"), text)
 
 
 def _autograded_cells(p, out: RunOutput, source_nb) -> list[dict]:

@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 
-from . import sandbox
+from . import cgroup, sandbox
 from .limits import MB, Limits
 from .plan import plan_json
 from .records import CellRun, NotebookPlan, RunOutput, Status
@@ -50,16 +50,21 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
     cwd = None
     if unsafe:
         cwd = tempfile.mkdtemp(prefix="gradlab-unsafe-")
-        argv, preexec = sandbox.unsafe_command(), sandbox.preexec(None, limits)
+        launch = sandbox.Launch(sandbox.unsafe_command())
     else:
-        argv = sandbox.command(limits, assignment_dir, cache_dir=cache_dir)
-        preexec = sandbox.preexec(sandbox.sandbox_uid(slot), limits)
+        launch = sandbox.command(limits, assignment_dir, cache_dir=cache_dir, slot=slot)
+    scope = cgroup.Scope.create(limits)   # memory and processes of the whole sandbox, where the host allows
+    preexec = sandbox.preexec(None if unsafe else sandbox.sandbox_uid(slot), limits, scope)
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                pass_fds=(w,), preexec_fn=preexec, close_fds=True, start_new_session=True,
-                                cwd=cwd)
+        proc = subprocess.Popen(list(scope.prefix) + launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, pass_fds=(w, *launch.fds), preexec_fn=preexec,
+                                close_fds=True, start_new_session=True, cwd=cwd)
+    except BaseException:
+        scope.close()
+        raise
     finally:
         os.close(w)
+        launch.close()
     box: dict = {}
     results = os.fdopen(r, "rb")
     readers = [threading.Thread(target=_drain, args=(results, limits.result_mb * MB, box, "results"), daemon=True),
@@ -73,10 +78,16 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
             proc.stdin.close()
         except (BrokenPipeError, OSError):
             pass
-        try:
-            proc.wait(timeout=limits.timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        deadline = time.monotonic() + limits.timeout_s
+        while proc.poll() is None:   # the OOM count is read while the cgroup (or systemd scope) exists
+            if scope.read_oom():
+                break   # a process of the sandbox was killed for memory: the notebook is stopped
+            try:
+                proc.wait(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    break
     finally:
         if proc.poll() is None:
             proc.kill()  # bwrap's PID 1 dies with it (--die-with-parent): the whole namespace goes
@@ -87,10 +98,18 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
             except OSError:
                 pass
             shutil.rmtree(cwd, ignore_errors=True)
+        scope.close()
         for t in readers:
             t.join(10)
         results.close()
-    return _read(box, proc.returncode, timed_out, time.monotonic() - started, limits)
+    out = _read(box, proc.returncode, timed_out, time.monotonic() - started, limits)
+    if scope.oom_kills and out.status is not Status.TIMEOUT:
+        # the kernel killed a process of the sandbox (its processes and tmpfs together passed the
+        # limit) and the parent stopped the rest: that is a memory stop, not a crash of the kernel
+        out.status = Status.MEMORY
+        out.notes = [n for n in out.notes if not n.startswith("the notebook's process ended early")]
+        out.notes.append(f"stopped: the notebook's processes together used more than {limits.memory_mb} MB")
+    return out
 
 
 def _read(box: dict, returncode: int, timed_out: bool, seconds: float, limits: Limits) -> RunOutput:

@@ -17,11 +17,13 @@ of one notebook cannot starve another); unprivileged, as the invoking user. Same
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import resource
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -114,40 +116,144 @@ def copy_cache(dest: str) -> str | None:
 
 def sandbox_uid(slot: int) -> int | None:
     """The uid a slot's sandboxes run as: a private one as root, the caller's own otherwise."""
-    return UID_BASE + slot if os.geteuid() == 0 else None
+    return UID_BASE + slot if os.geteuid() == 0 and not root_mapped() else None
+
+
+@dataclasses.dataclass
+class Launch:
+    """A bwrap command line and the descriptors it names (``--seccomp``): the
+    parent passes ``fds`` to the child (``pass_fds``) and closes them once bwrap has started."""
+    argv: list[str]
+    fds: list[int] = dataclasses.field(default_factory=list)
+
+    def close(self) -> None:
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds = []
+
+
+def _bind(launch: Launch, path: str, dest: str) -> None:
+    launch.argv += ["--ro-bind", path, dest]
+
+
+def private_paths() -> list[str]:
+    """What the sandbox binds that other users cannot reach (a checkout in root's 0700 home)."""
+    return [p for p in (site_packages(), GRADLAB_SRC, RUNNER) if not world_reachable(p)]
+
+
+def root_mapped() -> bool:
+    """As root with a private checkout, bwrap itself runs as root (it can open the private paths) and
+    the sandbox's uid is mapped to root outside, with every capability dropped (``--cap-drop ALL``,
+    no_new_privs, ``--disable-userns``): it reaches only the read-only binds and its tmpfs, as the
+    private uid would. Elsewhere bwrap starts as the private uid (``sandbox_uid``)."""
+    return os.geteuid() == 0 and bool(private_paths())
 
 
 def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] | None = None,
-            cache_dir: str | None = None) -> list[str]:
+            cache_dir: str | None = None, slot: int = 0) -> Launch:
     """The bwrap command line that runs ``runner.py`` (or ``python *inner``) in a fresh sandbox.
 
-    ``cache_dir``: a world-readable copy of the grader's generated datasets (see ``copy_cache``)."""
+    ``cache_dir``: a world-readable copy of the grader's generated datasets (see ``copy_cache``).
+    Every writable place is a tmpfs of ``limits.tmpfs_mb``; ``/`` and ``/dev`` are read-only (an
+    unsized tmpfs there could take half of the host's RAM); the keyring system calls are denied
+    (``keyring_filter``)."""
     python, extra = interpreter()
     site = site_packages()
     size = str(limits.tmpfs_mb * MB)
-    argv = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
-            "--disable-userns", "--hostname", "grader",
-            "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-            "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
-            "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--ro-bind-try", "/etc/fonts", "/etc/fonts",
-            "--proc", "/proc", "--dev", "/dev",
-            "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm",
-            "--size", size, "--tmpfs", "/home/student", "--size", size, "--tmpfs", "/notebook"]
+    launch = Launch(["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
+                     "--disable-userns", "--hostname", "grader",
+                     "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+                     "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+                     "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+                     "--ro-bind-try", "/etc/fonts", "/etc/fonts",
+                     "--proc", "/proc", "--dev", "/dev",
+                     "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm",
+                     "--size", size, "--tmpfs", "/home/student", "--size", size, "--tmpfs", "/notebook"])
+    if root_mapped():
+        uid = str(UID_BASE + slot)
+        launch.argv += ["--uid", uid, "--gid", uid, "--cap-drop", "ALL"]
     for path in extra:
-        argv += ["--ro-bind", path, path]
-    argv += ["--ro-bind", site, site, "--ro-bind", GRADLAB_SRC, GRADLAB_SRC,
-             "--ro-bind", RUNNER, "/opt/gradlab/runner.py"]
+        _bind(launch, path, path)
+    for path, dest in ((site, site), (GRADLAB_SRC, GRADLAB_SRC), (RUNNER, "/opt/gradlab/runner.py")):
+        _bind(launch, path, dest)
     if cache_dir:
-        argv += ["--ro-bind", cache_dir, "/opt/gradlab-cache"]
+        _bind(launch, cache_dir, "/opt/gradlab-cache")
     if assignment_dir:
-        argv += ["--ro-bind", assignment_dir, "/assignment"]
-    argv += ["--chdir", "/notebook", "--clearenv",
-             "--setenv", "HOME", "/home/student", "--setenv", "PATH", "/usr/bin:/bin",
-             "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
-             "--setenv", "MPLBACKEND", "Agg", "--setenv", "GRADLAB_PROGRESS", "0",
-             "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8",
-             python] + (inner if inner is not None else ["-s", "-B", "/opt/gradlab/runner.py", site])
-    return argv
+        _bind(launch, assignment_dir, "/assignment")
+    filt = keyring_filter_fd()
+    if filt is not None:
+        launch.fds.append(filt)
+        launch.argv += ["--seccomp", str(filt)]
+    launch.argv += ["--remount-ro", "/dev", "--remount-ro", "/",
+                    "--chdir", "/notebook", "--clearenv",
+                    "--setenv", "HOME", "/home/student", "--setenv", "PATH", "/usr/bin:/bin",
+                    "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
+                    "--setenv", "MPLBACKEND", "Agg", "--setenv", "GRADLAB_PROGRESS", "0",
+                    "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8",
+                    python] + (inner if inner is not None else ["-s", "-B", "/opt/gradlab/runner.py", site])
+    return launch
+
+
+# -- the keyring ---------------------------------------------------------------------------------
+# The kernel keyring is not namespaced by bwrap: a sandbox started from a login session (pam_keyinit)
+# or a systemd service shares that session keyring with the grader. The sandbox gets a fresh anonymous
+# session keyring (``preexec``) and a seccomp filter that fails add_key, request_key and keyctl with
+# EPERM, so a notebook can neither read the instructor's keys nor leave one for the next notebook.
+_KEYRING_SYSCALLS = {  # audit arch -> (add_key, request_key, keyctl), syscall-number mask
+    "x86_64": [(0xC000003E, (248, 249, 250), 0xBFFFFFFF),   # x32 calls carry bit 30: masked off
+               (0x40000003, (286, 287, 288), None)],       # i386 compat
+    "aarch64": [(0xC00000B7, (217, 218, 219), None), (0x40000028, (309, 310, 311), None)],
+}
+_BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_AND_K, _BPF_RET_K = 0x20, 0x15, 0x54, 0x06
+_RET_ALLOW, _RET_EPERM, _RET_ENOSYS = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def keyring_filter() -> bytes | None:
+    """A classic-BPF seccomp program (``struct sock_filter[]``, as ``bwrap --seccomp`` reads it):
+    the keyring calls of every ABI of this machine fail with EPERM, any other ABI gets ENOSYS for
+    everything, the rest is allowed. None on an architecture not listed here."""
+    arches = _KEYRING_SYSCALLS.get(os.uname().machine)
+    if arches is None:
+        return None
+
+    def op(code, k, jt=0, jf=0):
+        return struct.pack("=HBBI", code, jt, jf, k)
+
+    prog = [op(_BPF_LD_W_ABS, 4)]                       # seccomp_data.arch
+    for arch, numbers, mask in arches:
+        block = [op(_BPF_LD_W_ABS, 0)] + ([op(_BPF_AND_K, mask)] if mask else [])   # seccomp_data.nr
+        block += [op(_BPF_JEQ_K, n, jt=len(numbers) - i) for i, n in enumerate(numbers)]
+        block += [op(_BPF_RET_K, _RET_ALLOW), op(_BPF_RET_K, _RET_EPERM)]
+        prog += [op(_BPF_JEQ_K, arch, jf=len(block))] + block
+    prog.append(op(_BPF_RET_K, _RET_ENOSYS))
+    return b"".join(prog)
+
+
+def keyring_filter_fd() -> int | None:
+    """A memfd holding ``keyring_filter()`` at offset 0 (bwrap reads it to the end), or None."""
+    prog = keyring_filter()
+    if prog is None:
+        return None
+    fd = os.memfd_create("gradlab-seccomp", 0)
+    os.write(fd, prog)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _fresh_session_keyring() -> None:
+    """keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): this process leaves the grader's session keyring."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        nr = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+        if nr is not None:
+            libc.syscall(nr, KEYCTL_JOIN_SESSION_KEYRING, None)
+    except OSError:
+        pass  # no keyring support in this kernel: nothing to share either
 
 
 def unsafe_command() -> list[str]:
@@ -155,16 +261,21 @@ def unsafe_command() -> list[str]:
     return [sys.executable, "-s", "-B", RUNNER, site_packages()]
 
 
-def preexec(uid: int | None, limits: Limits):
-    """What the forked child does before exec'ing bwrap: drop to ``uid`` (as root) and set rlimits.
+def preexec(uid: int | None, limits: Limits, scope=None):
+    """What the forked child does before exec'ing bwrap: join the notebook's cgroup (``scope``, an
+    ``autograder.cgroup.Scope``, while still root), drop to ``uid`` (as root), leave the grader's
+    session keyring, and set rlimits.
 
     RLIMIT_NPROC is set by the runner once inside the sandbox's user namespace, where it counts
     the sandbox's own tasks only (set here, it would count every process of the uid)."""
     def apply():
+        if scope is not None:
+            scope.join()
         if uid is not None:
             os.setgroups([])
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
+        _fresh_session_keyring()
         for res, value in ((resource.RLIMIT_AS, limits.memory_mb * MB),
                            (resource.RLIMIT_FSIZE, limits.fsize_mb * MB),
                            (resource.RLIMIT_NOFILE, limits.nofile),
@@ -186,10 +297,12 @@ def check(limits: Limits | None = None) -> str | None:
     probe = command(limits, inner=["-s", "-c", f"import site; site.addsitedir({site_packages()!r}); "
                                                 "import torch, IPython, gradlab.observe"])
     try:
-        proc = subprocess.run(probe, preexec_fn=preexec(sandbox_uid(0), limits), capture_output=True,
-                              text=True, timeout=300)
+        proc = subprocess.run(probe.argv, preexec_fn=preexec(sandbox_uid(0), limits), capture_output=True,
+                              text=True, timeout=300, pass_fds=probe.fds)
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"bubblewrap could not start: {e}"
+    finally:
+        probe.close()
     if proc.returncode != 0:
         err = proc.stderr.strip().splitlines()[-1:] or ["(no message)"]
         hint = ""

@@ -336,7 +336,10 @@ class Classroom:
             "# feedback pages handed to students: nbgrader's default shows the hidden tests; not here\n"
             "from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor\n"
             "from nbgrader.preprocessors import ClearHiddenTests, GetGrades\n"
-            "c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]\n")
+            "from autograder.plain_nbgrader import RefuseGenerateFeedback\n"
+            "# formgrader's Generate Feedback button refuses (python -m autograder feedback writes the pages)\n"
+            "c.GenerateFeedback.preprocessors = [RefuseGenerateFeedback, GetGrades, ClearHiddenTests, "
+            "CSSHTMLHeaderPreprocessor]\n")
         os.chmod(jupyter / "nbgrader_config.py", 0o600)
         pw = pwd.getpwnam(s.roster.grader)
         subprocess.run(["chown", "-R", f"{pw.pw_uid}:{pw.pw_gid}", str(s.grader_home)], check=True)

@@ -6,6 +6,10 @@
 * nbval (``--nbval-lax`` over ``solutions/``, see ``[tool.pytest.ini_options]``): its sanitizer
   file, and the markers ``notebook`` + ``slow`` on every notebook cell item so that
   ``make test-fast`` (``-m "not slow and not browser"``) skips them.
+* ``require(component, problem)``: every test that needs a component of the course's machinery
+  (the grading sandbox, PostgreSQL, Node / configurable-http-proxy, Chromium, Playwright) asks
+  through it. On a developer's machine a missing component skips the test; under ``CI=true`` it
+  fails it with the cause, so that a green CI never hides a grading test that did not run.
 """
 from __future__ import annotations
 
@@ -28,6 +32,34 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # debugpy's frozen
 _venv_bin = str(Path(sys.executable).parent)
 if _venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = os.pathsep.join([_venv_bin, os.environ.get("PATH", "")])
+
+
+COMPONENTS = ("sandbox", "postgresql", "node", "chromium", "playwright")
+
+
+def on_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def require(component: str, problem: str | None) -> None:
+    """Go on when ``problem`` is None; else skip the test, or fail it under ``CI=true``.
+
+    Args:
+        component: one of ``COMPONENTS`` (what is missing, named in the message).
+        problem: why it is missing (e.g. ``sandbox.check()``), or None when it is there.
+
+    Examples:
+        >>> require("sandbox", sandbox.check())          # doctest: +SKIP
+        >>> require("chromium", None if os.path.exists("/usr/bin/chromium") else "no /usr/bin/chromium")  # doctest: +SKIP
+    """
+    if component not in COMPONENTS:
+        raise ValueError(f"unknown component {component!r} (one of {COMPONENTS})")
+    if problem is None:
+        return
+    message = f"{component} unavailable: {problem}"
+    if on_ci():
+        pytest.fail(message + " (CI=true: a missing component fails the test, it never skips)", pytrace=False)
+    pytest.skip(message)
 
 
 def pytest_configure(config):

@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `book` and `tests` are imported from the checkout (plain `pytest` too)
     sys.path.insert(0, str(ROOT))
 
+from conftest import require  # noqa: E402
+
 from book import browse, editions  # noqa: E402
 from book.build import BookError, build, page_notebook  # noqa: E402
 from tests import nbcheck  # noqa: E402
@@ -233,8 +235,7 @@ def test_prose_edit_rebuilds_without_executing(book, capsys):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_student_edition_in_an_offline_browser(book, tmp_path):
-    if not Path(browse.CHROMIUM).exists():
-        pytest.skip(f"no {browse.CHROMIUM}")
+    require("chromium", None if Path(browse.CHROMIUM).exists() else f"no {browse.CHROMIUM}")
     root, out, *_ = book
     site = out / "student" / "en"
     pages = sorted(p.relative_to(site).as_posix() for p in site.glob("[0-9]*/*.html"))

@@ -16,13 +16,13 @@ cell that raises before the first exercise.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import textwrap
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import require
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import browser_utils as bu
@@ -36,12 +36,8 @@ SELFTEST = "_selftest"
 
 
 def _chromium_or_skip():
-    if bu.chromium_path():
-        return
-    msg = "no Chromium (/usr/bin/chromium): apt-get install chromium fonts-dejavu-core, as .ci/run does"
-    if os.environ.get("CI"):
-        pytest.fail(msg + " — required on CI")
-    pytest.skip(msg)
+    require("chromium", None if bu.chromium_path() else
+            "no Chromium (/usr/bin/chromium): apt-get install chromium fonts-dejavu-core, as .ci/run does")
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ from urllib.parse import urlparse
 
 import nbformat
 import pytest
+from conftest import require
 
 import browser_utils as bu
+from grading import tiny_course as T
 from tests.test_instructor_loop import _source_with_task, _submission, autograder, grade_step
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,8 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def graded_course(tmp_path_factory):
-    if bu.chromium_path() is None:
-        pytest.skip("no Chromium at /usr/bin/chromium")
+    require("chromium", None if bu.chromium_path() else "no Chromium at /usr/bin/chromium")
     course = tmp_path_factory.mktemp("fg") / "course"
     _source_with_task(course)
     autograder("release", "--course", str(course))
@@ -85,4 +86,72 @@ def test_formgrader_shows_graded_submissions(graded_course, tmp_path_factory, sh
         page.screenshot(path=str(shots / "formgrader_submission.png"), full_page=True)
         assert page.evaluate("() => !!(window.MathJax && window.MathJax.Hub)"), "MathJax 2 not loaded"
         assert not outside, f"formgrader fetched from outside the machine: {outside[:5]}"
+        page.close()
+
+
+# --------------------------------------------------------------------------------------------
+# a hostile submission's payloads never run in the instructor's formgrader
+PWN = "window.__pwned = (window.__pwned || 0) + 1; document.title = String.fromCharCode(80, 87, 78, 69, 68)"
+
+
+def _xss_submission(course: Path) -> nbformat.NotebookNode:
+    """A full submission carrying script three ways: an ``text/html`` output with ``<img onerror>``, a
+    forged ``application/javascript`` output, and HTML (plus a ``javascript:`` link) in the written answer."""
+    from nbformat.v4 import new_code_cell, new_output
+
+    nb = _submission(course, "full")
+    nb.cells[T.cell_index(nb, "explain")].source = (
+        f'Overflow. <img src="x" onerror="{PWN}"> <script>{PWN}</script> '
+        f'<svg><script>{PWN}</script></svg> [more](javascript:{PWN.split(";")[0]}) $e^{{-z}} > 1$')
+    cell = new_code_cell(f"from IPython.display import display, HTML\ndisplay(HTML('<img src=x onerror=\"{PWN}\">'))")
+    # a forged output, as if the kernel had produced it (autograde re-runs the cell; the grader keeps
+    # only what the sandbox's run produced, but the submitted notebook carries it too)
+    cell.outputs = [new_output("display_data", data={"application/javascript": PWN, "text/plain": "js"}),
+                    new_output("display_data", data={"text/html": f'<img src="y" onerror="{PWN}">'})]
+    nb.cells.insert(T.cell_index(nb, "imports") + 1, cell)
+    js = new_code_cell(f"display({{'application/javascript': \"{PWN}\", 'text/plain': 'js'}}, raw=True)")
+    nb.cells.insert(T.cell_index(nb, "imports") + 2, js)
+    return nb
+
+
+@pytest.fixture(scope="module")
+def xss_course(tmp_path_factory):
+    require("chromium", None if bu.chromium_path() else "no Chromium at /usr/bin/chromium")
+    course = tmp_path_factory.mktemp("fg-xss") / "course"
+    _source_with_task(course)
+    autograder("release", "--course", str(course))
+    dest = course / "submitted" / "mallory" / "a1"
+    dest.mkdir(parents=True)
+    nbformat.write(_xss_submission(course), dest / "ps1.ipynb")
+    grade_step(course, "a1")
+    (course / "nbgrader_config.py").write_text(
+        f"load_subconfig({str(ROOT / 'autograder' / 'nbgrader_config.py')!r})  # noqa: F821\n"
+        f"get_config().CourseDirectory.root = {str(course)!r}  # noqa: F821\n")
+    return course
+
+
+def test_student_script_never_runs_in_formgrader(xss_course, tmp_path_factory, shots):
+    scratch = tmp_path_factory.mktemp("fg-xss-lab")
+    import json
+
+    from grading.hostile_host import rendered_parts
+    shown = rendered_parts(json.loads((xss_course / "autograded" / "mallory" / "a1" / "ps1.ipynb").read_text()))
+    assert "onerror" not in shown and "application/javascript" not in shown
+    with bu.jupyter_lab(xss_course, scratch) as lab, bu.chromium(scratch) as browser:
+        page = browser.new_page()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(f"{lab.url}/login?next=%2Fformgrader%2Fgradebook%2Fa1%2Fps1")
+        page.fill("input[name=password]", lab.token)
+        page.click("button[type=submit], input[type=submit]")
+        page.wait_for_url("**/formgrader/**")
+        subs = lab.api("/formgrader/api/submitted_notebooks/a1/ps1")
+        sub_id = next(s["id"] for s in subs if s["student"] == "mallory")
+        page.goto(f"{lab.url}/formgrader/submissions/{sub_id}/")
+        page.wait_for_selector("text=Overflow", timeout=60_000)   # the written answer is shown, as text
+        page.wait_for_timeout(2000)                                # time for any onerror/onload to fire
+        page.screenshot(path=str(shots / "formgrader_xss.png"), full_page=True)
+        frames = [page] + [f for f in page.frames if f != page.main_frame]
+        pwned = [f.evaluate("() => window.__pwned || 0") for f in frames]
+        assert pwned == [0] * len(frames) and page.title() != "PWNED" and not dialogs, (pwned, page.title(), dialogs)
         page.close()

@@ -21,6 +21,7 @@ import tempfile
 import time
 
 import pytest
+from conftest import require
 
 from autograder import course, sandbox
 from grading import hostile
@@ -35,7 +36,9 @@ CHEATS = ["patch_allclose", "patch_numpy_allclose", "patch_tensor_eq", "patch_is
 LIMITS = ["--timeout", "30", "--cell-timeout", "8", "--memory", "1500", "--max-procs", "32"]
 TEST_USER = "gradlab-test"
 
-pytestmark = pytest.mark.skipif(sandbox.check() is not None, reason=f"grading sandbox unavailable: {sandbox.check()}")
+@pytest.fixture(autouse=True, scope="module")
+def _sandbox():
+    require("sandbox", sandbox.check())
 
 
 def _digest(path):
