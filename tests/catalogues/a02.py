@@ -222,7 +222,7 @@ WRONG = [
           expect="raw input x as well"),
     # ------------------------------------------------------------------------ orthogonal_
     Wrong(NB3, "orthogonal_", "the raw Q of torch.linalg.qr: no sign fix",
-          _ORTH.replace("    q = q * torch.sign(torch.diagonal(r))\n", ""),
+          _ORTH.replace("        q = q * torch.sign(torch.diagonal(r))\n", ""),
           expect="fix the signs"),
     Wrong(NB3, "orthogonal_", "gain applied twice (gain²)",
           _ORTH.replace(".mul_(gain)", ".mul_(gain * gain)"),

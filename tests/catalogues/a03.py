@@ -176,7 +176,8 @@ WRONG = [
           "    e = torch.exp(-(1.702 * z).abs())\n    return z * torch.where(z >= 0, 1 / (1 + e), e / (1 + e))\n",
           expect="gelu([-1, 0, 2]) gave"),
     Wrong(NB3, "gelu", "calls F.gelu",
-          "def gelu(z, approximate='none'):\n    return F.gelu(z, approximate=approximate)\n",
+          "def gelu(z, approximate='none'):\n    if approximate not in ('none', 'tanh'):\n        raise ValueError(approximate)\n"
+          "    return F.gelu(z, approximate=approximate)\n",
           why_hidden="the built-in has exactly the right values and gradients, so only the guard catches it; the "
                      "visible test runs unguarded so that its messages are about the mathematics (the guard, and the "
                      "judge's static scan of the solution cell, are the hidden part)"),
@@ -193,9 +194,9 @@ WRONG = [
     Wrong(NB3, "mish", "softplus = log1p(exp(z)): overflows above 88 (float32)",
           "def mish(z):\n    return z * torch.tanh(torch.log1p(torch.exp(z)))\n",
           expect="gradient is nan"),
-    Wrong(NB3, "mish", "max(z, 0) + log1p(exp(-|z|)): wrong slope at 0",
-          "def mish(z):\n    sp = torch.clamp(z, min=0) + torch.log1p(torch.exp(-z.abs()))\n    return z * torch.tanh(sp)\n",
-          expect="softplus'(0) must be σ(0) = 1/2"),
+    Wrong(NB3, "mish", "softplus taken as the identity above 5 (threshold too low)",
+          "def mish(z):\n    sp = torch.where(z > 5, z, torch.log1p(torch.exp(torch.clamp(z, max=5))))\n    return z * torch.tanh(sp)\n",
+          expect="wrong value"),
     Wrong(NB3, "mish", "torch.where without clamping the unused branch",
           "def mish(z):\n    sp = torch.where(z > 20, z, torch.log1p(torch.exp(z)))\n    return z * torch.tanh(sp)\n",
           expect="gradient is nan"),
