@@ -95,3 +95,31 @@ def test_builtin_suited_inits_and_bounds():
     assert activations.negative_slope(nn.PReLU(init=0.3)) == pytest.approx(0.3)
     assert not activations.is_stackable(nn.PReLU())            # parameters: the sweep handles PReLU itself
     assert activations.is_stackable(gradlab.nets._Lambda(torch.relu))
+
+
+@pytest.mark.parametrize("name, module", [("gelu", nn.GELU), ("silu", nn.SiLU), ("mish", nn.Mish)])
+def test_smooth_relus_have_one_entry_each(name, module):
+    """GELU, SiLU and Mish (assignment 03, notebook 3) are one registry entry each: He's ReLU slope 0
+    (identity for z ≫ 0, zero for z ≪ 0), gain 1, no saturation bounds, and a student's function of the
+    same name is recognized as the same activation."""
+    entry = activations.lookup(name)
+    assert entry is not None and entry.module_type is module and entry.stackable
+    assert [n for n in activations.names() if activations.lookup(n) is entry] == [name]
+    assert activations.suited_init(name) == "he" and activations.negative_slope(module()) == 0.0
+    assert activations.saturation_bounds(name) is None and activations.gain(module()) == 1.0
+
+    def student(z):
+        return z
+    student.__name__ = name
+    assert activations.lookup(activations.LambdaActivation(student)) is entry
+    assert activations.is_stackable(activations.LambdaActivation(student))
+    assert type(gradlab.mlp(1, 4, name, in_features=3)[1]) is module
+
+
+def test_smooth_relus_reach_the_sweep_stacked():
+    data = gradlab.load("digits", device="cpu")
+    runs = sweep(gradlab.grid(activation=["gelu", "silu", "mish", "relu"], depth=2, width=16), data, epochs=1,
+                 progress=False)
+    assert [r.stacked for r in runs] == [4] * 4
+    assert [type(r.model[1]).__name__ for r in runs] == ["GELU", "SiLU", "Mish", "ReLU"]
+    assert activations.lookup("swish") is activations.lookup("silu")

@@ -210,6 +210,8 @@ for _entry in (
     Activation("prelu", nn.PReLU, "leaky_relu", _prelu_slope, stackable=False),
     Activation("elu", nn.ELU),
     Activation("selu", nn.SELU, "selu", init="lecun"),
+    # the smooth ReLUs: the identity for z >> 0 and 0 for z << 0, so He's ReLU slope 0 and gain 1; a student's
+    # function named gelu/silu/mish, wrapped by LambdaActivation, finds these entries by its __name__
     Activation("gelu", nn.GELU),
     Activation("silu", nn.SiLU, aliases=("swish",)),
     Activation("softplus", nn.Softplus),

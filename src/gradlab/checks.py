@@ -413,3 +413,22 @@ def kaiming_candidates(fan_in: int, fan_out: int, a, mode: str, nonlinearity: st
         "that is gain²/fan, the variance: take the square root": g ** 2 / fan,
         "that is gain·√(2/(fan_in+fan_out)): that is Xavier, not Kaiming": g * math.sqrt(2 / (fan_in + fan_out)),
     }
+
+
+# -------------------------------------------- forbidden built-ins of the 2026-12 additions
+# orthogonal_ may use torch.linalg.qr: the exercise is the sign fix and the semi-orthogonal cases,
+# not a QR decomposition; what hands over a finished (semi-)orthogonal matrix is forbidden.
+ORTHOGONAL_BUILTINS = ("torch.nn.init.orthogonal_", "torch.nn.init.orthogonal",
+                       "torch.nn.utils.parametrizations.orthogonal")
+GELU_BUILTINS = ("torch.nn.functional.gelu", "torch._C._nn.gelu", "torch._C._nn.gelu_")
+GELU_OPS = ("gelu", "gelu_")
+# SiLU is z·σ(z): the sigmoid built-ins would make it one line, so they stay forbidden (01's rule)
+SILU_BUILTINS = ("torch.nn.functional.silu", "torch._C._nn.silu", "torch._C._nn.silu_") + SIGMOID_BUILTINS
+SILU_OPS = ("silu", "silu_") + SIGMOID_OPS
+# Mish is z·tanh(softplus(z)): the stable softplus is the exercise, so softplus and logaddexp(z, 0) go too
+MISH_BUILTINS = ("torch.nn.functional.mish", "torch._C._nn.mish", "torch._C._nn.mish_",
+                 "torch.nn.functional.softplus", "torch._C._nn.softplus", "torch.logaddexp",
+                 "torch.Tensor.logaddexp")
+MISH_OPS = ("mish", "mish_", "softplus", "logaddexp")
+__all__ += ["ORTHOGONAL_BUILTINS", "GELU_BUILTINS", "GELU_OPS", "SILU_BUILTINS", "SILU_OPS", "MISH_BUILTINS",
+            "MISH_OPS"]

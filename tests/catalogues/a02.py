@@ -4,6 +4,7 @@ from tests.catalogues import Wrong
 ASSIGNMENT = "02_initialization"
 NB1 = "01_variance_and_init.ipynb"
 NB2 = "02_gains_and_depth.ipynb"
+NB3 = "03_orthogonal_and_lsuv.ipynb"
 
 _FAN = '''def fan_in_and_fan_out(tensor):
     if tensor.dim() < 2:
@@ -25,6 +26,71 @@ def _fan_for_mode(tensor, mode):
 
 def _kaiming_uniform(body: str) -> str:
     return "def kaiming_uniform_(tensor, a=0.0, mode=\"fan_in\", nonlinearity=\"leaky_relu\"):\n" + body + _MODE
+
+
+_ORTH = """def orthogonal_(tensor, gain=1.0):
+    if tensor.dim() < 2:
+        raise ValueError(f"orthogonal_ needs 2 dims")
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    with torch.no_grad():
+        a = torch.randn(rows, cols, dtype=tensor.dtype, device=tensor.device)
+        if rows < cols:
+            a = a.T
+        q, r = torch.linalg.qr(a)
+        q = q * torch.sign(torch.diagonal(r))
+        if rows < cols:
+            q = q.T
+        tensor.copy_(q.reshape(tensor.shape)).mul_(gain)
+    return tensor
+"""
+_LSUV = """def lsuv_init_(model, x, tol=0.1, max_iter=10):
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for layer in linears:
+            orthogonal_(layer.weight)
+            if layer.bias is not None:
+                layer.bias.zero_()
+        for layer in linears:
+            seen = []
+            handle = layer.register_forward_hook(lambda module, inputs, output: seen.append(output))
+            try:
+                for _ in range(max_iter):
+                    seen.clear()
+                    model(x)
+                    var = float(seen[0].var())
+                    if abs(var - 1) < tol:
+                        break
+                    layer.weight.div_(math.sqrt(var))
+            finally:
+                handle.remove()
+    return model
+"""
+# the variance of the module that follows each Linear (its activation) instead of the Linear's own output
+_LSUV_POST = """def lsuv_init_(model, x, tol=0.1, max_iter=10):
+    mods = list(model.modules())
+    linears = [m for m in mods if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for layer in linears:
+            orthogonal_(layer.weight)
+            if layer.bias is not None:
+                layer.bias.zero_()
+        for layer in linears:
+            seen = []
+            nxt = mods[mods.index(layer) + 1] if mods.index(layer) + 1 < len(mods) else layer
+            handle = nxt.register_forward_hook(lambda module, inputs, output: seen.append(output))
+            try:
+                for _ in range(max_iter):
+                    seen.clear()
+                    model(x)
+                    var = float(seen[0].var())
+                    if abs(var - 1) < tol:
+                        break
+                    layer.weight.div_(math.sqrt(var))
+            finally:
+                handle.remove()
+    return model
+"""
 
 
 WRONG = [
@@ -154,4 +220,63 @@ WRONG = [
           "            v = float(z.var())\n            if v > float(x.var()) or not math.isfinite(v):\n                hi = mid\n            else:\n                lo = mid\n"
           "    return float(math.sqrt(lo * hi))\n",
           expect="raw input x as well"),
+    # ------------------------------------------------------------------------ orthogonal_
+    Wrong(NB3, "orthogonal_", "the raw Q of torch.linalg.qr: no sign fix",
+          _ORTH.replace("        q = q * torch.sign(torch.diagonal(r))\n", ""),
+          expect="fix the signs"),
+    Wrong(NB3, "orthogonal_", "gain applied twice (gain²)",
+          _ORTH.replace(".mul_(gain)", ".mul_(gain * gain)"),
+          expect="multiply the matrix by gain, not gain²"),
+    Wrong(NB3, "orthogonal_", "forgets the gain",
+          _ORTH.replace(".mul_(gain)", ""),
+          expect="multiply by gain"),
+    Wrong(NB3, "orthogonal_", "Gaussian rows normalized to unit length, not orthogonalized",
+          "def orthogonal_(tensor, gain=1.0):\n    if tensor.dim() < 2:\n        raise ValueError('2 dims')\n"
+          "    rows = tensor.shape[0]\n    with torch.no_grad():\n"
+          "        a = torch.randn(rows, tensor.numel() // rows, dtype=tensor.dtype, device=tensor.device)\n"
+          "        a = a / a.norm(dim=1, keepdim=True)\n        tensor.copy_(a.reshape(tensor.shape)).mul_(gain)\n    return tensor\n",
+          expect="normalizing a Gaussian's rows is not enough"),
+    Wrong(NB3, "orthogonal_", "wide weights: QR of the wide matrix itself",
+          _ORTH.replace("        if rows < cols:\n            a = a.T", "        pass").replace(
+              "        if rows < cols:\n            q = q.T\n", ""),
+          expect="transposed cols × rows Gaussian"),
+    Wrong(NB3, "orthogonal_", "returns a new tensor instead of filling in place",
+          _ORTH.replace("        tensor.copy_(q.reshape(tensor.shape)).mul_(gain)\n    return tensor",
+                        "        return (q.reshape(tensor.shape) * gain).to(tensor.dtype)"),
+          expect="same tensor object"),
+    Wrong(NB3, "orthogonal_", "fills outside torch.no_grad()",
+          _ORTH.replace("    with torch.no_grad():\n        a = torch.randn", "    if True:\n        a = torch.randn"),
+          expect="torch.no_grad()"),
+    Wrong(NB3, "orthogonal_", "no ValueError for a 1-d tensor",
+          _ORTH.replace("    if tensor.dim() < 2:\n        raise ValueError(f\"orthogonal_ needs 2 dims\")\n", ""),
+          expect="must raise ValueError"),
+    Wrong(NB3, "orthogonal_", "calls torch.nn.init.orthogonal_",
+          "def orthogonal_(tensor, gain=1.0):\n    return torch.nn.init.orthogonal_(tensor, gain=gain)\n",
+          why_hidden="the built-in has exactly the right contract, so only the guard catches it; the visible test runs "
+                     "unguarded so that its messages are about the mathematics (the guard, and the judge's static scan "
+                     "of the solution cell, are the hidden part)"),
+    # ------------------------------------------------------------------------- lsuv_init_
+    Wrong(NB3, "lsuv_init_", "rescales by 1/var instead of 1/std",
+          _LSUV.replace("layer.weight.div_(math.sqrt(var))", "layer.weight.div_(var)"),
+          expect="divide its weight by the std"),
+    Wrong(NB3, "lsuv_init_", "measures after the activation, not the Linear's own output",
+          _LSUV_POST, expect="ITS OWN output"),
+    Wrong(NB3, "lsuv_init_", "output side first",
+          _LSUV.replace("        for layer in linears:\n            seen = []", "        for layer in reversed(linears):\n            seen = []"),
+          expect="layer by layer from the input side"),
+    Wrong(NB3, "lsuv_init_", "keeps the default init and only rescales",
+          _LSUV.replace("            orthogonal_(layer.weight)\n", ""),
+          expect="orthogonal-initialize every Linear first"),
+    Wrong(NB3, "lsuv_init_", "biases left as they were",
+          _LSUV.replace("            if layer.bias is not None:\n                layer.bias.zero_()\n", ""),
+          expect="non-zero bias"),
+    Wrong(NB3, "lsuv_init_", "forward hooks never removed",
+          _LSUV.replace("                handle.remove()", "                pass"),
+          expect="hook is still registered"),
+    Wrong(NB3, "lsuv_init_", "returns None",
+          _LSUV.replace("    return model", "    return None"),
+          expect="return the model itself"),
+    Wrong(NB3, "lsuv_init_", "max_iter ignored: rescales at least once",
+          _LSUV.replace("for _ in range(max_iter):", "for _ in range(max(1, max_iter)):"),
+          expect="no rescaling may happen"),
 ]

@@ -4,6 +4,7 @@ from tests.catalogues import Wrong
 ASSIGNMENT = "03_activations"
 NB1 = "01_relu_family.ipynb"
 NB2 = "02_elu_selu_and_choosing.ipynb"
+NB3 = "03_gelu_silu_mish.ipynb"
 
 
 def _rrelu(forward: str, extra_repr: bool = True) -> str:
@@ -29,6 +30,15 @@ _MOMENTS = '''def selu_moments(lam, alpha):
     second = lam ** 2 * (q(lambda t: t * t * phi(t), 0, np.inf) + alpha ** 2 * q(lambda t: math.expm1(t) ** 2 * phi(t), -np.inf, 0))
     return float(mean), float(second - mean ** 2)
 '''
+
+_GELU = """def gelu(z, approximate="none"):
+    if approximate == "none":
+        return 0.5 * z * (1 + torch.erf(z * (1 / math.sqrt(2))))
+    if approximate == "tanh":
+        inner = math.sqrt(2 / math.pi) * (z + 0.044715 * z * z * z)
+        return 0.5 * z * (1 + torch.tanh(inner))
+    raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+"""
 
 WRONG = [
     # ------------------------------------------------------------------------------- relu
@@ -146,4 +156,55 @@ WRONG = [
           "    folds = [perm[i * size:(i + 1) * size] for i in range(k - 1)] + [perm[(k - 1) * size:]]\n"
           "    return [(torch.cat([folds[j] for j in range(k) if j != i]), folds[i]) for i in range(k)]\n",
           expect="fold sizes"),
+    # --------------------------------------------------------------------- gelu, silu, mish
+    Wrong(NB3, "gelu", "erf(z) instead of erf(z/√2)",
+          _GELU.replace("torch.erf(z * (1 / math.sqrt(2)))", "torch.erf(z)"),
+          expect="gelu([-1, 0, 2]) gave"),
+    Wrong(NB3, "gelu", "ignores approximate: always the erf form",
+          "def gelu(z, approximate='none'):\n    if approximate not in ('none', 'tanh'):\n        raise ValueError(approximate)\n"
+          "    return 0.5 * z * (1 + torch.erf(z * (1 / math.sqrt(2))))\n",
+          expect="equals the erf form exactly"),
+    Wrong(NB3, "gelu", "tanh form without the cubic term",
+          _GELU.replace("(z + 0.044715 * z * z * z)", "z"),
+          expect="wrong value"),
+    Wrong(NB3, "gelu", "an unknown approximate falls back to erf",
+          _GELU.replace("    raise ValueError(f\"approximate must be 'none' or 'tanh', got {approximate!r}\")",
+                        "    return 0.5 * z * (1 + torch.erf(z * (1 / math.sqrt(2))))"),
+          expect="must raise ValueError"),
+    Wrong(NB3, "gelu", "σ(1.702 z) gate instead of Φ(z)",
+          "def gelu(z, approximate='none'):\n    if approximate not in ('none', 'tanh'):\n        raise ValueError(approximate)\n"
+          "    e = torch.exp(-(1.702 * z).abs())\n    return z * torch.where(z >= 0, 1 / (1 + e), e / (1 + e))\n",
+          expect="gelu([-1, 0, 2]) gave"),
+    Wrong(NB3, "gelu", "calls F.gelu",
+          "def gelu(z, approximate='none'):\n    if approximate not in ('none', 'tanh'):\n        raise ValueError(approximate)\n"
+          "    return F.gelu(z, approximate=approximate)\n",
+          why_hidden="the built-in has exactly the right values and gradients, so only the guard catches it; the "
+                     "visible test runs unguarded so that its messages are about the mathematics (the guard, and the "
+                     "judge's static scan of the solution cell, are the hidden part)"),
+    Wrong(NB3, "silu", "naive sigmoid 1/(1 + exp(-z)): NaN gradient for z ≪ 0",
+          "def silu(z):\n    return z / (1 + torch.exp(-z))\n",
+          expect="gradient is nan"),
+    Wrong(NB3, "silu", "σ(z)·(1 − σ(z)) instead of z·σ(z)",
+          "def silu(z):\n    e = torch.exp(-z.abs())\n    s = torch.where(z >= 0, 1 / (1 + e), e / (1 + e))\n    return s * (1 - s)\n",
+          expect="silu([-1, 0, 2]) gave"),
+    Wrong(NB3, "silu", "calls torch.sigmoid",
+          "def silu(z):\n    return z * torch.sigmoid(z)\n",
+          why_hidden="z·torch.sigmoid(z) has exactly the right values and gradients (torch's sigmoid is stable), so only "
+                     "the guard catches it; the visible test runs unguarded, as for every exercise"),
+    Wrong(NB3, "mish", "softplus = log1p(exp(z)): overflows above 88 (float32)",
+          "def mish(z):\n    return z * torch.tanh(torch.log1p(torch.exp(z)))\n",
+          expect="gradient is nan"),
+    Wrong(NB3, "mish", "softplus taken as the identity above 5 (threshold too low)",
+          "def mish(z):\n    sp = torch.where(z > 5, z, torch.log1p(torch.exp(torch.clamp(z, max=5))))\n    return z * torch.tanh(sp)\n",
+          expect="wrong value"),
+    Wrong(NB3, "mish", "torch.where without clamping the unused branch",
+          "def mish(z):\n    sp = torch.where(z > 20, z, torch.log1p(torch.exp(z)))\n    return z * torch.tanh(sp)\n",
+          expect="gradient is nan"),
+    Wrong(NB3, "mish", "z·tanh(z) (softplus forgotten)",
+          "def mish(z):\n    return z * torch.tanh(z)\n",
+          expect="mish([-1, 0, 2]) gave"),
+    Wrong(NB3, "mish", "calls F.softplus",
+          "def mish(z):\n    return z * torch.tanh(F.softplus(z))\n",
+          why_hidden="F.softplus is stable, so the values and gradients are right and only the guard catches it; the "
+                     "visible test runs unguarded, as for every exercise"),
 ]
