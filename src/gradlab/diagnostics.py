@@ -298,13 +298,13 @@ class UpdateToData:
     Examples:
         >>> lin = nn.Linear(4, 4, bias=False)
         >>> with torch.no_grad():
-        ...     lin.weight.fill_(1.0)
+        ...     _ = lin.weight.fill_(1.0)
         >>> opt = torch.optim.SGD(lin.parameters(), lr=0.1)
         >>> tracker = UpdateToData(lin, opt)
         >>> lin.weight.grad = torch.full((4, 4), 0.01)
         >>> opt.step(); tracker()
-        >>> round(float(tracker.as_array()[0, 0]), 3)        # log10(0.1 · 0.01 / 1) ≈ -3 (w moved a little)
-        -2.999
+        >>> round(float(tracker.as_array()[0, 0]), 3)        # log10(0.1 · 0.01 / 0.999)
+        -3.0
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
