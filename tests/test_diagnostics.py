@@ -143,7 +143,12 @@ def test_activation_history_probe_leaves_batchnorm_statistics_and_mode_alone():
 
 def test_activation_history_default_range_follows_the_activation():
     assert ActivationHistory(gradlab.mlp(2, 4, "tanh", in_features=3), torch.randn(4, 3)).value_range == (-1.0, 1.0)
-    assert ActivationHistory(gradlab.mlp(2, 4, "relu", in_features=3), torch.randn(4, 3)).value_range == (-3.0, 3.0)
+    net = gradlab.mlp(2, 4, "relu", in_features=3)
+    history = ActivationHistory(net, torch.randn(64, 3))
+    assert history.value_range is None                  # unbounded: fixed from the first snapshot
+    history(0, net, None)
+    top = max(float(a.quantile(0.995)) for a in gradlab.hidden_activations(net, history.x))
+    assert history.value_range[0] == 0.0 and history.value_range[1] == pytest.approx(1.5 * top, rel=0.2)
 
 
 def test_update_to_data_lr_grad_is_log10_of_lr_grad_over_weight_norms():

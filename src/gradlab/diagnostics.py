@@ -225,7 +225,8 @@ class ActivationHistory:
         x: the probe batch (kept; a few hundred inputs are plenty).
         every: record at steps 0, every, 2·every … (also when called with ``step=None``).
         bins: histogram bins over ``value_range``.
-        value_range: the y range (default: the activation's bounds, else (−3, 3)).
+        value_range: the y range (default: the activation's bounds; for an unbounded activation,
+            the 0.5–99.5 % range of the first snapshot's values with a 50 % margin, fixed from then on).
 
     Examples:
         >>> from gradlab import mlp
@@ -242,7 +243,7 @@ class ActivationHistory:
         self.x, self.every, self.bins = x, every, bins
         pairs = hidden_layers(model)
         bounds = activations.saturation_bounds(pairs[0][1]) if pairs else None
-        self.value_range = value_range or bounds or (-3.0, 3.0)
+        self.value_range = value_range or bounds
         self.names = [_name(act) for _, act in pairs]
         self.steps: list[int] = []
         self._counts: list[list[np.ndarray]] = []
@@ -258,6 +259,10 @@ class ActivationHistory:
             acts = hidden_activations(model, self.x)
         finally:
             model.train(was_training)
+        if self.value_range is None:
+            flat = torch.cat([a.float().flatten() for a in acts]).cpu()
+            lo, hi = (float(q) for q in torch.quantile(flat[:1_000_000], torch.tensor([0.005, 0.995])))
+            self.value_range = (min(lo * 1.5, 0.0), max(hi * 1.5, lo + 1e-3))
         self.steps.append(len(self.steps) * self.every if step is None else int(step))
         self._counts.append([np.histogram(a.float().clamp(*self.value_range).flatten().cpu().numpy(),
                                           bins=self.bins, range=self.value_range)[0] for a in acts])
