@@ -852,11 +852,11 @@ WRONG += [
     @torch.no_grad()
     def step(self, closure=None):
         return self._inner.step(closure)
-''', why_hidden="torch's own update is exactly right; only the hidden tests forbid it (and the judge's static scan)"),
+''', expect="differ from torch.optim.nadam"),   # its state_dict round trip loses torch's state: caught visibly
     # ------------------------------------------------------------------ cosine_with_warmup
     Wrong(NB3, "cosine_with_warmup", "cosine over t in [0, total] instead of the decay phase",
           _variant(COSINE, "progress = (t - warmup_steps) / (total_steps - warmup_steps)", "progress = t / total_steps"),
-          expect="the cosine runs over t − warmup_steps"),
+          expect="at t = warmup_steps the decay starts at max_lr"),
     Wrong(NB3, "cosine_with_warmup", "warmup off by one (t + 1)",
           _variant(COSINE, "return max_lr * t / warmup_steps", "return max_lr * (t + 1) / warmup_steps"),
           expect="step 0 of a 10-step warmup"),
