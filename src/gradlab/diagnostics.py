@@ -344,7 +344,9 @@ class UpdateToData:
                 g = m.weight.grad
                 num = torch.zeros(()) if g is None else self._lr(m.weight) * g.norm()
                 den = w.norm()
-            row.append(math.log10(max(float(num), 1e-30) / max(float(den), 1e-30)))
+            ratio = float(num) / max(float(den), 1e-30)
+            # a layer that did not move logs -inf; a diverged one (NaN weights) logs NaN
+            row.append(math.log10(ratio) if ratio > 0 else (-math.inf if ratio == 0 else math.nan))
         self.steps.append(len(self.steps) * self.every if step is None else int(step))
         self.log.append(row)
 
