@@ -7,7 +7,15 @@ import torch.nn.functional as F
 from torch import nn
 
 import gradlab
-from gradlab.diagnostics import UpdateRatio, hidden_layers, saturation_of
+from gradlab.diagnostics import (
+    ActivationHistory,
+    UpdateRatio,
+    UpdateToData,
+    dead_unit_fractions,
+    hidden_layers,
+    recorders,
+    saturation_of,
+)
 
 
 def _data(n=256, d=20, seed=0):
@@ -103,7 +111,6 @@ def test_format_stats_table():
 
 
 # ------------------------------------------------------------------ recorders of training dynamics
-from gradlab.diagnostics import ActivationHistory, UpdateToData, dead_unit_fractions, recorders  # noqa: E402
 
 
 def test_dead_unit_fractions_counts_units_zero_on_every_sample():
@@ -214,9 +221,8 @@ def test_recorders_registry_drives_every_recorder_from_train():
 
 
 def test_diagnostic_plots_draw_one_panel_per_layer_and_the_guideline():
-    import matplotlib
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from gradlab.plots import plot_activation_history, plot_dead_units, plot_update_to_data
 
     torch.manual_seed(0)
