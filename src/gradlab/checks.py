@@ -28,7 +28,8 @@ from .observe import record
 __all__ = ["ForbiddenCallError", "forbid", "forbid_ops", "forbidding", "check_elementwise",
            "extreme_inputs", "first_mismatch", "available_devices", "each_device_and_dtype",
            "run_init", "check_distribution", "diagnose", "xavier_candidates", "kaiming_candidates",
-           "SIGMOID_BUILTINS", "SIGMOID_OPS", "INIT_BUILTINS"]
+           "SIGMOID_BUILTINS", "SIGMOID_OPS", "INIT_BUILTINS", "LAYER_NORM_BUILTINS",
+           "GRADCHECK_BUILTINS", "NADAM_BUILTINS", "SCHEDULE_BUILTINS", "CROSS_ENTROPY_BUILTINS"]
 
 
 class ForbiddenCallError(AssertionError):
@@ -210,6 +211,30 @@ INIT_BUILTINS = ("torch.nn.init.xavier_uniform_", "torch.nn.init.xavier_normal_"
                  "torch.nn.init.kaiming_uniform", "torch.nn.init.kaiming_normal",
                  "torch.nn.init.calculate_gain", "torch.nn.init._calculate_fan_in_and_fan_out",
                  "torch.nn.init._calculate_correct_fan")
+# LayerNorm: every fused normalization (a LayerNorm is a GroupNorm with one group, and BN/instance
+# norm of the transposed input give the same numbers).
+LAYER_NORM_BUILTINS = ("torch.nn.functional.layer_norm", "torch.layer_norm", "torch.native_layer_norm",
+                       "torch.nn.functional.group_norm", "torch.group_norm", "torch.native_group_norm",
+                       "torch.nn.functional.batch_norm", "torch.batch_norm",
+                       "torch.nn.functional.instance_norm", "torch.instance_norm",
+                       "torch.nn.functional.rms_norm")
+# Gradient checking compares finite differences with autograd: finite differences computed by
+# autograd (or by torch's own gradcheck) would compare autograd with itself.
+GRADCHECK_BUILTINS = ("torch.autograd.grad", "torch.autograd.backward", "torch.Tensor.backward",
+                      "torch.autograd.functional.jacobian", "torch.autograd.functional.vjp",
+                      "torch.func.grad", "torch.func.jacrev", "torch.func.jacfwd", "torch.func.vjp",
+                      "torch.autograd.gradcheck.get_numerical_jacobian",
+                      "torch.autograd.gradcheck.get_numerical_jacobian_wrt_specific_input")
+NADAM_BUILTINS = ("torch.optim.NAdam", "torch.optim.nadam.nadam", "torch.optim.nadam.NAdam",
+                  "torch.optim.Adam", "torch.optim.adam.adam", "torch._fused_adam_")
+SCHEDULE_BUILTINS = ("torch.optim.lr_scheduler.CosineAnnealingLR", "torch.optim.lr_scheduler.LinearLR",
+                     "torch.optim.lr_scheduler.SequentialLR", "torch.optim.lr_scheduler.OneCycleLR",
+                     "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts")
+# Label smoothing: the loss itself and its negative-log-likelihood half (log-softmax and
+# logsumexp stay allowed: they are the elementary, stable steps).
+CROSS_ENTROPY_BUILTINS = ("torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss",
+                          "torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss", "torch.nn.functional.kl_div",
+                          "torch.nn.KLDivLoss")
 
 
 class forbid_ops(TorchDispatchMode):

@@ -23,7 +23,8 @@ from torch import nn
 from . import activations
 
 __all__ = ["LayerStats", "layer_stats", "hidden_activations", "hidden_layers", "UpdateRatio",
-           "saturation_of", "format_stats"]
+           "saturation_of", "format_stats", "ActivationHistory", "UpdateToData", "Recorders", "RECORDERS",
+           "recorders", "dead_unit_fractions"]
 
 _NOT_ACTIVATIONS = (nn.Linear, nn.Dropout, nn.AlphaDropout, nn.LayerNorm,
                     nn.modules.batchnorm._BatchNorm, nn.Flatten)
@@ -192,3 +193,210 @@ def format_stats(stats: list[LayerStats]) -> str:
         lines.append(f"{s.layer:>5} {s.activation[:10]:>10} {s.act_mean:>8.3f} {s.act_std:>8.3f} "
                      f"{s.saturation:>7.2%} {s.dead_fraction:>6.1%} {s.grad_norm:>10.2e}")
     return "\n".join(lines)
+
+
+
+# --------------------------------------------------------------------------------------------
+# Recorders of training dynamics: each is a callable ``fn(step, model, loss)`` that can be passed
+# as ``train(..., on_step=fn)``; :data:`RECORDERS` names them and :func:`recorders` combines them.
+def dead_unit_fractions(activations_: list[torch.Tensor]) -> list[float]:
+    """Per layer, the fraction of units whose output is exactly 0 for every sample (``[N, units]``
+    tensors, one per hidden layer) — a dead ReLU never recovers, since its gradient is 0 too.
+
+    Examples:
+        >>> dead_unit_fractions([torch.tensor([[0.0, 1.0], [0.0, 2.0]]), torch.ones(3, 4)])
+        [0.5, 0.0]
+    """
+    return [float((a == 0).all(0).float().mean()) for a in activations_]
+
+
+class ActivationHistory:
+    r"""Histograms of every hidden layer's activations on a fixed probe batch, every ``every`` steps
+    — the data of Karpathy's "colorful dimension" plot (makemore part 3; fast.ai part 2): one
+    image per layer, training step on x, activation value on y, colour the count. A healthy layer
+    keeps a broad band; collapse to 0 (dead or vanishing), a band glued to ±1 (saturation) or a
+    band that keeps widening (explosion) are visible at a glance.
+
+    Also keeps, per layer and snapshot, each unit's *activity rate* (the fraction of probe inputs
+    for which its output is not 0), from which the dead units follow.
+
+    Args:
+        model: the network; hidden layers as in :func:`hidden_layers`.
+        x: the probe batch (kept; a few hundred inputs are plenty).
+        every: record at steps 0, every, 2·every … (also when called with ``step=None``).
+        bins: histogram bins over ``value_range``.
+        value_range: the y range (default: the activation's bounds; for an unbounded activation,
+            the 0.5–99.5 % range of the first snapshot's values with a 50 % margin, fixed from then on).
+
+    Examples:
+        >>> from gradlab import mlp
+        >>> torch.manual_seed(0) and None
+        >>> net = mlp(3, 16, "relu", in_features=4)
+        >>> history = ActivationHistory(net, torch.randn(64, 4), every=1, bins=10)
+        >>> history(0, net, None)
+        >>> history.counts.shape, history.activity[0].shape, history.steps
+        ((3, 1, 10), (1, 16), [0])
+    """
+
+    def __init__(self, model: nn.Module, x: torch.Tensor, every: int = 10, bins: int = 40,
+                 value_range: tuple[float, float] | None = None):
+        self.x, self.every, self.bins = x, every, bins
+        pairs = hidden_layers(model)
+        bounds = activations.saturation_bounds(pairs[0][1]) if pairs else None
+        self.value_range = value_range or bounds
+        self.names = [_name(act) for _, act in pairs]
+        self.steps: list[int] = []
+        self._counts: list[list[np.ndarray]] = []
+        self._activity: list[list[np.ndarray]] = []
+
+    @torch.no_grad()
+    def __call__(self, step=None, model=None, loss=None) -> None:
+        if step is not None and step % self.every:
+            return
+        was_training = model.training
+        model.eval()                   # the probe must not move BN's running statistics
+        try:
+            acts = hidden_activations(model, self.x)
+        finally:
+            model.train(was_training)
+        if self.value_range is None:
+            flat = torch.cat([a.float().flatten() for a in acts]).cpu()
+            lo, hi = (float(q) for q in torch.quantile(flat[:1_000_000], torch.tensor([0.005, 0.995])))
+            self.value_range = (min(lo * 1.5, 0.0), max(hi * 1.5, lo + 1e-3))
+        self.steps.append(len(self.steps) * self.every if step is None else int(step))
+        self._counts.append([np.histogram(a.float().clamp(*self.value_range).flatten().cpu().numpy(),
+                                          bins=self.bins, range=self.value_range)[0] for a in acts])
+        self._activity.append([(a != 0).float().mean(0).cpu().numpy() for a in acts])
+
+    @property
+    def counts(self) -> np.ndarray:
+        """``[layers, snapshots, bins]`` histogram counts (values outside the range in the end bins)."""
+        return np.asarray(self._counts).transpose(1, 0, 2)
+
+    @property
+    def activity(self) -> list[np.ndarray]:
+        """Per layer, a ``[snapshots, units]`` array: the fraction of probe inputs each unit is non-zero on."""
+        return [np.stack([snap[layer] for snap in self._activity]) for layer in range(len(self.names))]
+
+    def dead_fractions(self) -> np.ndarray:
+        """``[layers, snapshots]``: the fraction of units that are 0 on every probe input."""
+        return np.asarray([(a == 0).mean(1) for a in self.activity])
+
+
+class UpdateToData:
+    r"""The update-to-data ratio :math:`\log_{10}(\lVert \mathrm{lr}\cdot\nabla W\rVert / \lVert W\rVert)`
+    of every ``Linear`` weight, per step (Karpathy, makemore part 3: healthy training sits near
+    −3; far above, that layer's steps are too large for its weights; far below, it barely learns).
+
+    With plain SGD ``lr·grad`` *is* the step. An adaptive optimizer (Adam, NAdam …) rescales the
+    gradient per element, so ``measure="update"`` logs the step actually taken,
+    ``log10(‖W_t − W_{t−1}‖ / ‖W_{t−1}‖)`` (the same quantity as :class:`UpdateRatio`, on a log scale).
+    Call after ``optimizer.step()`` (as ``train(..., on_step=...)`` does); the gradient is still
+    there and the learning rate read from the optimizer's group is the one just used.
+
+    Args:
+        model: its ``Linear`` weights are tracked, input side first.
+        optimizer: where the learning rate comes from (``measure="lr_grad"``).
+        measure: ``"lr_grad"`` or ``"update"``.
+        every: log every ``every`` steps.
+
+    Examples:
+        >>> lin = nn.Linear(4, 4, bias=False)
+        >>> with torch.no_grad():
+        ...     _ = lin.weight.fill_(1.0)
+        >>> opt = torch.optim.SGD(lin.parameters(), lr=0.1)
+        >>> tracker = UpdateToData(lin, opt)
+        >>> lin.weight.grad = torch.full((4, 4), 0.01)
+        >>> opt.step(); tracker()
+        >>> round(float(tracker.as_array()[0, 0]), 3)        # log10(0.1 · 0.01 / 0.999)
+        -3.0
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                 measure: str = "lr_grad", every: int = 1):
+        if measure not in ("lr_grad", "update"):
+            raise ValueError(f"measure must be 'lr_grad' or 'update', not {measure!r}")
+        if measure == "lr_grad" and optimizer is None:
+            raise ValueError("measure='lr_grad' needs the optimizer (for its learning rate)")
+        self.layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        self.optimizer, self.measure, self.every = optimizer, measure, every
+        self.steps: list[int] = []
+        self.log: list[list[float]] = []
+        self._previous = [m.weight.detach().clone() for m in self.layers]
+
+    def _lr(self, weight) -> float:
+        for group in self.optimizer.param_groups:
+            if any(p is weight for p in group["params"]):
+                return float(group["lr"])
+        raise ValueError("a tracked weight is not in the optimizer")
+
+    @torch.no_grad()
+    def __call__(self, step=None, model=None, loss=None) -> None:
+        if step is not None and step % self.every:
+            return
+        row = []
+        for i, m in enumerate(self.layers):
+            w = m.weight.detach()
+            if self.measure == "update":
+                num, den = (w - self._previous[i]).norm(), self._previous[i].norm()
+                self._previous[i] = w.clone()
+            else:
+                g = m.weight.grad
+                num = torch.zeros(()) if g is None else self._lr(m.weight) * g.norm()
+                den = w.norm()
+            ratio = float(num) / max(float(den), 1e-30)
+            # a layer that did not move logs -inf; a diverged one (NaN weights) logs NaN
+            row.append(math.log10(ratio) if ratio > 0 else (-math.inf if ratio == 0 else math.nan))
+        self.steps.append(len(self.steps) * self.every if step is None else int(step))
+        self.log.append(row)
+
+    def as_array(self) -> np.ndarray:
+        """``[steps, layers]`` array of log10 ratios."""
+        return np.asarray(self.log)
+
+
+#: name → recorder class; ``recorders(names, model, ...)`` builds them with the keyword arguments
+#: each accepts.
+RECORDERS = {"activations": ActivationHistory, "update_to_data": UpdateToData}
+
+
+class Recorders(dict):
+    """Several recorders behind one ``on_step`` callable (``name → recorder``)."""
+
+    def __call__(self, step=None, model=None, loss=None) -> None:
+        for rec in self.values():
+            rec(step, model, loss)
+
+
+def recorders(names, model: nn.Module, *, x: torch.Tensor | None = None, optimizer=None,
+              every: int = 10, **kwargs) -> Recorders:
+    """The recorders ``names`` (keys of :data:`RECORDERS`) for ``model``, combined into one
+    ``on_step`` callable.
+
+    Args:
+        names: e.g. ``("activations", "update_to_data")``.
+        x: the probe batch of ``"activations"``.
+        optimizer: the optimizer of ``"update_to_data"``.
+        every: record every ``every`` steps (the update-to-data ratio: every step).
+        kwargs: ``measure=``, ``bins=``, ``value_range=`` for the recorders that take them.
+
+    Examples:
+        >>> from gradlab import mlp
+        >>> net = mlp(2, 8, in_features=4)
+        >>> rec = recorders(("activations", "update_to_data"), net, x=torch.randn(16, 4),
+        ...                 optimizer=torch.optim.SGD(net.parameters(), lr=0.1))
+        >>> sorted(rec)
+        ['activations', 'update_to_data']
+    """
+    out = Recorders()
+    for name in names:
+        if name == "activations":
+            if x is None:
+                raise ValueError("the 'activations' recorder needs a probe batch x")
+            out[name] = ActivationHistory(model, x, every=every, bins=kwargs.get("bins", 40),
+                                          value_range=kwargs.get("value_range"))
+        elif name == "update_to_data":
+            out[name] = UpdateToData(model, optimizer, measure=kwargs.get("measure", "lr_grad"))
+        else:
+            raise ValueError(f"unknown recorder {name!r}; choose from {sorted(RECORDERS)}")
+    return out

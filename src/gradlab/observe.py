@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["record", "seed", "active", "begin", "end", "Recording"]
+__all__ = ["record", "seed", "checking", "active", "begin", "end", "Recording"]
 
 SEED_ENV = "GRADLAB_GRADING_SEED"
 
@@ -42,6 +42,14 @@ class Recording:
 
 
 _current: Recording | None = None
+_checking = True     # switched off by the grader's runner for a student's graded run
+
+
+def checking() -> bool:
+    """True where a hidden test may compute expected values (torch's oracle, a reference formula):
+    outside the grader and in its reference run; False in a student's graded run, where hidden
+    tests only drive the student's functions and record what they return."""
+    return _checking
 
 
 def active() -> bool:

@@ -10,13 +10,14 @@ import torch
 from matplotlib.ticker import MaxNLocator
 
 from . import i18n
-from .diagnostics import LayerStats
+from .diagnostics import ActivationHistory, LayerStats, UpdateToData
 
 i18n.configure_matplotlib()  # a CJK font when the course runs in Chinese
 
 __all__ = ["plot_activations", "plot_sigmoid_saturation", "plot_layer_histograms",
            "plot_layer_profile", "plot_learning_curves", "derivative",
-           "Surface", "SURFACES", "optimizer_path", "plot_paths"]
+           "Surface", "SURFACES", "optimizer_path", "plot_paths",
+           "plot_activation_history", "plot_dead_units", "plot_update_to_data"]
 
 
 def derivative(fn: Callable, z: torch.Tensor) -> torch.Tensor:
@@ -256,4 +257,67 @@ def plot_paths(surface: Surface | str, paths: Mapping[str, np.ndarray], ax=None,
     ax.set(xlim=surface.xlim, ylim=surface.ylim, xlabel="x", ylabel="y",
            title=title or i18n._("{surface}: optimizer paths").format(surface=surface.name))
     ax.legend(fontsize=8, loc="best")
+    return ax
+
+
+
+# --------------------------------------------------------------------------------------------
+# training diagnostics (recorders of gradlab.diagnostics)
+def plot_activation_history(history: ActivationHistory, axes=None, *, max_layers: int = 6):
+    """Karpathy's "colorful dimension" plot: for each hidden layer an image of its activation
+    histogram over training — step on x, activation value on y, log(1 + count) as colour.
+
+    Returns the array of axes (one per layer shown, input side first)."""
+    counts = history.counts
+    n = min(len(counts), max_layers)
+    if axes is None:
+        _, axes = plt.subplots(1, n, figsize=(2.4 * n + 1, 3.2), sharey=True, squeeze=False)
+        axes = axes[0]
+    lo, hi = history.value_range
+    steps = history.steps
+    extent = (steps[0], steps[-1] if len(steps) > 1 else steps[0] + 1, lo, hi)
+    for layer, ax in enumerate(axes[:n]):
+        ax.imshow(np.log1p(counts[layer]).T, origin="lower", aspect="auto", extent=extent, cmap="magma")
+        ax.set(title=f"layer {layer + 1} ({history.names[layer]})", xlabel="step")
+        ax.title.set_fontsize(9)
+    axes[0].set_ylabel("activation value")
+    return axes
+
+
+def plot_dead_units(history: ActivationHistory, ax=None, *, snapshot: int = -1):
+    """Dead-unit chart: every hidden unit of every layer as one cell, coloured by the fraction of
+    probe inputs it is active on (non-zero) at ``snapshot``; a dead unit (never active) is black,
+    and each row is labelled with its layer's dead fraction."""
+    ax = _axes(ax, (8, 0.5 * len(history.names) + 1.5))
+    rates = [a[snapshot] for a in history.activity]
+    width = max(len(r) for r in rates)
+    grid = np.full((len(rates), width), np.nan)
+    for i, r in enumerate(rates):
+        grid[i, :len(r)] = r
+    im = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+    dead = history.dead_fractions()[:, snapshot]
+    ax.set_yticks(range(len(rates)), [f"layer {i + 1}: {d:.0%} dead" for i, d in enumerate(dead)])
+    ax.set(xlabel="unit", title=f"fraction of probe inputs each unit is active on (step {history.steps[snapshot]})")
+    plt.colorbar(im, ax=ax, fraction=0.03)
+    return ax
+
+
+def plot_update_to_data(tracker: UpdateToData, ax=None, *, guide: float = -3.0, label: str | None = None,
+                        smooth: int = 1):
+    """``log10`` update-to-data ratio of every ``Linear`` weight against the step (one line per
+    layer, input side darkest), with the ≈ −3 guideline dashed. ``smooth``: moving-average window."""
+    ax = _axes(ax, (7, 3.5))
+    ratios = tracker.as_array().reshape(len(tracker.log), len(tracker.layers))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, max(ratios.shape[1], 1)))
+    for layer in range(ratios.shape[1]):
+        y = ratios[:, layer]
+        if smooth > 1 and len(y) >= smooth:
+            y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
+        ax.plot(tracker.steps[len(tracker.steps) - len(y):], y, color=colors[layer], lw=1,
+                label=f"{label + ' · ' if label else ''}Linear {layer + 1}")
+    ax.axhline(guide, color="k", ls="--", lw=1)
+    what = "‖lr·∇W‖ / ‖W‖" if tracker.measure == "lr_grad" else "‖ΔW‖ / ‖W‖"
+    ax.set(xlabel="step", ylabel=f"log10 {what}", title="update-to-data ratio per layer")
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
     return ax

@@ -17,7 +17,8 @@ from .nets import ACTIVATIONS, make_activation, mlp
 from .plots import plot_activations, plot_layer_profile
 
 __all__ = ["network_explorer", "activation_explorer", "variance_explorer", "batchnorm_explorer",
-           "optimizer_explorer", "OPTIMIZERS_2D", "regularization_explorer", "show_figure", "INIT_CHOICES"]
+           "optimizer_explorer", "OPTIMIZERS_2D", "regularization_explorer", "show_figure", "INIT_CHOICES",
+           "diagnostics_explorer"]
 
 DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu")
 DEFAULT_INITS = ("normal", "default", "xavier", "he", "lecun")
@@ -486,6 +487,105 @@ def regularization_explorer(data=None, *, sizes=(100, 250, 500, 1000, 2000), n_t
 
     box = W.VBox([W.HBox([controls["n_train"], controls["dropout"], controls["l2"]]), summary, out])
     box.controls = controls  # handy for tests and for notebooks that drive it
+    box.redraw = redraw
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    redraw()
+    return box
+
+
+
+# --------------------------------------------------------------------------------------------
+# training diagnostics: what the layers do *during* a run
+def diagnostics_explorer(data=None, *, depth: int = 5, width: int = 64, activation: str = "tanh",
+                         init: str = "xavier", lr: float = 0.1, activations=("tanh", "relu", "sigmoid", "elu"),
+                         inits=("xavier", "he", "default", "normal"), steps: int = 150, every: int = 5,
+                         batch_size: int = 128, n: int = 256, seed: int = 0):
+    """Activation, initialization, learning rate and depth as controls; the training diagnostics of
+    a short SGD run as the picture: every hidden layer's activation histogram over the run
+    ("colorful dimension", top), the update-to-data ratio ``log10 ‖lr·∇W‖/‖W‖`` per layer with the
+    ≈ −3 guideline (bottom left), and the dead-unit chart at the end (bottom right).
+
+    Args:
+        data: a :class:`gradlab.Dataset` (default: standard normal inputs, 40 features, labels from
+            a fixed random linear map).
+        depth, activation, init, lr: the initial values of the controls.
+        steps, every: SGD steps of the run (it reruns on every change) and the histogram interval.
+        n: size of the probe batch the histograms are taken on.
+
+    The returned box has ``controls``, ``redraw`` and, after each run, ``recorders`` (the
+    :func:`gradlab.diagnostics.recorders` of that run) and ``losses``.
+    """
+    import math
+
+    import ipywidgets as W
+    import torch.nn.functional as F
+
+    from .diagnostics import recorders
+    from .plots import plot_activation_history, plot_dead_units, plot_update_to_data
+
+    if data is not None:
+        x_all, y_all = data.x_train.cpu(), data.y_train.cpu()
+    else:
+        g = torch.Generator().manual_seed(0)
+        x_all = torch.randn(4096, 40, generator=g)
+        y_all = (x_all @ torch.randn(40, 10, generator=g)).argmax(1)
+    in_features, classes = x_all.shape[1], int(y_all.max()) + 1
+    probe = x_all[:n]
+    controls = {
+        "activation": W.Dropdown(options=list(activations), value=activation, description="activation"),
+        "init": W.Dropdown(options=list(inits), value=init, description="init"),
+        "depth": W.IntSlider(value=depth, min=1, max=10, description="depth", continuous_update=False),
+        "lr": W.FloatLogSlider(value=lr, base=10, min=-4, max=1, step=0.25, description="learning rate",
+                               continuous_update=False, style={"description_width": "initial"}),
+    }
+    out = W.Output(layout={"min_height": "480px"})
+    summary = W.HTML()
+
+    def redraw(*_):
+        v = {k: c.value for k, c in controls.items()}
+        torch.manual_seed(seed)
+        net = mlp(v["depth"], width, v["activation"], v["init"], gain="auto",
+                  in_features=in_features, out_features=classes)
+        opt = torch.optim.SGD(net.parameters(), lr=v["lr"])
+        rec = recorders(("activations", "update_to_data"), net, x=probe, optimizer=opt, every=every)
+        g = torch.Generator().manual_seed(seed)
+        losses = []
+        rec["activations"](0, net, None)
+        for step in range(1, steps + 1):
+            idx = torch.randint(0, len(x_all), (batch_size,), generator=g)
+            loss = F.cross_entropy(net(x_all[idx]), y_all[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+            if not math.isfinite(losses[-1]):
+                break
+            rec(step, net, loss)
+        fig = plt.figure(figsize=(13, 6.4))
+        grid = fig.add_gridspec(2, max(v["depth"], 2) if v["depth"] <= 6 else 6)
+        top = [fig.add_subplot(grid[0, i]) for i in range(min(v["depth"], 6))]
+        plot_activation_history(rec["activations"], axes=top)
+        half = grid.ncols // 2
+        plot_update_to_data(rec["update_to_data"], fig.add_subplot(grid[1, :half]), smooth=5)
+        plot_dead_units(rec["activations"], fig.add_subplot(grid[1, half:]))
+        fig.suptitle(f"{v['activation']} · {v['init']} init · depth {v['depth']} · SGD lr {v['lr']:.3g}", fontsize=11)
+        fig.tight_layout()
+        box.recorders, box.losses = rec, losses
+        ratios = rec["update_to_data"].as_array()
+        last = ratios[-20:].mean(0) if len(ratios) else []
+        dead = rec["activations"].dead_fractions()[:, -1]
+        finite = all(math.isfinite(p) for p in losses)
+        summary.value = (f"<b>loss:</b> {losses[0]:.3g} → {losses[-1]:.3g}"
+                         + ("" if finite else " &nbsp; <b>diverged</b> (non-finite loss)")
+                         + " &nbsp; <b>log10 update/data</b> (last 20 steps): "
+                         + ", ".join(f"{r:.1f}" for r in last)
+                         + f" &nbsp; <b>dead units:</b> {', '.join(f'{d:.0%}' for d in dead)}")
+        show_figure(out, fig)
+
+    box = W.VBox([W.HBox([controls["activation"], controls["init"]]),
+                  W.HBox([controls["depth"], controls["lr"]]), summary, out])
+    box.controls = controls
     box.redraw = redraw
     for c in controls.values():
         c.observe(redraw, names="value")

@@ -290,3 +290,110 @@ WRONG = [
           _variant(REUSE, "p.requires_grad_(not freeze)", "p.requires_grad_(True)"),
           expect="freeze=true: reused parameters must not require grad"),
 ]
+
+
+# ============================================================== notebook 3: LayerNorm, gradient checking
+NB3 = "03_layer_norm_and_gradient_checking.ipynb"
+
+
+def _solution(notebook: str, grade_id: str) -> str:
+    """The reference solution cell ``grade_id`` of ``notebook``, without nbgrader's solution markers."""
+    import os
+
+    import nbformat
+
+    from tests.catalogues.runner import ROOT
+    nb = nbformat.read(os.path.join(ROOT, "solutions", ASSIGNMENT, notebook), as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return "\n".join(line for line in cell.source.splitlines()
+                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")) + "\n"
+
+
+LAYER_NORM = _solution(NB3, "layer_norm")
+LAYER_NORM_MODULE = _solution(NB3, "LayerNorm")
+NUMGRAD = _solution(NB3, "numerical_gradient")
+RELERR = _solution(NB3, "relative_error")
+
+WRONG += [
+    # ------------------------------------------------------------------ layer_norm
+    Wrong(NB3, "layer_norm", "statistics over the batch (dimension 0): BatchNorm",
+          _variant(LAYER_NORM, "dims = tuple(range(x.dim() - len(normalized_shape), x.dim()))", "dims = (0,)"),
+          expect="that is batchnorm"),
+    Wrong(NB3, "layer_norm", "unbiased variance",
+          _variant(LAYER_NORM, "var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)",
+                   "var = x.var(dim=dims, keepdim=True, unbiased=True)"),
+          expect="biased variance"),
+    Wrong(NB3, "layer_norm", "eps added to the standard deviation",
+          _variant(LAYER_NORM, "torch.sqrt(var + eps)", "(torch.sqrt(var) + eps)"),
+          expect="eps goes inside the square root"),
+    Wrong(NB3, "layer_norm", "a tuple normalized_shape: only the last dimension normalized",
+          _variant(LAYER_NORM, "dims = tuple(range(x.dim() - len(normalized_shape), x.dim()))", "dims = (-1,)"),
+          expect="last two dimensions"),
+    Wrong(NB3, "layer_norm", "an int normalized_shape not accepted",
+          _variant(LAYER_NORM, "    if isinstance(normalized_shape, int):\n        normalized_shape = (normalized_shape,)\n", ""),
+          expect="has no len()"),
+    Wrong(NB3, "layer_norm", "one-pass variance mean(x²) − mean(x)²",
+          _variant(LAYER_NORM, "var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)",
+                   "var = (x ** 2).mean(dim=dims, keepdim=True) - mean ** 2"),
+          expect="cancels catastrophically"),
+    Wrong(NB3, "layer_norm", "weight and bias ignored",
+          _variant(LAYER_NORM, "    if weight is not None:\n        out = out * weight\n"
+                   "    if bias is not None:\n        out = out + bias\n", ""),
+          expect="differs from f.layer_norm"),
+    Wrong(NB3, "layer_norm", "statistics detached from the graph (treated as constants)",
+          _variant(LAYER_NORM, "    out = (x - mean) / torch.sqrt(var + eps)",
+                   "    out = (x - mean.detach()) / torch.sqrt(var.detach() + eps)"),
+          expect="gradient w.r.t. x differs"),
+    Wrong(NB3, "layer_norm", "calls torch's F.layer_norm",
+          '''def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    return torch.nn.functional.layer_norm(x, shape, weight, bias, eps)
+''', why_hidden="the built-in gives exactly the right values; only the hidden tests forbid it (and the judge's static scan)"),
+    # ------------------------------------------------------------------ LayerNorm
+    Wrong(NB3, "LayerNorm", "weight and bias as plain tensors, not parameters",
+          _variant(_variant(LAYER_NORM_MODULE, "self.weight = nn.Parameter(torch.ones(self.normalized_shape))",
+                            "self.weight = torch.ones(self.normalized_shape)"),
+                   "self.bias = nn.Parameter(torch.zeros(self.normalized_shape))",
+                   "self.bias = torch.zeros(self.normalized_shape)"),
+          expect="weight: an nn.parameter"),
+    Wrong(NB3, "LayerNorm", "elementwise_affine=False still creates parameters",
+          _variant(LAYER_NORM_MODULE, "        if elementwise_affine:\n", "        if True:\n"),
+          expect="weight and bias must be none"),
+    Wrong(NB3, "LayerNorm", "an int normalized_shape stored as an int",
+          _variant(LAYER_NORM_MODULE, "        self.normalized_shape = tuple(normalized_shape)\n",
+                   "        self.normalized_shape = normalized_shape\n").replace(
+              "        if isinstance(normalized_shape, int):\n            normalized_shape = (normalized_shape,)\n", ""),
+          expect="normalized_shape of layernorm(6)"),
+    # ------------------------------------------------------------------ numerical_gradient
+    Wrong(NB3, "numerical_gradient", "forward difference",
+          _variant(_variant(NUMGRAD, "            x[index] = old - eps\n            f_minus = f(x).item()\n",
+                            "            x[index] = old\n            f_minus = f(x).item()\n"),
+                   "(f_plus - f_minus) / (2 * eps)", "(f_plus - f_minus) / eps"),
+          expect="forward difference"),
+    Wrong(NB3, "numerical_gradient", "divided by eps instead of 2·eps",
+          _variant(NUMGRAD, "(f_plus - f_minus) / (2 * eps)", "(f_plus - f_minus) / eps"),
+          expect="divide by 2·eps"),
+    Wrong(NB3, "numerical_gradient", "x not restored after the perturbation",
+          _variant(NUMGRAD, "            x[index] = old\n", ""),
+          expect="x was not restored"),
+    Wrong(NB3, "numerical_gradient", "perturbs x outside torch.no_grad()",
+          _variant(NUMGRAD, "    with torch.no_grad():\n", "    if True:\n"),
+          expect="in-place operation"),
+    Wrong(NB3, "numerical_gradient", "autograd instead of finite differences",
+          '''def numerical_gradient(f, x, eps=1e-6):
+    x0 = x.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(f(x0), x0)
+    return g
+''', why_hidden="autograd's exact gradient agrees with central differences within every tolerance a "
+                "visible check can use; only the hidden tests forbid autograd (and the judge's static scan)"),
+    # ------------------------------------------------------------------ relative_error
+    Wrong(NB3, "relative_error", "mean over elements instead of max",
+          _variant(RELERR, ".clamp_min(1e-12)).max())", ".clamp_min(1e-12)).mean())"),
+          expect="not the mean"),
+    Wrong(NB3, "relative_error", "divided by |a| alone",
+          _variant(RELERR, "(a.abs() + b.abs()).clamp_min(1e-12)", "a.abs().clamp_min(1e-12)"),
+          expect="divide by |a| + |b|"),
+    Wrong(NB3, "relative_error", "no floor on the denominator (0/0 = NaN)",
+          _variant(RELERR, "(a.abs() + b.abs()).clamp_min(1e-12)", "(a.abs() + b.abs())"),
+          expect="two zero tensors"),
+]

@@ -775,3 +775,100 @@ WRONG = [
     return [float(lr_min + (lr_max - lr_min) * t / (steps - 1)) for t in range(steps)]''',
           expect='equal ratios'),
 ]
+
+
+# ============================================================== notebook 3: NAdam, warmup + cosine
+NB3 = "03_nadam_and_warmup.ipynb"
+
+
+def _variant(source: str, old: str, new: str) -> str:
+    if old not in source:
+        raise ValueError(f"catalogue variant: {old!r} is not in the reference source")
+    return source.replace(old, new)
+
+
+def _solution(notebook: str, grade_id: str) -> str:
+    """The reference solution cell ``grade_id`` of ``notebook``, without nbgrader's solution markers."""
+    import os
+
+    import nbformat
+
+    from tests.catalogues.runner import ROOT
+    nb = nbformat.read(os.path.join(ROOT, "solutions", ASSIGNMENT, notebook), as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return "\n".join(line for line in cell.source.splitlines()
+                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")) + "\n"
+
+
+NADAM = _solution(NB3, "NAdam")
+COSINE = _solution(NB3, "cosine_with_warmup")
+
+WRONG += [
+    # ------------------------------------------------------------------ NAdam
+    Wrong(NB3, "NAdam", "constant momentum μ = β1 (no momentum schedule)",
+          _variant(_variant(NADAM, "mu = beta1 * (1 - 0.5 * 0.96 ** (t * psi))", "mu = beta1"),
+                   "mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))", "mu_next = beta1"),
+          expect="use the schedule"),
+    Wrong(NB3, "NAdam", "the look-ahead momentum term left out",
+          _variant(NADAM, "                p.addcdiv_(m, denom, value=-lr * mu_next / (1 - mu_product * mu_next))\n", ""),
+          expect="look-ahead momentum term is missing"),
+    Wrong(NB3, "NAdam", "μ_{t+1} computed with t (no look-ahead in the schedule)",
+          _variant(NADAM, "0.96 ** ((t + 1) * psi)", "0.96 ** (t * psi)"),
+          expect="nadam's first step"),
+    Wrong(NB3, "NAdam", "Π_t taken as μ_t alone, not the running product",
+          _variant(NADAM, "                state[\"mu_product\"] *= mu\n", "                state[\"mu_product\"] = mu\n"),
+          expect="the product of the μ's"),
+    Wrong(NB3, "NAdam", "m bias-corrected by 1 − β1^t on top of the μ fractions",
+          _variant(NADAM, "                denom = (v / (1 - beta2 ** t)).sqrt_().add_(group[\"eps\"])\n",
+                   "                denom = (v / (1 - beta2 ** t)).sqrt_().add_(group[\"eps\"])\n"
+                   "                m = m / (1 - beta1 ** t)\n"),
+          expect="nadam's first step"),
+    Wrong(NB3, "NAdam", "decoupled weight decay (AdamW's) instead of L2 in the gradient",
+          _variant(NADAM, "                    g = g.add(p, alpha=group[\"weight_decay\"])",
+                   "                    p.mul_(1 - lr * group[\"weight_decay\"])"),
+          expect="differ from torch.optim.nadam"),
+    Wrong(NB3, "NAdam", "eps inside the square root",
+          _variant(NADAM, "denom = (v / (1 - beta2 ** t)).sqrt_().add_(group[\"eps\"])",
+                   "denom = (v / (1 - beta2 ** t) + group[\"eps\"]).sqrt_()"),
+          expect="differ from torch.optim.nadam"),
+    Wrong(NB3, "NAdam", "parameters whose grad is None not skipped",
+          _variant(NADAM, "                if p.grad is None:\n                    continue\n", ""),
+          expect="skip parameters without a gradient"),
+    Wrong(NB3, "NAdam", "step count kept on the optimizer, not in the per-parameter state",
+          _variant(_variant(NADAM, "                state[\"step\"] += 1\n                t = state[\"step\"]\n",
+                            "                t = self._t\n"),
+                   "        for group in self.param_groups:\n            beta1, beta2 = group[\"betas\"]\n",
+                   "        self._t = getattr(self, \"_t\", 0) + 1\n"
+                   "        for group in self.param_groups:\n            beta1, beta2 = group[\"betas\"]\n"),
+          expect="state_dict round trip"),
+    Wrong(NB3, "NAdam", "wraps torch's NAdam",
+          '''class NAdam(torch.optim.Optimizer):
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay))
+        self._inner = torch.optim.NAdam(self.param_groups)
+        self.state = self._inner.state
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        return self._inner.step(closure)
+''', expect="differ from torch.optim.nadam"),   # its state_dict round trip loses torch's state: caught visibly
+    # ------------------------------------------------------------------ cosine_with_warmup
+    Wrong(NB3, "cosine_with_warmup", "cosine over t in [0, total] instead of the decay phase",
+          _variant(COSINE, "progress = (t - warmup_steps) / (total_steps - warmup_steps)", "progress = t / total_steps"),
+          expect="at t = warmup_steps the decay starts at max_lr"),
+    Wrong(NB3, "cosine_with_warmup", "warmup off by one (t + 1)",
+          _variant(COSINE, "return max_lr * t / warmup_steps", "return max_lr * (t + 1) / warmup_steps"),
+          expect="step 0 of a 10-step warmup"),
+    Wrong(NB3, "cosine_with_warmup", "min_lr ignored",
+          _variant(COSINE, "min_lr + (max_lr - min_lr) * 0.5", "max_lr * 0.5"),
+          expect="halfway through the decay"),
+    Wrong(NB3, "cosine_with_warmup", "warmup fraction computed before the branch (division by zero without warmup)",
+          _variant(COSINE, "    if t < warmup_steps:\n        return max_lr * t / warmup_steps\n",
+                   "    ramp = t / warmup_steps\n    if t < warmup_steps:\n        return max_lr * ramp\n"),
+          expect="division by zero"),
+    Wrong(NB3, "cosine_with_warmup", "returns a tensor",
+          _variant(COSINE, "    if t < warmup_steps:\n        return max_lr * t / warmup_steps\n",
+                   "    if t < warmup_steps:\n        return torch.tensor(max_lr * t / warmup_steps)\n"),
+          expect="return a python float"),
+]

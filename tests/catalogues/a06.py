@@ -250,3 +250,57 @@ WRONG = [
     return probs.mean(0), probs.std(0)
 ''', expect="your own Dropout class"),
 ]
+
+
+# ============================================================== notebook 3: label smoothing
+NB3 = "03_label_smoothing.ipynb"
+
+WRONG += [
+    Wrong(NB3, "label_smoothing_cross_entropy", "ε spread over the C − 1 other classes",
+          '''def label_smoothing_cross_entropy(logits, target, smoothing=0.1):
+    log_p = logits - logits.logsumexp(dim=1, keepdim=True)
+    nll = -log_p.gather(1, target[:, None]).squeeze(1)
+    others = -(log_p.sum(1) + nll * 0 - log_p.gather(1, target[:, None]).squeeze(1))
+    return ((1 - smoothing) * nll + smoothing / (logits.shape[1] - 1) * others).mean()
+''', expect="over the c − 1 other classes"),
+    Wrong(NB3, "label_smoothing_cross_entropy", "the cross-entropy term not weighted by 1 − ε",
+          '''def label_smoothing_cross_entropy(logits, target, smoothing=0.1):
+    log_p = logits - logits.logsumexp(dim=1, keepdim=True)
+    nll = -log_p.gather(1, target[:, None]).squeeze(1)
+    return (nll + smoothing * (-log_p.mean(dim=1))).mean()
+''', expect="weighted by (1 − ε)"),
+    Wrong(NB3, "label_smoothing_cross_entropy", "log(softmax(z)): −inf at large logits",
+          '''def label_smoothing_cross_entropy(logits, target, smoothing=0.1):
+    log_p = torch.log(torch.softmax(logits, dim=1))
+    nll = -log_p.gather(1, target[:, None]).squeeze(1)
+    return ((1 - smoothing) * nll + smoothing * (-log_p.mean(dim=1))).mean()
+''', expect="not log(softmax(z))"),
+    Wrong(NB3, "label_smoothing_cross_entropy", "log-sum-exp without the max shift (overflow)",
+          '''def label_smoothing_cross_entropy(logits, target, smoothing=0.1):
+    log_p = logits - torch.log(torch.exp(logits).sum(dim=1, keepdim=True))
+    nll = -log_p.gather(1, target[:, None]).squeeze(1)
+    return ((1 - smoothing) * nll + smoothing * (-log_p.mean(dim=1))).mean()
+''', expect="logits ±1e4"),
+    Wrong(NB3, "label_smoothing_cross_entropy", "summed over the batch instead of averaged",
+          '''def label_smoothing_cross_entropy(logits, target, smoothing=0.1):
+    log_p = logits - logits.logsumexp(dim=1, keepdim=True)
+    nll = -log_p.gather(1, target[:, None]).squeeze(1)
+    return ((1 - smoothing) * nll + smoothing * (-log_p.mean(dim=1))).sum()
+''', expect="plain cross-entropy"),
+    Wrong(NB3, "label_smoothing_cross_entropy", "per-example losses returned (no reduction)",
+          '''def label_smoothing_cross_entropy(logits, target, smoothing=0.1):
+    log_p = logits - logits.logsumexp(dim=1, keepdim=True)
+    nll = -log_p.gather(1, target[:, None]).squeeze(1)
+    return (1 - smoothing) * nll + smoothing * (-log_p.mean(dim=1))
+''', expect="return the mean loss"),
+    Wrong(NB3, "label_smoothing_cross_entropy", "uniform term summed over classes instead of averaged",
+          '''def label_smoothing_cross_entropy(logits, target, smoothing=0.1):
+    log_p = logits - logits.logsumexp(dim=1, keepdim=True)
+    nll = -log_p.gather(1, target[:, None]).squeeze(1)
+    return ((1 - smoothing) * nll + smoothing * (-log_p.sum(dim=1))).mean()
+''', expect="label_smoothing=0.1) gives"),
+    Wrong(NB3, "label_smoothing_cross_entropy", "calls F.cross_entropy with label_smoothing",
+          '''def label_smoothing_cross_entropy(logits, target, smoothing=0.1):
+    return torch.nn.functional.cross_entropy(logits, target, label_smoothing=smoothing)
+''', why_hidden="the built-in gives exactly the right values; only the hidden tests forbid it (and the judge's static scan)"),
+]
