@@ -388,7 +388,7 @@ def glossary(lang: str = DEFAULT_LANG, locale_dir: str = LOCALE_DIR) -> list[Ter
 
 
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
-_MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$", re.S)
+_MATH = re.compile(r"\$\$.*?\$\$|\$[^$]+\$", re.S)  # inline math may wrap across lines, as Jupyter renders it
 _URL = re.compile(r"https?://[^\s)>\]]+")
 _FENCED = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
 # ASCII boundaries: in Chinese a number sits between characters that are \w too (第 11 章 or 第11章)

@@ -304,8 +304,7 @@ def test_chinese_search_index_holds_chinese_terms(book):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_chinese_book_search_in_an_offline_browser(book):
-    if not Path(browse.CHROMIUM).exists():
-        pytest.skip(f"no {browse.CHROMIUM}")
+    require("chromium", None if Path(browse.CHROMIUM).exists() else f"no {browse.CHROMIUM}")
     _, out, *_ = book
     site = out / "student"
     with browse.serve(site) as base, browse.offline_page() as (page, blocked):
