@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from .observe import record
+from .observe import checking, record
 
 __all__ = ["ForbiddenCallError", "forbid", "forbid_ops", "forbidding", "check_elementwise",
            "extreme_inputs", "first_mismatch", "available_devices", "each_device_and_dtype",
@@ -118,6 +118,10 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
                       record_as: str | None = None) -> None:
     r"""Assert that ``fn`` agrees with ``oracle`` on values and gradients, elementwise.
 
+    In the student's graded run (:func:`gradlab.observe.checking` is False) the oracle is never
+    called: the values and gradients are only recorded, and the grader compares them with the
+    reference run's.
+
     Checks, in order, for each dtype and device: returns a tensor of the input's shape and
     dtype; no NaN/inf where the oracle is finite; same values; finite gradients; same
     gradients (``d/dz sum(f(z))``). Inputs default to
@@ -148,18 +152,9 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
             assert out.shape == z.shape, f"{where}: output shape {tuple(out.shape)} != input shape {tuple(z.shape)}"
             assert out.dtype == dtype, f"{where}: output dtype {out.dtype} != input dtype {dtype}"
             assert out.device.type == torch.device(device).type, f"{where}: output moved to {out.device}"
-            expected = oracle(z.clone())
-            finite = torch.isfinite(expected)
-            bad = finite & ~torch.isfinite(out.detach())
-            if bool(bad.any()):
-                i = int(bad.nonzero()[0])
-                raise AssertionError(f"{where}: returned {float(out.detach()[i])} at z = {float(z[i]):.6g} "
-                                     "where the true value is finite — an overflowing exp()? "
-                                     "Evaluate exp only where it cannot overflow (e.g. on a clamped input).")
-            msg = first_mismatch(out, expected, z, rtol, atol)
-            if msg:
-                raise AssertionError(f"{where}: wrong value {msg}")
             key = f"{record_as}/{str(dtype).replace('torch.', '')}/{torch.device(device).type}"
+            if checking():  # the oracle runs only where its values cannot be stolen (see gradlab.observe)
+                _compare_values(out, oracle(z.clone()), z, where, rtol, atol)
             if record_as is not None:
                 record(f"{key}/values", out.detach(), rtol=rtol, atol=atol)
 
@@ -168,21 +163,11 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
                 assert out.requires_grad, f"{where}: the output does not require grad — " \
                                           "did you use .detach(), .item(), numpy or a no_grad block?"
                 (g,) = torch.autograd.grad((out * w).sum(), z1)
-                z2 = z.clone().requires_grad_(True)
-                (g_expected,) = torch.autograd.grad((oracle(z2) * w).sum(), z2)
-                bad = ~torch.isfinite(g)
-                if bool(bad.any()):
-                    i = int(bad.nonzero()[0])
-                    raise AssertionError(
-                        f"{where}: gradient is {float(g[i])} at z = {float(z[i]):.6g}. Autograd differentiates "
-                        "both branches of torch.where: an exp() that overflows in the branch you do not "
-                        "select still poisons the gradient. Clamp the input of exp first.")
                 grad_rtol = max(rtol, 1e-4 if dtype == torch.float32 else 1e-9)
-                msg = first_mismatch(g, g_expected, z, grad_rtol, atol)
-                if msg:
-                    if msg.startswith("at z = 0:") and hint_at_zero:
-                        msg += ". " + hint_at_zero
-                    raise AssertionError(f"{where}: wrong gradient {msg}")
+                if checking():
+                    z2 = z.clone().requires_grad_(True)
+                    (g_expected,) = torch.autograd.grad((oracle(z2) * w).sum(), z2)
+                    _compare_grads(g, g_expected, z, where, grad_rtol, atol, hint_at_zero)
                 if record_as is not None:
                     record(f"{key}/grad", g, rtol=grad_rtol, atol=atol)
 
@@ -191,6 +176,34 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
                 assert fn(m).shape == (3, 4), f"{where}: a [3, 4] input gave shape {tuple(fn(m).shape)}"
                 s = torch.tensor(0.5, dtype=dtype, device=device)
                 assert fn(s).shape == (), f"{where}: a 0-d input gave shape {tuple(fn(s).shape)}"
+
+
+def _compare_values(out, expected, z, where, rtol, atol) -> None:
+    finite = torch.isfinite(expected)
+    bad = finite & ~torch.isfinite(out.detach())
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise AssertionError(f"{where}: returned {float(out.detach()[i])} at z = {float(z[i]):.6g} "
+                             "where the true value is finite — an overflowing exp()? "
+                             "Evaluate exp only where it cannot overflow (e.g. on a clamped input).")
+    msg = first_mismatch(out, expected, z, rtol, atol)
+    if msg:
+        raise AssertionError(f"{where}: wrong value {msg}")
+
+
+def _compare_grads(g, g_expected, z, where, rtol, atol, hint_at_zero) -> None:
+    bad = ~torch.isfinite(g)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise AssertionError(
+            f"{where}: gradient is {float(g[i])} at z = {float(z[i]):.6g}. Autograd differentiates "
+            "both branches of torch.where: an exp() that overflows in the branch you do not "
+            "select still poisons the gradient. Clamp the input of exp first.")
+    msg = first_mismatch(g, g_expected, z, rtol, atol)
+    if msg:
+        if msg.startswith("at z = 0:") and hint_at_zero:
+            msg += ". " + hint_at_zero
+        raise AssertionError(f"{where}: wrong gradient {msg}")
 
 
 # ------------------------------------------------------------------ forbidden built-ins
@@ -354,9 +367,11 @@ def check_distribution(t: torch.Tensor, call: str, *, std: float, kind: str,
     mean, found = float(w.mean()), float(w.std())
     if record_as is not None:
         record(f"{record_as}/std_ratio", found / std, rtol=0.0, atol=2 * tol)
+    biggest = float(w.abs().max())
+    if not checking():  # the student's graded run: recorded, judged outside this process
+        return {"mean": mean, "std": found, "max_abs": biggest}
     assert abs(mean) < 6 * std / math.sqrt(n), f"{call}: mean {mean:.3g}, expected ≈ 0 — the weights must be centred on 0"
     assert abs(found / std - 1) < tol, f"{call}: std {found:.4g}, expected ≈ {std:.4g}{diagnose(found, candidates or {})}"
-    biggest = float(w.abs().max())
     if kind == "uniform":
         bound = math.sqrt(3) * std
         assert biggest <= bound * (1 + 1e-5), (f"{call}: max |w| = {biggest:.4g} exceeds the bound r = √3·std = {bound:.4g} "
