@@ -254,7 +254,7 @@ def tampering(plan: NotebookPlan, run: RunOutput) -> str:
 
 def student_written(plan: NotebookPlan) -> list[tuple[str, str]]:
     """``(where, source)`` of every code cell the student could edit or add."""
-    return [(c.grade_id or f"cell {c.index + 1}", c.source) for c in plan.cells
+    return [(c.grade_id or f"cell{c.index + 1}", c.source) for c in plan.cells
             if c.kind == "solution" or c.kind == "student"]
 
 

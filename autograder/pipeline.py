@@ -300,12 +300,49 @@ def _exchange_files(sub: Submission, folder: str) -> None:
 
 
 def hidden_text(source_nb) -> list[str]:
-    """What must never reach a student from this notebook: its test cells' hidden regions (lines
-    and string literals) and mark schemes — not the visible tests, whose messages students read."""
+    """What must never reach a student from this notebook: its test cells' hidden regions (lines,
+    string literals, and the names they define that appear nowhere else) and mark schemes — not the
+    visible tests, whose messages students read."""
+    import ast
+
     from .feedback import secrets_of
-    return secrets_of([c.source for c in source_nb.cells if c.cell_type == "code"
-                       and c.metadata.get("nbgrader", {}).get("grade")] +
-                      [c.source for c in source_nb.cells if c.cell_type == "markdown"])
+    tests = [c.source for c in source_nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+    found = secrets_of(tests + [c.source for c in source_nb.cells if c.cell_type == "markdown"])
+    visible = "\n".join(t for c in source_nb.cells for h, t in plan.segments(c.source) if not h)
+    names = set()
+    for src in tests:
+        for hidden, text in plan.segments(src):
+            try:
+                tree = ast.parse(text) if hidden else None
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree) if tree else ():
+                name = (node.id if isinstance(node, ast.Name) else getattr(node, "name", None)
+                        if isinstance(node, ast.FunctionDef | ast.ClassDef) else None)
+                if isinstance(name, str) and len(name) >= 8 and name not in visible:
+                    names.add(name)
+    return sorted(set(found) | names, key=len, reverse=True)
+
+
+def _redacted(o: dict | None, secret: list[str]) -> dict | None:
+    """A student cell's output with hidden-test text it smuggled out replaced by "[hidden]"."""
+    from .feedback import ANSI
+
+    def clean(text: str) -> str:
+        for piece in secret:
+            if piece in text:
+                text = text.replace(piece, "[hidden]")
+        return text
+
+    if o is None:
+        return None
+    if o["output_type"] == "stream":
+        o["text"] = clean(ANSI.sub("", o["text"]))
+    elif o["output_type"] == "error":
+        o.update(ename=clean(o["ename"]), evalue=clean(o["evalue"]), traceback=[clean(t) for t in o["traceback"]])
+    else:
+        o["data"] = {k: clean(v) if not k.startswith("image/") else v for k, v in o["data"].items()}
+    return o
 
 
 def _neutral(source: str) -> str:
@@ -330,6 +367,7 @@ def _autograded_cells(p, out: RunOutput, source_nb, nbr: NotebookResult) -> list
     meta = {c.metadata.nbgrader["grade_id"]: dict(c.metadata) for c in source_nb.cells
             if c.metadata.get("nbgrader", {}).get("grade_id")}
     verdicts = {v.grade_id: v for v in nbr.cells}
+    secret = hidden_text(source_nb)
     cells = []
     for c in p.cells:
         ident = {"id": f"cell-{c.index}"}   # nbformat 4.5 cell ids: no MissingIDFieldWarning downstream
@@ -349,8 +387,9 @@ def _autograded_cells(p, out: RunOutput, source_nb, nbr: NotebookResult) -> list
                           "outputs": _judged_outputs(verdicts.get(c.grade_id)), **ident})
             continue
         ran = out.cell(c.index)
+        outputs = [_redacted(_clean_output(o), secret) for o in (ran.outputs if ran else [])]
         cells.append({"cell_type": "code", "source": _neutral(c.source), "metadata": meta.get(c.grade_id, {}),
-                      "outputs": [c for c in map(_clean_output, ran.outputs if ran else []) if c], **ident})
+                      "outputs": [o for o in outputs if o], **ident})
     return cells
 
 

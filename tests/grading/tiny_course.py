@@ -23,8 +23,11 @@ def _meta(grade_id, *, grade=False, solution=False, locked=False, points=0):
     return {"nbgrader": meta}
 
 
-def solution(grade_id, source):
-    return new_code_cell(source, metadata=_meta(grade_id, solution=True))
+def solution(grade_id, source, forbid=()):
+    meta = _meta(grade_id, solution=True)
+    if forbid:
+        meta["gradlab"] = {"forbid": list(forbid)}
+    return new_code_cell(source, metadata=meta)
 
 
 def test(grade_id, source, points):
@@ -76,7 +79,7 @@ if checking():
 ### END HIDDEN TESTS'''
 
 TEST_DOUBLE = f'''x = torch.arange(4.0)
-assert (double(x) == 2 * x).all()
+assert (double(x) == 2 * x).all(), "double(x) must be twice x, elementwise"
 ### BEGIN HIDDEN TESTS
 {HIDDEN_MARK}_d = torch.full((3,), 1.5)
 assert (record("double/full", double({HIDDEN_MARK}_d)) == torch.full((3,), 3.0)).all()
@@ -93,6 +96,9 @@ assert isinstance(make_zeros(0), torch.Tensor), "{HIDDEN_MARK}"
 _ = record("zeros/type", type(make_zeros(0)).__name__)
 ### END HIDDEN TESTS'''
 
+SIGMOID_BUILTINS = ("torch.sigmoid", "torch.Tensor.sigmoid", "torch.special.expit", "torch.nn.functional.sigmoid")
+VISIBLE_DOUBLE_MESSAGE = "double(x) must be twice x, elementwise"
+
 # grade id -> points of the autograded tests of ps1
 PS1_TESTS = {"test_sigmoid": 2, "test_double": 1, "test_clip": 1, "test_zeros": 1}
 PS1_MANUAL = {"explain": 1}
@@ -103,7 +109,7 @@ def ps1_source() -> nbformat.NotebookNode:
     return new_notebook(cells=[
         new_markdown_cell("# Problem set 1\nImplement the functions; run the tests."),
         locked("imports", "import numpy as np\nimport torch\nfrom gradlab.observe import checking, record, seed"),
-        solution("sigmoid_impl", SIGMOID),
+        solution("sigmoid_impl", SIGMOID, forbid=SIGMOID_BUILTINS),
         test("test_sigmoid", TEST_SIGMOID, 2),
         solution("double_impl", DOUBLE),
         test("test_double", TEST_DOUBLE, 1),
