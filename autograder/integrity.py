@@ -114,8 +114,11 @@ def scan(source: str) -> list[str]:
             if node.attr in ATTRS:
                 base = _module_of(node.value, aliases)
                 # frames, namespaces and dispatch hooks on anything; torch.ops/_C/library on modules only
-                if node.attr in ("_C", "ops", "library", "overrides", "modules", "_python_dispatch"):
-                    if base and base.split(".")[0] in ("torch", "sys"):
+                if node.attr == "modules":
+                    if base == "sys":
+                        found.add(ATTRS[node.attr])
+                elif node.attr in ("_C", "ops", "library", "overrides", "_python_dispatch"):
+                    if base and base.split(".")[0] == "torch":
                         found.add(ATTRS[node.attr])
                 else:
                     found.add(ATTRS[node.attr])

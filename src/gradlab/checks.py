@@ -350,13 +350,16 @@ def diagnose(found: float, candidates: dict, tol: float = 0.02) -> str:
     return ""
 
 
-def check_distribution(t: torch.Tensor, call: str, *, std: float, kind: str,
+def check_distribution(t: torch.Tensor, call: str, *, std: float | None, kind: str,
                        candidates: dict | None = None, record_as: str | None = None) -> dict:
     r"""Assert that ``t`` looks like i.i.d. draws of zero mean, standard deviation ``std``, from a
     ``kind`` = ``"uniform"`` (U(±√3·std)) or ``"normal"`` distribution; tolerances from the sample
     size. A wrong std is named by :func:`diagnose` over ``candidates``. With ``record_as``, the
-    sample's std / ``std`` is recorded for the grader (:func:`gradlab.observe.record`, within twice
-    the tolerance of the assertion: two honest samples may sit on either side of it).
+    sample's own statistics are recorded for the grader (:func:`gradlab.observe.record`), none of
+    which needs ``std``: its std (relative tolerance twice the assertion's: two honest samples may
+    sit on either side of it), its mean in units of its std, and the fraction of draws beyond twice
+    its std (0 for a uniform, 4.55 % for a normal distribution). In the student's graded run
+    (:func:`gradlab.observe.checking` False) ``std`` may be ``None`` and nothing is asserted.
 
     Returns:
         ``{"mean", "std", "max_abs"}`` of the sample (for :func:`gradlab.observe.record`).
@@ -365,9 +368,12 @@ def check_distribution(t: torch.Tensor, call: str, *, std: float, kind: str,
     n = w.numel()
     tol = min(0.5, 0.01 + 6 / math.sqrt(2 * n))
     mean, found = float(w.mean()), float(w.std())
-    if record_as is not None:
-        record(f"{record_as}/std_ratio", found / std, rtol=0.0, atol=2 * tol)
     biggest = float(w.abs().max())
+    if record_as is not None:
+        record(f"{record_as}/std", found, rtol=2 * tol, atol=0.0)
+        record(f"{record_as}/mean_in_std", mean / found if found > 0 else 0.0, rtol=0.0, atol=12 / math.sqrt(n))
+        record(f"{record_as}/beyond_2std", float((w.abs() > 2 * found).double().mean()), rtol=0.0,
+               atol=max(0.015, 5 * math.sqrt(2 * 0.0455 * 0.9545 / n)))  # 5 sigma of two samples' difference
     if not checking():  # the student's graded run: recorded, judged outside this process
         return {"mean": mean, "std": found, "max_abs": biggest}
     assert abs(mean) < 6 * std / math.sqrt(n), f"{call}: mean {mean:.3g}, expected ≈ 0 — the weights must be centred on 0"
