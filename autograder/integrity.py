@@ -21,7 +21,7 @@ A finding is evidence for a person, not a verdict: a determined student can writ
 scan does not recognise, and an honest one may have a reason (the flag says where to look).
 
 >>> scan("import torch\\ndef f(z):\\n    return getattr(torch, 'sig' + 'moid')(z)")
-['computed-lookup:getattr(torch, …)']
+['computed-lookup:getattr(torch,…)']
 >>> scan("def f(z):\\n    return 1 / (1 + (-z).exp())")
 []
 """
@@ -146,7 +146,7 @@ def _call_finding(node: ast.Call, aliases: dict[str, str], found: set[str]) -> N
     if isinstance(f, ast.Name) and f.id in ("getattr", "setattr", "delattr", "hasattr") and len(node.args) >= 2:
         target = _module_of(node.args[0], aliases)
         if target is not None and not _constant_str(node.args[1]):
-            found.add(f"computed-lookup:{f.id}({target}, …)")
+            found.add(f"computed-lookup:{f.id}({target},…)")
         elif f.id in ("setattr", "delattr") and target is not None and target.split(".")[0] in TORCHISH:
             found.add(f"patch:{target}")
         elif isinstance(node.args[0], ast.Name) and node.args[0].id in ("__builtins__", "builtins"):

@@ -301,7 +301,7 @@ def test_judge_messages_visible_vs_hidden_and_real_class_names():
 def test_integrity_scan_flags_dynamic_access():
     from autograder.integrity import scan
     attacks = {
-        "getattr(torch, 'sig' + 'moid')(z)": "computed-lookup:getattr(torch, …)",
+        "getattr(torch, 'sig' + 'moid')(z)": "computed-lookup:getattr(torch,…)",
         "vars(torch)['sigmoid'](z)": "computed-lookup:vars()[…]",
         "torch.__dict__['sigmoid'](z)": "namespace",
         "eval('torch.sigmoid')(z)": "eval",
