@@ -252,10 +252,27 @@ def tampering(plan: NotebookPlan, run: RunOutput) -> str:
     return ""
 
 
-def student_written(plan: NotebookPlan) -> list[tuple[str, str]]:
-    """``(where, source)`` of every code cell the student could edit or add."""
-    return [(c.grade_id or f"cell{c.index + 1}", c.source) for c in plan.cells
-            if c.kind == "solution" or c.kind == "student"]
+def student_written(plan: NotebookPlan) -> list[tuple[str, str, bool]]:
+    """``(where, source, added)`` of every code cell the student could edit or add. In an added
+    cell, the lines copied verbatim from the notebook's locked and test cells (a duplicated or split
+    test cell runs as an added one) are the course's, not the student's: they become ``pass``
+    (unless that no longer parses: then the whole cell counts)."""
+    course_lines = {line.strip() for c in plan.cells if c.kind in ("setup", "test") for line in c.source.splitlines()}
+    course_lines.discard("")
+    out = []
+    for c in plan.cells:
+        if c.kind == "solution":
+            out.append((c.grade_id or f"cell{c.index + 1}", c.source, False))
+        elif c.kind == "student":
+            lines = c.source.splitlines()
+            own = "\n".join(line[:len(line) - len(line.lstrip())] + "pass" if line.strip() in course_lines else line
+                            for line in lines)
+            try:
+                ast.parse(own)
+            except SyntaxError:
+                own = c.source
+            out.append((f"cell{c.index + 1}", own, True))
+    return out
 
 
 def judge(plan: NotebookPlan, run: RunOutput, reference: RunOutput, *, solution_of: dict[str, str],
@@ -263,13 +280,15 @@ def judge(plan: NotebookPlan, run: RunOutput, reference: RunOutput, *, solution_
     """The verdict of every graded cell of ``plan`` (see the module docstring)."""
     ref_cells = {c.grade_id: c for c in reference.cells if c.grade_id}
     student_source = {c.grade_id: c.source for c in plan.cells if c.kind == "solution" and c.grade_id}
-    added = "\n".join(c.source for c in plan.cells if c.kind == "student")
-    hits = {gid: sorted(set(forbidden_uses(student_source.get(gid, ""), names) + forbidden_uses(added, names)))
+    written = student_written(plan)
+    added = [src for _, src, is_added in written if is_added]   # each parsed alone: one broken cell hides no other
+    hits = {gid: sorted(set(forbidden_uses(student_source.get(gid, ""), names)
+                            + [n for src in added for n in forbidden_uses(src, names)]))
             for gid, names in plan.forbidden.items()}
     verdicts, flags = [], []
     for names in hits.values():
         flags += [f"forbidden:{n}" for n in names]
-    for where, source in student_written(plan):
+    for where, source, _ in written:
         flags += [f"review:{plan.notebook}:{where}:{what}" for what in integrity.scan(source)]
     tampered = tampering(plan, run)
     if tampered:

@@ -347,3 +347,23 @@ def test_integrity_scan_spares_honest_solutions_and_catalogues():
                 if found:
                     flagged.append((w.notebook, w.exercise, w.label, found))
     assert not flagged, flagged
+
+
+def test_added_cells_are_scanned_but_copied_test_lines_are_not_the_students():
+    from autograder.judge import judge
+    from autograder.records import CellPlan, CellRun, NotebookPlan, RunOutput, Status
+    test_src = "z = torch.ones(3)\nassert torch.allclose(f(z), torch.sigmoid(z))"
+    forbid = {"impl": ("torch.sigmoid",)}
+
+    def verdict(*added):
+        cells = [CellPlan(0, "solution", "impl", "def f(z):\n    return 1 / (1 + torch.exp(-z))"),
+                 CellPlan(1, "test", "test_f", test_src, 1.0)]
+        cells += [CellPlan(2 + i, "student", None, src) for i, src in enumerate(added)]
+        p = NotebookPlan("s", "a1", "ps1", tuple(cells), forbid)
+        run = RunOutput(Status.GRADED, [CellRun(c.index, c.grade_id, "ok", observations={"a": 1} if c.kind == "test"
+                                                else None) for c in cells])
+        return judge(p, run, run, solution_of={"test_f": "impl"}, hidden_lines=[])
+    assert verdict(test_src).score == 1 and verdict(test_src).flags == []      # a duplicated test cell
+    assert verdict("s = torch.sigmoid").score == 0                             # the built-in in an added cell
+    assert verdict("def (", "s = torch.sigmoid").score == 0                    # a broken cell hides nothing
+    assert "forbidden:torch.sigmoid" in verdict("if True:\n    z = torch.ones(3)\n    s = torch.sigmoid").flags
