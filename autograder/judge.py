@@ -162,6 +162,8 @@ def forbidden_uses(source: str, names) -> list[str]:
 
     used: set[str] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:  # importing the name is using it (from any cell)
+            used.update(f"{node.module}.{a.name}" for a in node.names)
         if isinstance(node, ast.Attribute):
             full = dotted(node)
             root = node.value
@@ -180,6 +182,10 @@ def forbidden_uses(source: str, names) -> list[str]:
             base = dotted(node.args[0])
             if base:
                 used.add(f"{base}.{node.args[1].value}")
+    starred = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+               and any(a.name == "*" for a in n.names)}
+    bare = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    used.update(f"{m}.{b}" for m in starred for b in bare)   # ``from torch import *`` then ``sigmoid(z)``
     hits = []
     for name in names:
         parts = name.split(".")
