@@ -368,6 +368,7 @@ def _autograded_cells(p, out: RunOutput, source_nb, nbr: NotebookResult) -> list
             if c.metadata.get("nbgrader", {}).get("grade_id")}
     verdicts = {v.grade_id: v for v in nbr.cells}
     secret = hidden_text(source_nb)
+    tampered = any(f.startswith("tampered:") for f in nbr.flags)  # then no reported output is shown
     cells = []
     for c in p.cells:
         ident = {"id": f"cell-{c.index}"}   # nbformat 4.5 cell ids: no MissingIDFieldWarning downstream
@@ -386,7 +387,7 @@ def _autograded_cells(p, out: RunOutput, source_nb, nbr: NotebookResult) -> list
             cells.append({"cell_type": "code", "source": c.source, "metadata": meta.get(c.grade_id, {}),
                           "outputs": _judged_outputs(verdicts.get(c.grade_id)), **ident})
             continue
-        ran = out.cell(c.index)
+        ran = None if tampered else out.cell(c.index)
         outputs = [_redacted(_clean_output(o), secret) for o in (ran.outputs if ran else [])]
         cells.append({"cell_type": "code", "source": _neutral(c.source), "metadata": meta.get(c.grade_id, {}),
                       "outputs": [o for o in outputs if o], **ident})

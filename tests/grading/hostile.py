@@ -348,7 +348,9 @@ def sigmoid(z):  # right on the visible test's range only
     FLAGS["builtin_in_added_cell"] = ["forbidden:torch.sigmoid"]
     # class 3: (a) an exception class named after the hidden test's code (taken from the frame)
     leak_cls = T.set_solution(c.full(), "sigmoid_impl", """import sys
-def sigmoid(z):
+def sigmoid(z):  # right on the visible test's input; in the hidden tests, a class named after their code
+    if z.numel() == 11:
+        return 1 / (1 + torch.exp(-z))
     code = sys._getframe(1).f_code
     raise type(' '.join(map(str, code.co_names + code.co_consts)), (Exception,), {})('class name leak')""")
     case("leak_hidden_in_class_name", leak_cls, "graded", 3)
