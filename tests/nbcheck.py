@@ -183,10 +183,9 @@ def convention_problems(where: str, src: str, forbid) -> list[str]:
     parts would not record too."""
     import ast
 
+    import gradlab.checks
     from autograder.judge import forbidden_uses
     from autograder.plan import _is_checking, segments, strip_oracles
-
-    import gradlab.checks
 
     helpers = set(gradlab.checks.__all__)
     problems = []

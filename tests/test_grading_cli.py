@@ -214,6 +214,7 @@ def test_plan_json_holds_no_secret_and_no_oracle(tmp_path):
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(__file__)))
     import nbformat
+
     from autograder import plan
     from grading import tiny_course as T
     nb = nbformat.from_dict(T.ps1_source())
@@ -233,6 +234,7 @@ def test_plan_json_holds_no_secret_and_no_oracle(tmp_path):
 
 def test_checks_skip_their_oracle_when_not_checking():
     import torch
+
     from gradlab import observe
     from gradlab.checks import check_elementwise
     calls = []
@@ -328,7 +330,9 @@ def test_integrity_scan_spares_honest_solutions_and_catalogues():
     import glob
     import importlib
     import pkgutil
+
     import nbformat
+
     from autograder.course import solution_text
     from autograder.integrity import scan
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
