@@ -371,3 +371,21 @@ def test_added_cells_are_scanned_but_copied_test_lines_are_not_the_students():
     assert verdict("s = torch.sigmoid").score == 0                             # the built-in in an added cell
     assert verdict("def (", "s = torch.sigmoid").score == 0                    # a broken cell hides nothing
     assert "forbidden:torch.sigmoid" in verdict("if True:\n    z = torch.ones(3)\n    s = torch.sigmoid").flags
+
+
+def test_nbcheck_rejects_an_oracle_outside_asserts_and_checking_blocks():
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    import nbcheck
+    forbid = ["torch.sigmoid"]
+    good = ("z = torch.ones(3)\n### BEGIN HIDDEN TESTS\nfrom gradlab.observe import checking\n"
+            "y = record('y', sigmoid(z))\nassert torch.allclose(y, torch.sigmoid(z))\n"
+            "if checking():\n    want = torch.sigmoid(z)\n    assert torch.allclose(y, want)\n"
+            "check_elementwise(sigmoid, torch.sigmoid, name='s', record_as='s')\n### END HIDDEN TESTS\n")
+    assert nbcheck.convention_problems("cell", good, forbid) == []
+    oracle = good.replace("### END HIDDEN TESTS", "want = torch.sigmoid(z)\n### END HIDDEN TESTS")
+    assert "torch.sigmoid" in " ".join(nbcheck.convention_problems("cell", oracle, forbid))
+    leaked_name = good.replace("### END HIDDEN TESTS", "print(want)\n### END HIDDEN TESTS")
+    assert "'want'" in " ".join(nbcheck.convention_problems("cell", leaked_name, forbid))
+    recorded_inside = good.replace("    want = torch.sigmoid(z)\n", "    want = record('w', torch.sigmoid(z))\n")
+    assert "record(...) inside" in " ".join(nbcheck.convention_problems("cell", recorded_inside, forbid))
