@@ -4,10 +4,11 @@ nbgrader's own feedback (``generate_feedback``) is the whole autograded notebook
 cells included (jupyter/nbgrader#917, #1363). Ours is one page per notebook that says, per
 graded cell, how many points it earned (the autograder's, or the instructor's manual score and
 extra credit from formgrader) and the grader's comment, and for a failed test the error type
-and message. A message is shown only when the failure happened in the *visible* part of the
-test cell (the frame of the test cell in the traceback points above ``### BEGIN HIDDEN
-TESTS``); it is capped, and any hidden-test line, hidden-test string literal or mark-scheme
-line found in it is replaced by "[hidden]". No cell source and no output of a test cell is shown.
+and message. Every message comes from the judge's record (``autograder.judge``): a failure in the
+*visible* part of a test cell shows its class and message, one in a hidden region only its class
+and "(in a hidden test)"; it is capped, and any hidden-test line, hidden-test string literal or
+mark-scheme line found in it is replaced by "[hidden]". No cell source and no output the student's
+process wrote for a test cell is shown (``autograded/`` test cells hold only the judge's message).
 
 The pages are read from the course gradebook (nbgrader's ``db_url``: what formgrader edits) and
 the course's ``autograded/`` notebooks, so regenerating them after manual grading
@@ -83,6 +84,7 @@ def _fmt(x: float) -> str:
 
 
 def _row(cell: dict, grade: dict | None, summary: dict | None, hidden: list[str]) -> str:
+    from .judge import safe_ename
     gid, kind, points = cell["id"], cell["kind"], cell["points"]
     if grade is None:
         result, earned = '<span class="fail">not graded</span>', 0.0
@@ -95,8 +97,9 @@ def _row(cell: dict, grade: dict | None, summary: dict | None, hidden: list[str]
             result = '<span class="fail">not run</span>'
         elif errors:
             e = errors[-1]
-            result = (f'<span class="fail">failed</span> — <code>{html.escape(e["ename"])}</code>'
-                      + (f': {html.escape(redact(e["evalue"], hidden))}' if e.get("evalue") else ""))
+            result = f'<span class="fail">failed</span> — <code>{html.escape(redact(e["evalue"], hidden))}</code>' \
+                if e.get("evalue") else f'<span class="fail">failed</span> — <code>{html.escape(safe_ename(e["ename"], hidden))}</code>'
+
         elif kind == "answer" and earned == 0:
             result = '<span class="fail">no answer</span>'
         elif earned >= points:
@@ -251,24 +254,32 @@ def _hidden_line_numbers(source: str) -> set[int]:
 def failure_message(cell, secret_text: list[str]) -> str:
     """What a student may read about the error output of an executed test ``cell`` ('' if none).
 
-    The error's type always; its message only when the test cell's own frame of the traceback
-    lies in the visible part of the cell (a failure inside the hidden tests, or one that cannot
-    be located, shows only the type).
+    The grader writes a test cell of ``autograded/`` with one output, the judge's own message
+    (already capped and scrubbed; traceback = that message): it is shown, redacted once more. Any
+    other error output (a notebook autograded by plain nbgrader) shows its type always, and its
+    message only when the test cell's own frame of the traceback lies in the visible part of the
+    cell (a failure inside the hidden tests, or one that cannot be located, shows only the type).
     """
+    from .judge import safe_ename
+
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     if not errors:
         return ""
     err = errors[-1]
-    ename = str(err.get("ename", "Error"))
+    ename = safe_ename(err.get("ename", "Error"), secret_text)
+    value = str(err.get("evalue", ""))
+    tb = err.get("traceback") or []
+    if len(tb) == 1 and str(tb[0]) in (value, f"{err.get('ename', '')}: {value}"):  # the judge's record
+        return redact(value, secret_text)
     line = None
-    for frame in (ANSI.sub("", t).strip() for t in err.get("traceback", [])):
+    for frame in (ANSI.sub("", t).strip() for t in tb):
         m = FRAME.match(frame)
         if m and int(next(g for g in m.groups()[:3] if g)) == cell.get("execution_count"):
             line = int(m.group(4))
             break
     if line is None or line in _hidden_line_numbers(cell.get("source", "")):
         return f"{ename} (in a hidden test)"
-    value = redact(str(err.get("evalue", "")), secret_text)
+    value = redact(value, secret_text)
     return f"{ename}: {value}" if value else ename
 
 

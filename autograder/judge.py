@@ -7,21 +7,33 @@ A graded test cell earns its points iff
    was recorded by the student's run too, with exactly the same kind (a float is a ``float``, a
    tensor a plain ``Tensor`` of the same dtype and shape, a list as long, a dict with the same
    keys) and values equal within the *reference's* tolerances, **and**
-3. no forbidden built-in of its exercise appears in the student's solution cell (a static scan
-   of the source; each hit is also a flag for the instructor).
+3. no forbidden built-in of its exercise appears in the student's solution cell, nor in a cell
+   the student added (a static scan of the source; each hit is also a flag for the instructor).
 
 What the student's process reports is data, not a verdict: patching comparisons, the kernel,
 IPython, ``torch.library`` or returning objects that lie changes nothing here, because the
-numbers are compared by this process. A cell whose reference recorded nothing can only be
-judged by its in-kernel outcome; it is flagged ``unjudged:<grade_id>``.
+numbers are compared by this process — and that process never held an expected value to steal
+(``gradlab.observe.checking``). Its report must be exactly one result per executed cell, in the
+plan's order; anything else (a duplicate, an unknown or out-of-order cell) is tampering: the
+notebook is flagged ``tampered:<notebook>`` and earns what its blank earns (no autograded point).
+Every cell the student wrote is also scanned for dynamic or introspective access
+(:mod:`autograder.integrity`): each finding is a ``review:`` flag. A cell whose reference
+recorded nothing can only be judged by its in-kernel outcome; it is flagged
+``unjudged:<grade_id>``.
+
+Messages for the student: a failure in the visible part of a test cell shows the error's class
+and message (scrubbed of hidden-test text); one in a hidden region shows only the class, with
+"(in a hidden test)".
 """
 from __future__ import annotations
 
 import ast
 import base64
+import builtins
 import math
 import re
 
+from . import integrity
 from .records import CellVerdict, NotebookPlan, NotebookResult, RunOutput
 
 DEFAULT_TOL = {"float64": (1e-10, 1e-12), "complex128": (1e-10, 1e-12)}
@@ -150,6 +162,8 @@ def forbidden_uses(source: str, names) -> list[str]:
 
     used: set[str] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:  # importing the name is using it (from any cell)
+            used.update(f"{node.module}.{a.name}" for a in node.names)
         if isinstance(node, ast.Attribute):
             full = dotted(node)
             root = node.value
@@ -168,6 +182,10 @@ def forbidden_uses(source: str, names) -> list[str]:
             base = dotted(node.args[0])
             if base:
                 used.add(f"{base}.{node.args[1].value}")
+    starred = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+               and any(a.name == "*" for a in n.names)}
+    bare = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    used.update(f"{m}.{b}" for m in starred for b in bare)   # ``from torch import *`` then ``sigmoid(z)``
     hits = []
     for name in names:
         parts = name.split(".")
@@ -202,18 +220,65 @@ def scrub(text: str, hidden_lines: list[str]) -> str:
     return "".join(out)
 
 
-def _message(run_cell, hidden_lines: list[str]) -> tuple[str, str]:
-    """(ename, evalue) of a cell's error, capped and redacted: safe for the student's page."""
+def safe_ename(ename, hidden_lines: list[str]) -> str:
+    """An exception class name as a student may read it: a built-in exception's name as is; any
+    other a dotted identifier with no piece of hidden-test text, else ``Exception`` (a class name
+    made of anything else is a message in disguise)."""
+    ename = str(ename)[:100]
+    if isinstance(getattr(builtins, ename, None), type) and issubclass(getattr(builtins, ename), BaseException):
+        return ename
+    if not IDENTIFIER.fullmatch(ename) or scrub(ename, hidden_lines) != ename:
+        return "Exception"
+    return ename
+
+
+def _message(run_cell, hidden_lines: list[str]) -> tuple[str, str, bool]:
+    """(ename, evalue, visible) of a cell's error, capped and redacted: safe for the student's page.
+    ``visible``: the runner reported the failure in the visible part of the test cell."""
     from .feedback import redact
     errors = [o for o in (run_cell.outputs if run_cell else []) if isinstance(o, dict) and o.get("output_type") == "error"]
     if not errors:
-        return "", ""
+        return "", "", False
     e = errors[-1]
-    ename = str(e.get("ename", ""))
-    if not IDENTIFIER.fullmatch(ename) or scrub(ename, hidden_lines) != ename:
-        ename = "Exception"  # a class name made of anything but an identifier is a message in disguise
+    ename = safe_ename(e.get("ename", ""), hidden_lines)
     evalue = " ".join(str(e.get("evalue", ""))[:2000].split())
-    return ename, scrub(redact(evalue, hidden_lines), hidden_lines)
+    return ename, scrub(redact(evalue, hidden_lines), hidden_lines), e.get("part") == "visible"
+
+
+def tampering(plan: NotebookPlan, run: RunOutput) -> str:
+    """Why the run's report is not exactly one result per executed cell, in order ('' if it is).
+    Trailing cells may be missing (the notebook stopped); nothing else may differ."""
+    expected = [(c.index, c.grade_id) for c in plan.cells if c.kind in ("setup", "solution", "test", "student")]
+    got = [(c.index, c.grade_id) for c in run.cells]
+    if len(got) > len(expected):
+        return f"{len(got)} results for {len(expected)} cells"
+    for i, (e, g) in enumerate(zip(expected, got)):
+        if e[0] != g[0] or (e[1] or None) != (g[1] or None):
+            return f"result {i + 1} is for cell {g[0]}, expected cell {e[0]}"
+    return ""
+
+
+def student_written(plan: NotebookPlan) -> list[tuple[str, str, bool]]:
+    """``(where, source, added)`` of every code cell the student could edit or add. In an added
+    cell, the lines copied verbatim from the notebook's locked and test cells (a duplicated or split
+    test cell runs as an added one) are the course's, not the student's: they become ``pass``
+    (unless that no longer parses: then the whole cell counts)."""
+    course_lines = {line.strip() for c in plan.cells if c.kind in ("setup", "test") for line in c.source.splitlines()}
+    course_lines.discard("")
+    out = []
+    for c in plan.cells:
+        if c.kind == "solution":
+            out.append((c.grade_id or f"cell{c.index + 1}", c.source, False))
+        elif c.kind == "student":
+            lines = c.source.splitlines()
+            own = "\n".join(line[:len(line) - len(line.lstrip())] + "pass" if line.strip() in course_lines else line
+                            for line in lines)
+            try:
+                ast.parse(own)
+            except SyntaxError:
+                own = c.source
+            out.append((f"cell{c.index + 1}", own, True))
+    return out
 
 
 def judge(plan: NotebookPlan, run: RunOutput, reference: RunOutput, *, solution_of: dict[str, str],
@@ -221,10 +286,19 @@ def judge(plan: NotebookPlan, run: RunOutput, reference: RunOutput, *, solution_
     """The verdict of every graded cell of ``plan`` (see the module docstring)."""
     ref_cells = {c.grade_id: c for c in reference.cells if c.grade_id}
     student_source = {c.grade_id: c.source for c in plan.cells if c.kind == "solution" and c.grade_id}
-    hits = {gid: forbidden_uses(student_source.get(gid, ""), names) for gid, names in plan.forbidden.items()}
+    written = student_written(plan)
+    added = [src for _, src, is_added in written if is_added]   # each parsed alone: one broken cell hides no other
+    hits = {gid: sorted(set(forbidden_uses(student_source.get(gid, ""), names)
+                            + [n for src in added for n in forbidden_uses(src, names)]))
+            for gid, names in plan.forbidden.items()}
     verdicts, flags = [], []
     for names in hits.values():
         flags += [f"forbidden:{n}" for n in names]
+    for where, source, _ in written:
+        flags += [f"review:{plan.notebook}:{where}:{what}" for what in integrity.scan(source)]
+    tampered = tampering(plan, run)
+    if tampered:
+        flags.append(f"tampered:{plan.notebook}")
     for cell in plan.cells:
         if cell.kind == "answer" or (cell.kind == "solution" and cell.points > 0):
             unchanged = cell.unchanged or not cell.source.strip()
@@ -234,22 +308,31 @@ def judge(plan: NotebookPlan, run: RunOutput, reference: RunOutput, *, solution_
             continue
         if cell.kind != "test":
             continue
+        if tampered:
+            verdicts.append(CellVerdict(cell.grade_id, 0.0, cell.points, False,
+                                        "not graded: the notebook's results were tampered with"))
+            continue
         got = run.cell(cell.index)
         ref = ref_cells.get(cell.grade_id)
-        ename, evalue = _message(got, hidden_lines)
+        ename, evalue, visible = _message(got, hidden_lines)
         passed, message = False, ""
         if got is None:
             message = "not run: the notebook stopped before this cell"
         elif got.outcome != "ok":
-            message = f"{ename}: {evalue}" if ename else f"failed ({got.outcome})"
+            if not ename:
+                message = f"failed ({got.outcome})"
+            elif visible:
+                message = f"{ename}: {evalue}" if evalue else ename
+            else:
+                message = f"{ename} (in a hidden test)"
         elif ref is None or ref.outcome != "ok" or not ref.observations or any(
                 _authoring_error(v) for v in ref.observations.values()):
             passed = True
             flags.append(f"unjudged:{cell.grade_id}")
         elif observations_match(ref.observations, ref.tolerances or {}, got.observations):
             passed = True
-        else:
-            message = "a hidden check did not get the expected result"
+        else:  # what the reference's hidden assert would have raised
+            ename, message = "AssertionError", "AssertionError (in a hidden test)"
         used = hits.get(solution_of.get(cell.grade_id, ""), [])
         if passed and used:
             passed, message = False, "uses a built-in this exercise forbids: " + ", ".join(used)

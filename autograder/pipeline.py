@@ -90,7 +90,7 @@ class Batch:
         self.limits = limits or Limits()
         self.target = target or CourseTarget.resolve(None, None)
         self.force, self.unsafe, self.echo, self.skip = force, unsafe, echo, skip_experiments
-        self.seed = secrets.randbelow(2**31 - 2**20)
+        self.seed = secrets.randbits(255)  # the batch secret: only one-way keys of it reach a sandbox
         self._slots = itertools.count()
         self._local = threading.local()
         self.timing: dict[str, float] = {}   # where the time went (seconds, summed over slots)
@@ -271,11 +271,11 @@ class Batch:
                 result.notes.append(f"{stem}.ipynb: {'was not submitted' if out == 'missing' else out}")
                 continue
             nbr = judge.judge(p, out, ref, solution_of=plan.solution_of(sources[sub.assignment][stem]),
-                              hidden_lines=info["notebooks"][stem]["hidden_lines"], unsafe=self.unsafe)
+                              hidden_lines=hidden_text(sources[sub.assignment][stem]), unsafe=self.unsafe)
             result.notebooks.append(nbr)
             result.flags += nbr.flags
             result.notes += [f"{stem}.ipynb: {n}" for n in out.notes]
-            autograded[stem] = (p, out)
+            autograded[stem] = (p, out, nbr)
         result.status = Status.worst(n.status for n in result.notebooks)
         if self.unsafe:
             result.flags.append("unsafe-no-sandbox")
@@ -285,8 +285,8 @@ class Batch:
         if recorded:
             record_submission(self.target.db_url, stored)
             folder = os.path.join(self.target.root, self.target.autograded, sub.student_id, sub.assignment)
-            for stem, (p, out) in autograded.items():
-                write_autograded(folder, stem + ".ipynb", _autograded_cells(p, out, sources[sub.assignment][stem]),
+            for stem, (p, out, nbr) in autograded.items():
+                write_autograded(folder, stem + ".ipynb", _autograded_cells(p, out, sources[sub.assignment][stem], nbr),
                                  i18n.autograded_metadata(sources[sub.assignment][stem].metadata, sub, stem))
             _exchange_files(sub, folder)  # as nbgrader autograde copies them: generate/release_feedback need them
         folder = os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment)
@@ -312,23 +312,98 @@ def _exchange_files(sub: Submission, folder: str) -> None:
         atomic_write(os.path.join(folder, "submission_secret.txt"), text)
 
 
-def _autograded_cells(p, out: RunOutput, source_nb) -> list[dict]:
+def hidden_text(source_nb) -> list[str]:
+    """What must never reach a student from this notebook: its test cells' hidden regions (lines,
+    string literals, and the names they define that appear nowhere else) and mark schemes — not the
+    visible tests, whose messages students read."""
+    import ast
+
+    from .feedback import secrets_of
+    tests = [c.source for c in source_nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+    found = secrets_of(tests + [c.source for c in source_nb.cells if c.cell_type == "markdown"])
+    visible = "\n".join(t for c in source_nb.cells for h, t in plan.segments(c.source) if not h)
+    names = set()
+    for src in tests:
+        for hidden, text in plan.segments(src):
+            try:
+                tree = ast.parse(text) if hidden else None
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree) if tree else ():
+                name = (node.id if isinstance(node, ast.Name) else getattr(node, "name", None)
+                        if isinstance(node, ast.FunctionDef | ast.ClassDef) else None)
+                if isinstance(name, str) and len(name) >= 8 and name not in visible:
+                    names.add(name)
+    return sorted(set(found) | names, key=len, reverse=True)
+
+
+def _redacted(o: dict | None, secret: list[str]) -> dict | None:
+    """A student cell's output with hidden-test text it smuggled out replaced by "[hidden]"."""
+    from .feedback import ANSI
+
+    def clean(text: str) -> str:
+        for piece in secret:
+            if piece in text:
+                text = text.replace(piece, "[hidden]")
+        return text
+
+    if o is None:
+        return None
+    if o["output_type"] == "stream":
+        o["text"] = clean(ANSI.sub("", o["text"]))
+    elif o["output_type"] == "error":
+        o.update(ename=clean(o["ename"]), evalue=clean(o["evalue"]), traceback=[clean(t) for t in o["traceback"]])
+    else:
+        o["data"] = {k: clean(v) if not k.startswith("image/") else v for k, v in o["data"].items()}
+    return o
+
+
+def _neutral(source: str) -> str:
+    """A student's cell as ``autograded/`` keeps it: a hidden-test marker in it would make nbgrader's
+    ClearHiddenTests (generate_feedback) fail on a cell that is not a test, so it is broken up."""
+    for marker in (plan.HIDDEN_BEGIN, plan.HIDDEN_END, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        source = source.replace(marker, marker.replace("HIDDEN", "HIDDEN\u200b"))
+    return source
+
+
+def _judged_outputs(verdict) -> list[dict]:
+    """A test cell's only output in ``autograded/``: the judge's own message (never what the
+    student's process printed, which may hold the running cell's hidden source)."""
+    if verdict is None or verdict.passed or not verdict.message:
+        return []
+    ename = verdict.ename or "Failed"
+    return [{"output_type": "error", "ename": ename, "evalue": verdict.message,
+             "traceback": [verdict.message if verdict.message.startswith(ename) else f"{ename}: {verdict.message}"]}]
+
+
+def _autograded_cells(p, out: RunOutput, source_nb, nbr: NotebookResult) -> list[dict]:
     meta = {c.metadata.nbgrader["grade_id"]: dict(c.metadata) for c in source_nb.cells
             if c.metadata.get("nbgrader", {}).get("grade_id")}
+    verdicts = {v.grade_id: v for v in nbr.cells}
+    secret = hidden_text(source_nb)
+    tampered = any(f.startswith("tampered:") for f in nbr.flags)  # then no reported output is shown
     cells = []
     for c in p.cells:
+        ident = {"id": f"cell-{c.index}"}   # nbformat 4.5 cell ids: no MissingIDFieldWarning downstream
         if c.kind in ("markdown", "answer") and c.grade_id not in meta or c.kind == "markdown":
-            cells.append({"cell_type": "markdown", "source": c.source, "metadata": meta.get(c.grade_id, {})})
+            cells.append({"cell_type": "markdown", "source": _neutral(c.source), "metadata": meta.get(c.grade_id, {}),
+                          **ident})
             continue
         if c.kind in ("answer", "task"):   # written answers and tasks keep their cell type (markdown)
             cell_type = "markdown" if source_nb.cells and any(
                 s.metadata.get("nbgrader", {}).get("grade_id") == c.grade_id and s.cell_type == "markdown"
                 for s in source_nb.cells) else "code"
-            cells.append({"cell_type": cell_type, "source": c.source, "metadata": meta.get(c.grade_id, {})})
+            cells.append({"cell_type": cell_type, "source": _neutral(c.source), "metadata": meta.get(c.grade_id, {}),
+                          **ident})
             continue
-        ran = out.cell(c.index)
-        cells.append({"cell_type": "code", "source": c.source, "metadata": meta.get(c.grade_id, {}),
-                      "outputs": [c for c in map(_clean_output, ran.outputs if ran else []) if c]})
+        if c.kind == "test":
+            cells.append({"cell_type": "code", "source": c.source, "metadata": meta.get(c.grade_id, {}),
+                          "outputs": _judged_outputs(verdicts.get(c.grade_id)), **ident})
+            continue
+        ran = None if tampered else out.cell(c.index)
+        outputs = [_redacted(_clean_output(o), secret) for o in (ran.outputs if ran else [])]
+        cells.append({"cell_type": "code", "source": _neutral(c.source), "metadata": meta.get(c.grade_id, {}),
+                      "outputs": [o for o in outputs if o], **ident})
     return cells
 
 

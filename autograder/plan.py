@@ -15,6 +15,7 @@ test cell is paired with the solution cell above it (whose forbidden built-ins f
 """
 from __future__ import annotations
 
+import ast
 import functools
 import json
 
@@ -168,13 +169,111 @@ def reference(source_nb, *, assignment: str, notebook: str, skip_experiments: bo
                 skip_experiments=skip_experiments)
 
 
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+def segments(source: str) -> list[tuple[bool, str]]:
+    """``source`` cut into ``(hidden, text)`` pieces: the visible parts and the hidden-test regions
+    (marker lines dropped), in order. A hidden region runs to its ``END`` marker or the cell's end."""
+    out: list[tuple[bool, list[str]]] = []
+    hidden = False
+    for line in source.splitlines(keepends=True):
+        s = line.strip()
+        if s == HIDDEN_BEGIN or s == HIDDEN_END:
+            hidden = s == HIDDEN_BEGIN
+            out.append((hidden, []))
+            continue
+        if not out or out[-1][0] != hidden:
+            out.append((hidden, []))
+        out[-1][1].append(line)
+    return [(h, "".join(lines)) for h, lines in out if "".join(lines).strip()]
+
+
+def _is_checking(test) -> bool:
+    """``checking()`` / ``gradlab.observe.checking()`` / ``observe.checking()``, called bare."""
+    if not (isinstance(test, ast.Call) and not test.args and not test.keywords):
+        return False
+    f = test.func
+    return isinstance(f, ast.Name) and f.id == "checking" or isinstance(f, ast.Attribute) and f.attr == "checking"
+
+
+def _records(node) -> list:
+    """The outermost ``record(...)`` calls inside ``node``, in evaluation order."""
+    if isinstance(node, ast.Call) and (isinstance(node.func, ast.Name) and node.func.id == "record"
+                                       or isinstance(node.func, ast.Attribute) and node.func.attr == "record"):
+        return [node]
+    return [r for child in ast.iter_child_nodes(node) for r in _records(child)]
+
+
+class _StripOracles(ast.NodeTransformer):
+    """What a hidden region is in the student's process: no ``assert``, no ``if checking():`` body."""
+
+    def visit_Assert(self, node):
+        # the records an assert makes (``assert f(record(k, v)) ...``) stay: they hold the student's values
+        return [ast.Expr(call) for call in _records(node.test)] or None
+
+    def visit_If(self, node):
+        if _is_checking(node.test):
+            kept = []
+            for n in node.orelse:
+                n = self.visit(n)
+                kept += n if isinstance(n, list) else [n] if n is not None else []
+            return kept or None
+        return self.generic_visit(node)
+
+    def generic_visit(self, node):
+        super().generic_visit(node)
+        if isinstance(getattr(node, "body", None), list) and not node.body:
+            node.body = [ast.Pass()]  # a block emptied by the stripping still parses
+        return node
+
+
+def strip_oracles(code: str) -> str:
+    r"""A hidden region as the student's graded run executes it (``SyntaxError`` if it is not a
+    module on its own).
+
+    >>> print(strip_oracles("y = f(x)\nassert y == 2, 'f(1) must be 2'\nif checking():\n    w = g(x)\n"
+    ...                     "assert record('y', y) == w"))
+    y = f(x)
+    record('y', y)
+    """
+    tree = _StripOracles().visit(ast.parse(code))
+    ast.fix_missing_locations(tree)
+    return ast.unparse(tree)
+
+
 def runnable(plan: NotebookPlan) -> list[dict]:
-    """The cells the runner executes (code only), as plain dicts."""
-    return [{"index": c.index, "kind": c.kind, "grade_id": c.grade_id, "source": c.source}
-            for c in plan.cells if c.kind in ("setup", "solution", "test", "student")]
+    """The cells the runner executes (code only), as plain dicts. A test cell comes as its
+    ``parts``: visible pieces run as cells, hidden regions as code the runner compiles and does
+    not keep as text; for a student's notebook the hidden regions have their oracles stripped."""
+    student = plan.student_id != "<reference>"
+    cells = []
+    for c in plan.cells:
+        if c.kind not in ("setup", "solution", "test", "student"):
+            continue
+        cell = {"index": c.index, "kind": c.kind, "grade_id": c.grade_id}
+        if c.kind != "test":
+            cell["source"] = c.source
+        else:
+            try:
+                cell["parts"] = [{"hidden": h, "source": strip_oracles(t) if h and student else t}
+                                 for h, t in segments(c.source)]
+            except SyntaxError:  # a region that is not a module on its own: the cell is one hidden part
+                cell["parts"] = [{"hidden": True, "source": strip_oracles(c.source) if student else c.source}]
+        cells.append(cell)
+    return cells
 
 
 def plan_json(plan: NotebookPlan, *, seed: int, cell_timeout_s: int, max_procs: int, results_fd: int) -> bytes:
-    """What the runner reads on stdin."""
-    return json.dumps({"cells": runnable(plan), "seed": seed, "cell_timeout_s": cell_timeout_s,
+    """What the runner reads on stdin. The batch secret ``seed`` never leaves this process: each
+    test cell gets ``gradlab.observe.cell_key`` of it (one-way), and a student's notebook runs
+    with ``checking()`` False."""
+    from gradlab.observe import cell_key
+
+    secret = int(seed).to_bytes(32, "big", signed=False)
+    cells = runnable(plan)
+    for c in cells:
+        if c["kind"] == "test":
+            c["key"] = cell_key(secret, plan.assignment, plan.notebook, c["grade_id"] or "")
+    return json.dumps({"cells": cells, "checking": plan.student_id == "<reference>", "cell_timeout_s": cell_timeout_s,
                        "max_procs": max_procs, "results_fd": results_fd}).encode()

@@ -7,8 +7,14 @@ seed. Cells run in one in-process IPython ``InteractiveShell`` (no Jupyter kerne
 notebook starts in the time ``import torch`` takes). Every output path is captured and capped:
 ``print``/stderr, the display hook, ``display``/``update_display`` and the error (``ename``,
 ``evalue``, traceback). Around every graded test cell the runner calls
-``gradlab.observe.begin(grade_id, seed)`` / ``end()`` and writes what the cell recorded as plain
+``gradlab.observe.begin(grade_id, cell_key)`` / ``end()`` and writes what the cell recorded as plain
 data (tensors as dtype + shape + raw bytes, base64; never pickle).
+
+A test cell arrives in parts: its visible pieces run as cells (they are in ``In`` as in a
+notebook), its hidden regions are compiled here and their text dropped. In a student's notebook
+the parent has already removed the hidden regions' ``assert`` statements and ``if checking():``
+blocks and ``gradlab.observe.checking()`` is False, so no expected value is ever computed in
+this process; the batch secret never reaches it (each test cell gets a one-way key of it).
 
 Nothing written here is trusted by the grader: the student's code shares this process and can
 rewrite any of it. The parent reads fd 3 with a size cap and the judge only believes numbers
@@ -163,11 +169,51 @@ def _seed_data_cache():
                 shutil.copy(path, os.path.join(dst, name))
 
 
+def _compile_hidden(cells: list) -> dict:
+    """Every test cell's parts, hidden regions compiled: ``index -> [("visible", text) | ("hidden", code)]``.
+    The regions' text is dropped from the plan, so it is in no ``In``, history, ``linecache`` or
+    variable of this process (compiled code keeps names and constants, not the source)."""
+    out = {}
+    for cell in cells:
+        if cell.get("kind") != "test":
+            continue
+        parts = []
+        for p in cell.pop("parts", []):
+            text = p.pop("source", "")
+            if p.get("hidden"):
+                try:
+                    parts.append(("hidden", compile(text, "<hidden test>", "exec", dont_inherit=True)))
+                except SyntaxError as e:
+                    parts.append(("hidden", e.__class__))
+            else:
+                parts.append(("visible", text))
+        out[cell["index"]] = parts
+    return out
+
+
+def _run_part(shell, part: str, code, last_error: list):
+    """Run one part of a cell in the shell's namespace; the error it raised, or None."""
+    if part == "visible":
+        result = shell.run_cell(code, store_history=True, silent=False)
+        exc = result.error_before_exec or result.error_in_exec
+        return exc if exc is not None else (last_error[-1] if last_error else None)
+    if isinstance(code, type):
+        return code("a hidden test could not be compiled")
+    try:
+        exec(code, shell.user_ns)  # noqa: S102 — the grader's own test code, in the notebook's namespace
+    except BaseException as e:  # noqa: BLE001 — reported like a cell's error
+        if isinstance(e, CellTimeout):
+            raise
+        return e
+    return None
+
+
 def main() -> int:
     import time
     t0 = time.monotonic()
     site.addsitedir(sys.argv[1])
     plan = json.loads(sys.stdin.read(50_000_000))
+    hidden_code = _compile_hidden(plan["cells"])  # the hidden regions' text is gone from here on
     results = os.fdopen(int(plan["results_fd"]), "w", buffering=1)
     import resource  # counted in this user namespace only: the sandbox's own tasks
     resource.setrlimit(resource.RLIMIT_NPROC, (plan["max_procs"], plan["max_procs"]))
@@ -186,6 +232,7 @@ def main() -> int:
     from gradlab import observe
 
     begin, end = observe.begin, observe.end  # the runner's own references
+    observe.set_checking(plan.get("checking") is True)
     outputs = Outputs()
 
     class Hook(DisplayHook):
@@ -218,23 +265,27 @@ def main() -> int:
         last_error.clear()
         test = cell["kind"] == "test"
         if test:
-            begin(cell["grade_id"], plan["seed"])
+            begin(cell["grade_id"], cell["key"])
         signal.setitimer(signal.ITIMER_REAL, float(plan["cell_timeout_s"]))
-        exc = None
+        exc, part = None, None
         try:
-            result = shell.run_cell(cell["source"], store_history=True, silent=False)
-            exc = result.error_before_exec or result.error_in_exec
+            for part, code in (hidden_code[cell["index"]] if test else [("visible", cell["source"])]):
+                last_error.clear()
+                exc = _run_part(shell, part, code, last_error)
+                if exc is not None:
+                    break
         except BaseException as e:  # noqa: BLE001 — a timer firing between statements
             exc = e
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        if exc is None and last_error:
-            exc = last_error[-1]
         recording = end() if test else None
         line = {"index": cell["index"], "grade_id": cell.get("grade_id"), "outcome": "ok", "outputs": outputs.items}
         if exc is not None:
             line["outcome"] = _outcome(exc)
-            line["outputs"] = outputs.items + [_error(exc)]
+            error = _error(exc)
+            if test:
+                error["part"] = part  # where the test failed: a visible failure's message may be shown
+            line["outputs"] = outputs.items + [error]
         if recording is not None:
             try:
                 line["observations"] = {str(k): encode(v) for k, v in recording.values.items()}

@@ -132,11 +132,14 @@ def metadata_problems(nb, *, release: bool = False) -> list[str]:
     if kernel not in (None, "python3"):
         problems.append(f"kernelspec is {kernel!r}: use the standard 'python3' kernel")
     seen: dict[str, int] = {}
+    forbid: list[str] = []   # the forbidden built-ins of the exercise above (its solution cell's metadata)
     for i, cell in enumerate(nb.cells):
         m = nbg(cell)
         if not m:
             continue
         where = _label(i, cell)
+        if is_solution(cell) and cell.cell_type == "code":
+            forbid = list((cell.metadata.get("gradlab") or {}).get("forbid") or [])
         if m.get("schema_version") != 3:
             problems.append(f"{where}: schema_version {m.get('schema_version')!r}, expected 3")
         gid = m.get("grade_id")
@@ -168,6 +171,53 @@ def metadata_problems(nb, *, release: bool = False) -> list[str]:
                 problems.append(f"{where}: hidden tests in a cell that is not an autograded test cell")
             if is_test_cell(cell) and cell.cell_type == "code":
                 problems += _observation_problems(where, src)
+                problems += convention_problems(where, src, forbid)
+    return problems
+
+
+def convention_problems(where: str, src: str, forbid) -> list[str]:
+    """The hidden-test convention (docs/grader.md): what the student's graded run executes of a
+    hidden region — no ``assert``, no ``if checking():`` block, no argument of a ``gradlab.checks``
+    helper — computes no expected value: it names none of the exercise's forbidden built-ins (the
+    oracle), uses no name that only the removed parts define, and records nothing the removed
+    parts would not record too."""
+    import ast
+
+    import gradlab.checks
+    from autograder.judge import forbidden_uses
+    from autograder.plan import _is_checking, segments, strip_oracles
+
+    helpers = set(gradlab.checks.__all__)
+    problems = []
+    for hidden, text in segments(src):
+        if not hidden:
+            continue
+        try:
+            tree, stripped = ast.parse(text), ast.parse(strip_oracles(text))
+        except SyntaxError as e:
+            problems.append(f"{where}: a hidden region that is not valid Python on its own: {e}")
+            continue
+        checked = [n for n in ast.walk(tree) if isinstance(n, ast.If) and _is_checking(n.test)]
+        for block in checked:
+            if any(isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", "")) == "record"
+                   for b in block.body for n in ast.walk(b)):
+                problems.append(f"{where}: record(...) inside `if checking():` — the student's run would not record it")
+        only_checked = {n.id for b in checked for s in b.body for n in ast.walk(s)
+                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        stored = {n.id for n in ast.walk(stripped) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        stored |= {n.name for n in ast.walk(stripped) if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+        loaded = {n.id for n in ast.walk(stripped) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        for name in sorted((only_checked & loaded) - stored):
+            problems.append(f"{where}: {name!r} is defined only inside `if checking():` or an assert but used "
+                            "outside: the student's graded run (where those are removed) would fail on it")
+        for call in [n for n in ast.walk(stripped) if isinstance(n, ast.Call)]:
+            if getattr(call.func, "id", getattr(call.func, "attr", "")) in helpers:
+                call.args, call.keywords = [], []   # a checks helper skips its oracle when not checking()
+        used = forbidden_uses(ast.unparse(stripped), forbid) if forbid else []
+        if used:
+            problems.append(f"{where}: the hidden tests compute {', '.join(used)} (the exercise's oracle) outside "
+                            "`assert`, `if checking():` and gradlab.checks helpers: the student's process would "
+                            "hold the expected value")
     return problems
 
 

@@ -154,7 +154,11 @@ CASES = ["full", "full_control", "blank", "partial", "infinite_loop", "unkillabl
          "edited_tests", "renamed", "missing", "corrupt_json", "empty_file", "other_assignment", "fifo_notebook",
          "fifo_beside", "unreadable", "linked_student", "non_utf8_\\xff", "non_utf8_file", "=SUM(1,2)", "csv_note",
          "aa_plant", "zz_persistence_probe", "peek", "shm_fill", "output_flood", "display_update_flood",
-         "huge_error", "gradebook_attack", "stderr_noise", "leak_hidden_tests", "leak_in_exception_name"]
+         "huge_error", "gradebook_attack", "stderr_noise", "leak_hidden_tests", "leak_in_exception_name",
+         # issue 23: forged observations, unflagged built-ins, leaks to the page, messages students need
+         "trace_hook_forgery", "record_forgery_from_frames", "string_built_builtin", "builtin_in_added_cell",
+         "leak_hidden_in_class_name", "extra_result_lines", "print_running_cell", "stash_and_print_later",
+         "hidden_marker_in_solution", "visible_message_smuggle"]
 
 
 @pytest.mark.slow
@@ -171,17 +175,20 @@ def test_batch_finishes_with_a_row_per_submission(batch):
 def test_case_outcome(batch, student):
     status, score = batch["expected"][student]
     row = batch["rows"][student]
-    assert (row["status"], float(row["score"])) == (status, score), row
+    assert (row["status"], float(row["score"]) if score is not None else None) == (status, score), row
+    for flag in hostile.FLAGS.get(student, []):
+        assert flag in row["flags"], (flag, row["flags"])
 
 
 @pytest.mark.slow
 def test_unprivileged_run_gives_the_same_verdicts(batch, batch_unprivileged):
     proc = batch_unprivileged["proc"]
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    ours = {s: (r["status"], float(r["score"])) for s, r in batch_unprivileged["rows"].items()}
-    root = {s: (r["status"], float(r["score"])) for s, r in batch["rows"].items()}
+    ours = {s: (r["status"], float(r["score"]), r["flags"]) for s, r in batch_unprivileged["rows"].items()}
+    root = {s: (r["status"], float(r["score"]), r["flags"]) for s, r in batch["rows"].items()}
     assert ours == root
-    assert ours == {s: (st, float(sc)) for s, (st, sc) in batch_unprivileged["expected"].items()}
+    assert {s: v[:2] for s, v in ours.items() if batch_unprivileged["expected"][s][1] is not None} == \
+        {s: (st, float(sc)) for s, (st, sc) in batch_unprivileged["expected"].items() if sc is not None}
 
 
 @pytest.mark.slow
@@ -407,3 +414,68 @@ def test_grade_refuses_without_sandbox_and_unsafe_flag_marks_rows(tiny, tmp_path
     with open(tmp_path / "out" / "grades.csv") as f:
         [row] = list(csv.DictReader(f))
     assert "unsafe-no-sandbox" in row["flags"] and float(row["score"]) == 5
+
+
+def _autograded_outputs(batch, student) -> str:
+    """Every output of ``autograded/<student>/a1/ps1.ipynb`` as one text (what formgrader and
+    nbgrader's generate_feedback show besides the cells' sources)."""
+    import json
+    path = os.path.join(batch["course"], "autograded", student, "a1", "ps1.ipynb")
+    if not os.path.exists(path):
+        return ""
+    with open(path, encoding="utf-8") as f:
+        nb = json.load(f)
+    return json.dumps([c.get("outputs", []) for c in nb["cells"]])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", hostile.LEAK_CASES)
+def test_no_hidden_test_text_reaches_pages_autograded_outputs_or_csv(batch, student):
+    hidden = [line.strip() for src in (T.TEST_SIGMOID, T.TEST_DOUBLE, T.TEST_CLIP, T.TEST_ZEROS)
+              for line in src.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0].splitlines()
+              if len(line.strip()) >= 12]
+    with open(os.path.join(batch["out"], "feedback", student, "a1", "ps1.html"), encoding="utf-8") as f:
+        page = f.read()
+    row = " ".join(batch["rows"][student].values())
+    for where, text in (("page", page), ("autograded outputs", _autograded_outputs(batch, student)), ("csv", row)):
+        assert T.HIDDEN_MARK not in text, (where, student)
+        assert "FORGED-RESULT-LINE" not in text, (where, student)
+        for line in hidden:
+            assert line not in text, (where, student, line)
+
+
+@pytest.mark.slow
+def test_test_cells_in_autograded_hold_only_the_judges_message(batch):
+    import json
+    for student in ("full", "print_running_cell", "blank"):
+        with open(os.path.join(batch["course"], "autograded", student, "a1", "ps1.ipynb"), encoding="utf-8") as f:
+            nb = json.load(f)
+        for cell in nb["cells"]:
+            if cell.get("metadata", {}).get("nbgrader", {}).get("grade") and cell["cell_type"] == "code":
+                assert all(o["output_type"] == "error" for o in cell["outputs"]), (student, cell["outputs"])
+                assert len(cell["outputs"]) <= 1 and (student != "full" or not cell["outputs"])
+            assert cell.get("id"), "autograded cells carry ids (no MissingIDFieldWarning)"
+
+
+@pytest.mark.slow
+def test_pages_show_visible_failures_and_only_the_class_of_hidden_ones(batch):
+    def page(student):
+        with open(os.path.join(batch["out"], "feedback", student, "a1", "ps1.html"), encoding="utf-8") as f:
+            return f.read()
+    blank = page("blank")  # every visible test fails on the release's stub: its message is shown
+    assert "NotImplementedError: replace this line with your solution" in blank
+    assert "(in a hidden test)" not in blank
+    assert T.VISIBLE_DOUBLE_MESSAGE in page("patch_allclose")  # a wrong double fails its visible assert
+    assert "AssertionError (in a hidden test)" in page("trace_hook_forgery")  # right on the visible range only
+    # a class name built from the hidden test's code never reaches the page
+    assert "Exception (in a hidden test)" in page("leak_hidden_in_class_name")
+
+
+@pytest.mark.slow
+def test_student_text_with_hidden_markers_keeps_nbgrader_feedback_working(batch):
+    import nbformat
+    from nbgrader.preprocessors import ClearHiddenTests
+    path = os.path.join(batch["course"], "autograded", "hidden_marker_in_solution", "a1", "ps1.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    ClearHiddenTests().preprocess(nb, {})  # raised "hidden test region not in a grade cell" before
+    assert all(T.HIDDEN_MARK not in c.source for c in nb.cells)

@@ -193,3 +193,199 @@ def test_gradebook_error_names_the_database(tmp_path):
     with pytest.raises(Exception) as exc:
         gradebook.record_submission(bad, {"student_id": "s", "assignment": "a1", "notebooks": {}})
     assert "gradebook" in str(exc.value)
+
+
+def test_hidden_regions_lose_asserts_and_oracles_in_the_students_run():
+    from autograder.plan import segments, strip_oracles
+    src = ("x = f(1)\nassert x == 2, 'visible'\n### BEGIN HIDDEN TESTS\ny = f(seed(3))\n"
+           "assert abs(record('y', y) - torch.sigmoid(t)) < 1e-6, 'hidden message'\n"
+           "if checking():\n    want = torch.sigmoid(t)\n    assert torch.allclose(y, want)\nelse:\n    pass\n"
+           "for k in range(2):\n    assert g(k) == k\n### END HIDDEN TESTS\n")
+    parts = segments(src)
+    assert [h for h, _ in parts] == [False, True]
+    stripped = strip_oracles(parts[1][1])
+    assert "sigmoid" not in stripped and "assert" not in stripped and "hidden message" not in stripped
+    assert "record('y', y)" in stripped and "for k in range(2):" in stripped
+    compile(stripped, "<hidden>", "exec")
+
+
+def test_plan_json_holds_no_secret_and_no_oracle(tmp_path):
+    import json
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__)))
+    import nbformat
+
+    from autograder import plan
+    from grading import tiny_course as T
+    nb = nbformat.from_dict(T.ps1_source())
+    secret = 123456789123456789
+    student = json.loads(plan.plan_json(plan.make(nb, nb, student_id="s", assignment="a1", notebook="ps1"),
+                                        seed=secret, cell_timeout_s=1, max_procs=1, results_fd=3))
+    reference = json.loads(plan.plan_json(plan.reference(nb, assignment="a1", notebook="ps1"),
+                                          seed=secret, cell_timeout_s=1, max_procs=1, results_fd=3))
+    text = json.dumps(student)
+    assert str(secret) not in text and student["checking"] is False and reference["checking"] is True
+    assert "torch.sigmoid(hidden_check_7f3a_r)" not in text and "torch.full((3,), 3.0)" not in text
+    assert "torch.sigmoid(hidden_check_7f3a_r)" in json.dumps(reference)
+    keys = {c["grade_id"]: c["key"] for c in student["cells"] if c["kind"] == "test"}
+    assert keys == {c["grade_id"]: c["key"] for c in reference["cells"] if c["kind"] == "test"}
+    assert len(set(keys.values())) == len(keys)
+
+
+def test_checks_skip_their_oracle_when_not_checking():
+    import torch
+
+    from gradlab import observe
+    from gradlab.checks import check_elementwise
+    calls = []
+
+    def oracle(z):
+        calls.append(1)
+        return torch.sigmoid(z)
+
+    observe.begin("t", grading_seed=0)
+    observe.set_checking(False)
+    try:
+        check_elementwise(lambda z: z * 0, oracle, name="wrong", record_as="w")  # wrong, yet no oracle, no error
+        rec = observe.end()
+    finally:
+        observe.set_checking(True)
+    assert calls == [] and "w/float32/cpu/values" in rec.values
+    with pytest.raises(AssertionError):
+        check_elementwise(lambda z: z * 0, oracle, name="wrong")
+    assert calls
+
+
+def test_seed_keys_are_one_way_per_cell():
+    from gradlab import observe
+    k1 = observe.cell_key(b"s" * 32, "a1", "ps1", "t1")
+    observe.begin("t1", k1)
+    a = [observe.seed(k) for k in range(3)]
+    observe.end()
+    assert len(set(a)) == 3 and all(0 <= v < 2**31 for v in a)
+    observe.begin("t2", observe.cell_key(b"s" * 32, "a1", "ps1", "t2"))
+    assert observe.seed(0) != a[0]
+    observe.end()
+    assert observe.seed(5) == 5
+
+
+def test_judge_treats_extra_or_reordered_results_as_tampering():
+    from autograder.judge import judge, tampering
+    from autograder.records import CellPlan, CellRun, NotebookPlan, RunOutput, Status
+    p = NotebookPlan("s", "a1", "ps1", (CellPlan(0, "setup", "imports", "import torch"),
+                                        CellPlan(1, "solution", "impl", "def f(x): return x"),
+                                        CellPlan(2, "test", "test_f", "assert f(1) == 1", 1.0)))
+    ok = [CellRun(0, "imports", "ok"), CellRun(1, "impl", "ok"), CellRun(2, "test_f", "ok", observations={"a": 1})]
+    assert tampering(p, RunOutput(Status.GRADED, ok)) == ""
+    assert tampering(p, RunOutput(Status.GRADED, ok[:2])) == ""       # the notebook stopped: not tampering
+    for cells in (ok + [ok[2]], [ok[0], ok[2], ok[1]], [ok[0], CellRun(1, "test_f", "ok"), ok[2]]):
+        assert tampering(p, RunOutput(Status.GRADED, cells))
+    ref = RunOutput(Status.GRADED, ok)
+    r = judge(p, RunOutput(Status.GRADED, ok + [ok[2]]), ref, solution_of={"test_f": "impl"}, hidden_lines=[])
+    assert r.score == 0 and "tampered:ps1" in r.flags
+    assert judge(p, RunOutput(Status.GRADED, ok), ref, solution_of={"test_f": "impl"}, hidden_lines=[]).score == 1
+
+
+def test_judge_messages_visible_vs_hidden_and_real_class_names():
+    from autograder.judge import judge, safe_ename
+    from autograder.records import CellPlan, CellRun, NotebookPlan, RunOutput, Status
+    assert safe_ename("NotImplementedError", ["except NotImplementedError as hidden_e"]) == "NotImplementedError"
+    assert safe_ename("x = secret_thing_long_enough", ["x = secret_thing_long_enough"]) == "Exception"
+    assert safe_ename("hidden_name_is_long", ["y = hidden_name_is_long + 1"]) == "Exception"
+    p = NotebookPlan("s", "a1", "ps1", (CellPlan(0, "test", "t", "", 1.0), CellPlan(1, "test", "u", "", 1.0)))
+    err = {"output_type": "error", "ename": "AssertionError", "evalue": "f(2) must be 4"}
+    run = RunOutput(Status.GRADED, [CellRun(0, "t", "error", [dict(err, part="visible")]),
+                                    CellRun(1, "u", "error", [dict(err, part="hidden")])])
+    r = judge(p, run, run, solution_of={}, hidden_lines=[])
+    assert [c.message for c in r.cells] == ["AssertionError: f(2) must be 4", "AssertionError (in a hidden test)"]
+
+
+def test_integrity_scan_flags_dynamic_access():
+    from autograder.integrity import scan
+    attacks = {
+        "getattr(torch, 'sig' + 'moid')(z)": "computed-lookup:getattr(torch,…)",
+        "vars(torch)['sigmoid'](z)": "computed-lookup:vars()[…]",
+        "torch.__dict__['sigmoid'](z)": "namespace",
+        "eval('torch.sigmoid')(z)": "eval",
+        "import sys\nsys.settrace(None)": "trace",
+        "import sys\nsys._getframe(1)": "frames",
+        "import gc\ngc.get_objects()": "gc",
+        "import ctypes": "ctypes",
+        "torch._C._disabled_torch_function_impl": "torch._C",
+        "torch.ops.aten.sigmoid(z)": "torch.ops",
+        "with torch._C.DisableTorchFunction():\n    pass": "dispatch-mode",
+        "from torch.overrides import TorchFunctionMode": "torch.overrides",
+        "import importlib\nimportlib.import_module('torch')": "import-machinery",
+        "__import__('torch')": "import-machinery",
+        "import builtins\nbuiltins.isinstance = None": "builtins",
+        "class T(torch.Tensor):\n    @classmethod\n    def __torch_function__(cls, *a): pass": "__torch_function__",
+        "import inspect\ninspect.currentframe()": "inspect",
+    }
+    for source, finding in attacks.items():
+        assert finding in scan(source), (source, scan(source))
+
+
+def test_integrity_scan_spares_honest_solutions_and_catalogues():
+    """No honest solution cell of solutions/ and no catalogued wrong implementation is flagged."""
+    import glob
+    import importlib
+    import pkgutil
+
+    import nbformat
+
+    from autograder.course import solution_text
+    from autograder.integrity import scan
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    flagged = []
+    for path in sorted(glob.glob(os.path.join(root, "solutions", "*", "*.ipynb"))):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+                found = scan(solution_text(cell.source))
+                if found:
+                    flagged.append((os.path.basename(path), cell.metadata["nbgrader"]["grade_id"], found))
+    import tests.catalogues as catalogues
+    for m in pkgutil.iter_modules(catalogues.__path__):
+        if m.name.startswith("a"):
+            for w in importlib.import_module(f"tests.catalogues.{m.name}").WRONG:
+                found = scan(w.source)
+                if found:
+                    flagged.append((w.notebook, w.exercise, w.label, found))
+    assert not flagged, flagged
+
+
+def test_added_cells_are_scanned_but_copied_test_lines_are_not_the_students():
+    from autograder.judge import judge
+    from autograder.records import CellPlan, CellRun, NotebookPlan, RunOutput, Status
+    test_src = "z = torch.ones(3)\nassert torch.allclose(f(z), torch.sigmoid(z))"
+    forbid = {"impl": ("torch.sigmoid",)}
+
+    def verdict(*added):
+        cells = [CellPlan(0, "solution", "impl", "def f(z):\n    return 1 / (1 + torch.exp(-z))"),
+                 CellPlan(1, "test", "test_f", test_src, 1.0)]
+        cells += [CellPlan(2 + i, "student", None, src) for i, src in enumerate(added)]
+        p = NotebookPlan("s", "a1", "ps1", tuple(cells), forbid)
+        run = RunOutput(Status.GRADED, [CellRun(c.index, c.grade_id, "ok", observations={"a": 1} if c.kind == "test"
+                                                else None) for c in cells])
+        return judge(p, run, run, solution_of={"test_f": "impl"}, hidden_lines=[])
+    assert verdict(test_src).score == 1 and verdict(test_src).flags == []      # a duplicated test cell
+    assert verdict("s = torch.sigmoid").score == 0                             # the built-in in an added cell
+    assert verdict("def (", "s = torch.sigmoid").score == 0                    # a broken cell hides nothing
+    assert "forbidden:torch.sigmoid" in verdict("if True:\n    z = torch.ones(3)\n    s = torch.sigmoid").flags
+
+
+def test_nbcheck_rejects_an_oracle_outside_asserts_and_checking_blocks():
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    import nbcheck
+    forbid = ["torch.sigmoid"]
+    good = ("z = torch.ones(3)\n### BEGIN HIDDEN TESTS\nfrom gradlab.observe import checking\n"
+            "y = record('y', sigmoid(z))\nassert torch.allclose(y, torch.sigmoid(z))\n"
+            "if checking():\n    want = torch.sigmoid(z)\n    assert torch.allclose(y, want)\n"
+            "check_elementwise(sigmoid, torch.sigmoid, name='s', record_as='s')\n### END HIDDEN TESTS\n")
+    assert nbcheck.convention_problems("cell", good, forbid) == []
+    oracle = good.replace("### END HIDDEN TESTS", "want = torch.sigmoid(z)\n### END HIDDEN TESTS")
+    assert "torch.sigmoid" in " ".join(nbcheck.convention_problems("cell", oracle, forbid))
+    leaked_name = good.replace("### END HIDDEN TESTS", "print(want)\n### END HIDDEN TESTS")
+    assert "'want'" in " ".join(nbcheck.convention_problems("cell", leaked_name, forbid))
+    recorded_inside = good.replace("    want = torch.sigmoid(z)\n", "    want = record('w', torch.sigmoid(z))\n")
+    assert "record(...) inside" in " ".join(nbcheck.convention_problems("cell", recorded_inside, forbid))

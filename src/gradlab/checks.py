@@ -23,13 +23,12 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from .i18n import _
-from .observe import record
+from .observe import checking, record
 
 __all__ = ["ForbiddenCallError", "forbid", "forbid_ops", "forbidding", "check_elementwise",
            "extreme_inputs", "first_mismatch", "available_devices", "each_device_and_dtype",
            "run_init", "check_distribution", "diagnose", "xavier_candidates", "kaiming_candidates",
-           "SIGMOID_BUILTINS", "SIGMOID_OPS", "INIT_BUILTINS", "LAYER_NORM_BUILTINS",
-           "GRADCHECK_BUILTINS", "NADAM_BUILTINS", "SCHEDULE_BUILTINS", "CROSS_ENTROPY_BUILTINS"]
+           "SIGMOID_BUILTINS", "SIGMOID_OPS", "INIT_BUILTINS"]
 
 
 class ForbiddenCallError(AssertionError):
@@ -120,6 +119,10 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
                       record_as: str | None = None) -> None:
     r"""Assert that ``fn`` agrees with ``oracle`` on values and gradients, elementwise.
 
+    In the student's graded run (:func:`gradlab.observe.checking` is False) the oracle is never
+    called: the values and gradients are only recorded, and the grader compares them with the
+    reference run's.
+
     Checks, in order, for each dtype and device: returns a tensor of the input's shape and
     dtype; no NaN/inf where the oracle is finite; same values; finite gradients; same
     gradients (``d/dz sum(f(z))``). Inputs default to
@@ -154,18 +157,9 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
                 where=where, got=out.dtype, expected=dtype)
             assert out.device.type == torch.device(device).type, _("{where}: output moved to {device}").format(
                 where=where, device=out.device)
-            expected = oracle(z.clone())
-            finite = torch.isfinite(expected)
-            bad = finite & ~torch.isfinite(out.detach())
-            if bool(bad.any()):
-                i = int(bad.nonzero()[0])
-                raise AssertionError(_("{where}: returned {got} at z = {z:.6g} where the true value is finite — an "
-                                       "overflowing exp()? Evaluate exp only where it cannot overflow (e.g. on a "
-                                       "clamped input).").format(where=where, got=float(out.detach()[i]), z=float(z[i])))
-            msg = first_mismatch(out, expected, z, rtol, atol)
-            if msg:
-                raise AssertionError(_("{where}: wrong value {detail}").format(where=where, detail=msg))
             key = f"{record_as}/{str(dtype).replace('torch.', '')}/{torch.device(device).type}"
+            if checking():  # the oracle runs only where its values cannot be stolen (see gradlab.observe)
+                _compare_values(out, oracle(z.clone()), z, where, rtol, atol)
             if record_as is not None:
                 record(f"{key}/values", out.detach(), rtol=rtol, atol=atol)
 
@@ -174,21 +168,11 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
                 assert out.requires_grad, _("{where}: the output does not require grad — did you use .detach(), "
                                             ".item(), numpy or a no_grad block?").format(where=where)
                 (g,) = torch.autograd.grad((out * w).sum(), z1)
-                z2 = z.clone().requires_grad_(True)
-                (g_expected,) = torch.autograd.grad((oracle(z2) * w).sum(), z2)
-                bad = ~torch.isfinite(g)
-                if bool(bad.any()):
-                    i = int(bad.nonzero()[0])
-                    raise AssertionError(_(
-                        "{where}: gradient is {got} at z = {z:.6g}. Autograd differentiates both branches of "
-                        "torch.where: an exp() that overflows in the branch you do not select still poisons the "
-                        "gradient. Clamp the input of exp first.").format(where=where, got=float(g[i]), z=float(z[i])))
                 grad_rtol = max(rtol, 1e-4 if dtype == torch.float32 else 1e-9)
-                msg = first_mismatch(g, g_expected, z, grad_rtol, atol)
-                if msg:
-                    if msg.startswith("at z = 0:") and hint_at_zero:
-                        msg += ". " + hint_at_zero
-                    raise AssertionError(_("{where}: wrong gradient {detail}").format(where=where, detail=msg))
+                if checking():
+                    z2 = z.clone().requires_grad_(True)
+                    (g_expected,) = torch.autograd.grad((oracle(z2) * w).sum(), z2)
+                    _compare_grads(g, g_expected, z, where, grad_rtol, atol, hint_at_zero)
                 if record_as is not None:
                     record(f"{key}/grad", g, rtol=grad_rtol, atol=atol)
 
@@ -197,6 +181,34 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
                 assert fn(m).shape == (3, 4), f"{where}: a [3, 4] input gave shape {tuple(fn(m).shape)}"
                 s = torch.tensor(0.5, dtype=dtype, device=device)
                 assert fn(s).shape == (), f"{where}: a 0-d input gave shape {tuple(fn(s).shape)}"
+
+
+def _compare_values(out, expected, z, where, rtol, atol) -> None:
+    finite = torch.isfinite(expected)
+    bad = finite & ~torch.isfinite(out.detach())
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise AssertionError(_("{where}: returned {got} at z = {z:.6g} where the true value is finite — an "
+                               "overflowing exp()? Evaluate exp only where it cannot overflow (e.g. on a "
+                               "clamped input).").format(where=where, got=float(out.detach()[i]), z=float(z[i])))
+    msg = first_mismatch(out, expected, z, rtol, atol)
+    if msg:
+        raise AssertionError(_("{where}: wrong value {detail}").format(where=where, detail=msg))
+
+
+def _compare_grads(g, g_expected, z, where, rtol, atol, hint_at_zero) -> None:
+    bad = ~torch.isfinite(g)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise AssertionError(_(
+            "{where}: gradient is {got} at z = {z:.6g}. Autograd differentiates both branches of "
+            "torch.where: an exp() that overflows in the branch you do not select still poisons the "
+            "gradient. Clamp the input of exp first.").format(where=where, got=float(g[i]), z=float(z[i])))
+    msg = first_mismatch(g, g_expected, z, rtol, atol)
+    if msg:
+        if msg.startswith("at z = 0:") and hint_at_zero:
+            msg += ". " + hint_at_zero
+        raise AssertionError(_("{where}: wrong gradient {detail}").format(where=where, detail=msg))
 
 
 # ------------------------------------------------------------------ forbidden built-ins
@@ -211,30 +223,6 @@ INIT_BUILTINS = ("torch.nn.init.xavier_uniform_", "torch.nn.init.xavier_normal_"
                  "torch.nn.init.kaiming_uniform", "torch.nn.init.kaiming_normal",
                  "torch.nn.init.calculate_gain", "torch.nn.init._calculate_fan_in_and_fan_out",
                  "torch.nn.init._calculate_correct_fan")
-# LayerNorm: every fused normalization (a LayerNorm is a GroupNorm with one group, and BN/instance
-# norm of the transposed input give the same numbers).
-LAYER_NORM_BUILTINS = ("torch.nn.functional.layer_norm", "torch.layer_norm", "torch.native_layer_norm",
-                       "torch.nn.functional.group_norm", "torch.group_norm", "torch.native_group_norm",
-                       "torch.nn.functional.batch_norm", "torch.batch_norm",
-                       "torch.nn.functional.instance_norm", "torch.instance_norm",
-                       "torch.nn.functional.rms_norm")
-# Gradient checking compares finite differences with autograd: finite differences computed by
-# autograd (or by torch's own gradcheck) would compare autograd with itself.
-GRADCHECK_BUILTINS = ("torch.autograd.grad", "torch.autograd.backward", "torch.Tensor.backward",
-                      "torch.autograd.functional.jacobian", "torch.autograd.functional.vjp",
-                      "torch.func.grad", "torch.func.jacrev", "torch.func.jacfwd", "torch.func.vjp",
-                      "torch.autograd.gradcheck.get_numerical_jacobian",
-                      "torch.autograd.gradcheck.get_numerical_jacobian_wrt_specific_input")
-NADAM_BUILTINS = ("torch.optim.NAdam", "torch.optim.nadam.nadam", "torch.optim.nadam.NAdam",
-                  "torch.optim.Adam", "torch.optim.adam.adam", "torch._fused_adam_")
-SCHEDULE_BUILTINS = ("torch.optim.lr_scheduler.CosineAnnealingLR", "torch.optim.lr_scheduler.LinearLR",
-                     "torch.optim.lr_scheduler.SequentialLR", "torch.optim.lr_scheduler.OneCycleLR",
-                     "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts")
-# Label smoothing: the loss itself and its negative-log-likelihood half (log-softmax and
-# logsumexp stay allowed: they are the elementary, stable steps).
-CROSS_ENTROPY_BUILTINS = ("torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss",
-                          "torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss", "torch.nn.functional.kl_div",
-                          "torch.nn.KLDivLoss")
 
 
 class forbid_ops(TorchDispatchMode):
@@ -367,13 +355,16 @@ def diagnose(found: float, candidates: dict, tol: float = 0.02) -> str:
     return ""
 
 
-def check_distribution(t: torch.Tensor, call: str, *, std: float, kind: str,
+def check_distribution(t: torch.Tensor, call: str, *, std: float | None, kind: str,
                        candidates: dict | None = None, record_as: str | None = None) -> dict:
     r"""Assert that ``t`` looks like i.i.d. draws of zero mean, standard deviation ``std``, from a
     ``kind`` = ``"uniform"`` (U(±√3·std)) or ``"normal"`` distribution; tolerances from the sample
     size. A wrong std is named by :func:`diagnose` over ``candidates``. With ``record_as``, the
-    sample's std / ``std`` is recorded for the grader (:func:`gradlab.observe.record`, within twice
-    the tolerance of the assertion: two honest samples may sit on either side of it).
+    sample's own statistics are recorded for the grader (:func:`gradlab.observe.record`), none of
+    which needs ``std``: its std (relative tolerance twice the assertion's: two honest samples may
+    sit on either side of it), its mean in units of its std, and the fraction of draws beyond twice
+    its std (0 for a uniform, 4.55 % for a normal distribution). In the student's graded run
+    (:func:`gradlab.observe.checking` False) ``std`` may be ``None`` and nothing is asserted.
 
     Returns:
         ``{"mean", "std", "max_abs"}`` of the sample (for :func:`gradlab.observe.record`).
@@ -382,11 +373,16 @@ def check_distribution(t: torch.Tensor, call: str, *, std: float, kind: str,
     n = w.numel()
     tol = min(0.5, 0.01 + 6 / math.sqrt(2 * n))
     mean, found = float(w.mean()), float(w.std())
+    biggest = float(w.abs().max())
     if record_as is not None:
-        record(f"{record_as}/std_ratio", found / std, rtol=0.0, atol=2 * tol)
+        record(f"{record_as}/std", found, rtol=2 * tol, atol=0.0)
+        record(f"{record_as}/mean_in_std", mean / found if found > 0 else 0.0, rtol=0.0, atol=12 / math.sqrt(n))
+        record(f"{record_as}/beyond_2std", float((w.abs() > 2 * found).double().mean()), rtol=0.0,
+               atol=max(0.015, 5 * math.sqrt(2 * 0.0455 * 0.9545 / n)))  # 5 sigma of two samples' difference
+    if not checking():  # the student's graded run: recorded, judged outside this process
+        return {"mean": mean, "std": found, "max_abs": biggest}
     assert abs(mean) < 6 * std / math.sqrt(n), f"{call}: mean {mean:.3g}, expected ≈ 0 — the weights must be centred on 0"
     assert abs(found / std - 1) < tol, f"{call}: std {found:.4g}, expected ≈ {std:.4g}{diagnose(found, candidates or {})}"
-    biggest = float(w.abs().max())
     if kind == "uniform":
         bound = math.sqrt(3) * std
         assert biggest <= bound * (1 + 1e-5), (f"{call}: max |w| = {biggest:.4g} exceeds the bound r = √3·std = {bound:.4g} "
@@ -438,6 +434,32 @@ def kaiming_candidates(fan_in: int, fan_out: int, a, mode: str, nonlinearity: st
         "that is gain²/fan, the variance: take the square root": g ** 2 / fan,
         "that is gain·√(2/(fan_in+fan_out)): that is Xavier, not Kaiming": g * math.sqrt(2 / (fan_in + fan_out)),
     }
+
+
+# LayerNorm: every fused normalization (a LayerNorm is a GroupNorm with one group, and BN/instance
+# norm of the transposed input give the same numbers).
+LAYER_NORM_BUILTINS = ("torch.nn.functional.layer_norm", "torch.layer_norm", "torch.native_layer_norm",
+                       "torch.nn.functional.group_norm", "torch.group_norm", "torch.native_group_norm",
+                       "torch.nn.functional.batch_norm", "torch.batch_norm",
+                       "torch.nn.functional.instance_norm", "torch.instance_norm",
+                       "torch.nn.functional.rms_norm")
+# Gradient checking compares finite differences with autograd: finite differences computed by
+# autograd (or by torch's own gradcheck) would compare autograd with itself.
+GRADCHECK_BUILTINS = ("torch.autograd.grad", "torch.autograd.backward", "torch.Tensor.backward",
+                      "torch.autograd.functional.jacobian", "torch.autograd.functional.vjp",
+                      "torch.func.grad", "torch.func.jacrev", "torch.func.jacfwd", "torch.func.vjp",
+                      "torch.autograd.gradcheck.get_numerical_jacobian",
+                      "torch.autograd.gradcheck.get_numerical_jacobian_wrt_specific_input")
+NADAM_BUILTINS = ("torch.optim.NAdam", "torch.optim.nadam.nadam", "torch.optim.nadam.NAdam",
+                  "torch.optim.Adam", "torch.optim.adam.adam", "torch._fused_adam_")
+SCHEDULE_BUILTINS = ("torch.optim.lr_scheduler.CosineAnnealingLR", "torch.optim.lr_scheduler.LinearLR",
+                     "torch.optim.lr_scheduler.SequentialLR", "torch.optim.lr_scheduler.OneCycleLR",
+                     "torch.optim.lr_scheduler.CosineAnnealingWarmRestarts")
+# Label smoothing: the loss itself and its negative-log-likelihood half (log-softmax and
+# logsumexp stay allowed: they are the elementary, stable steps).
+CROSS_ENTROPY_BUILTINS = ("torch.nn.functional.cross_entropy", "torch.nn.functional.nll_loss",
+                          "torch.nn.CrossEntropyLoss", "torch.nn.NLLLoss", "torch.nn.functional.kl_div",
+                          "torch.nn.KLDivLoss")
 
 
 # -------------------------------------------- forbidden built-ins of the 2026-12 additions

@@ -17,6 +17,17 @@ value and keeps nothing, and :func:`seed` returns its default, so the notebooks 
 >>> torch.equal(out, torch.sigmoid(z))
 True
 
+**Checking.** In the student's graded run the hidden tests only drive the student's functions
+on the grader's inputs and record what comes back: :func:`checking` is False there, the grader
+removes the ``assert`` statements and ``if checking():`` blocks of hidden regions before the code
+reaches that process, and every :mod:`gradlab.checks` helper skips its oracle. Everywhere else
+(JupyterLab, Validate, nbval, the grader's reference run) :func:`checking` is True. An expected
+value is therefore computed only where it cannot be stolen.
+
+>>> from gradlab.observe import checking
+>>> checking()
+True
+
 Value kinds (checked by type, exactly, when judged): ``torch.Tensor`` (a plain tensor: a subclass
 is recorded as a type error), ``bool``, ``int``, ``float``, ``str``, ``None``, and lists / tuples /
 dicts (string keys) of these. Tolerances are the *reference's*: the ``rtol``/``atol`` given where the
@@ -24,9 +35,12 @@ solution recorded the value (defaults: 1e-5/1e-6 for float32 and float, 1e-10/1e
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import torch
 
-__all__ = ["record", "seed", "checking", "active", "begin", "end", "Recording"]
+__all__ = ["record", "seed", "active", "begin", "end", "Recording", "checking", "cell_key"]
 
 SEED_ENV = "GRADLAB_GRADING_SEED"
 
@@ -34,22 +48,43 @@ SEED_ENV = "GRADLAB_GRADING_SEED"
 class Recording:
     """The records of one graded cell: ``key -> (value, rtol, atol)``, in order."""
 
-    def __init__(self, grade_id: str, grading_seed: int | None):
+    def __init__(self, grade_id: str, grading_seed: int | str | None):
         self.grade_id = grade_id
-        self.seed = grading_seed
+        self.seed = grading_seed          # an int (authors trying seeds) or the grader's hex cell key
         self.values: dict[str, object] = {}
         self.tolerances: dict[str, tuple[float | None, float | None]] = {}
 
 
 _current: Recording | None = None
-_checking = True     # switched off by the grader's runner for a student's graded run
+_checking = True
 
 
 def checking() -> bool:
-    """True where a hidden test may compute expected values (torch's oracle, a reference formula):
-    outside the grader and in its reference run; False in a student's graded run, where hidden
-    tests only drive the student's functions and record what they return."""
+    """True unless this is the student's graded run, where no expected value may be computed.
+
+    Hidden tests compute expected values (the forbidden built-in used as the oracle, a reference
+    formula, a hard-coded number) only inside ``assert`` statements, ``if checking():`` blocks or
+    :mod:`gradlab.checks` helpers; the student's graded run has none of them.
+    """
     return _checking
+
+
+def set_checking(flag: bool) -> None:
+    """Called once by the grader's runner: False for a student's notebook, True for the reference."""
+    global _checking
+    _checking = bool(flag)
+
+
+def cell_key(secret: bytes, assignment: str, notebook: str, grade_id: str) -> str:
+    """The per-cell seed key the grader hands a notebook's process: HMAC-SHA256 of the batch's
+    secret with the cell's name. One-way: from it, no other cell's key and no other batch's seeds
+    can be computed, so nothing a student's process could return is reusable.
+
+    >>> k = cell_key(b"batch secret", "a1", "ps1", "test_sigmoid")
+    >>> len(k), k == cell_key(b"batch secret", "a1", "ps1", "test_double")
+    (64, False)
+    """
+    return hmac.new(secret, f"{assignment}/{notebook}/{grade_id}".encode(), hashlib.sha256).hexdigest()
 
 
 def active() -> bool:
@@ -57,7 +92,7 @@ def active() -> bool:
     return _current is not None
 
 
-def begin(grade_id: str, grading_seed: int | None = None) -> Recording:
+def begin(grade_id: str, grading_seed: int | str | None = None) -> Recording:
     """Start recording the cell ``grade_id`` (called by the grader's runner, not by notebooks)."""
     global _current
     _current = Recording(grade_id, grading_seed)
@@ -72,11 +107,23 @@ def end() -> Recording | None:
 
 
 def seed(default: int = 0) -> int:
-    """The seed for a hidden test's random inputs: ``default`` outside the grader, the grader's
-    per-run seed inside it (so that a recording made once cannot be replayed)."""
-    if _current is not None and _current.seed is not None:
-        return int(_current.seed) + int(default)
-    return int(default)
+    """The seed for a hidden test's random inputs: ``default`` outside the grader; inside it,
+    ``HMAC-SHA256(cell key, default)`` reduced to ``[0, 2**31)`` (the cell key is the grader's
+    one-way function of its batch secret, so a recording made once cannot be replayed). An
+    integer ``grading_seed`` given to :func:`begin` (authors checking a test under many seeds)
+    gives ``grading_seed + default``.
+
+    >>> rec = begin("test_x", grading_seed=100); seed(3)
+    103
+    >>> _ = end(); seed(3)
+    3
+    """
+    if _current is None or _current.seed is None:
+        return int(default)
+    if type(_current.seed) is int:
+        return _current.seed + int(default)
+    digest = hmac.new(bytes.fromhex(_current.seed), str(int(default)).encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") % 2**31
 
 
 def plain(value):

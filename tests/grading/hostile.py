@@ -2,7 +2,8 @@
 
 Every case is a function that writes one student's ``a1`` folder; ``CASES`` maps the student id
 to (writer, expected status, expected score). Scores are autograded points of ps1 (max 5 + one
-manually graded point that is never counted). The monkeypatch cases pair a *wrong*
+manually graded point that is never counted); ``None``: any score, as long as the row carries the
+case's ``FLAGS`` (an attack the grader detects for a person's review rather than prevents). The monkeypatch cases pair a *wrong*
 implementation with a patch that would make the tests pass under plain nbgrader; they must earn
 exactly what the wrong implementation earns: nothing.
 """
@@ -300,4 +301,103 @@ _lib.impl('eq.Tensor', lambda a, b: torch.ones(torch.broadcast_shapes(a.shape, b
                                "def sigmoid(z):\n    src = get_ipython().user_ns['In'][-1]\n"
                                "    raise type(src, (Exception,), {})('see the class name')")
     case("leak_in_exception_name", leak_name, "graded", 3)
+    # issue 23, class 1: observations made in the student's process. A trace hook hands the hidden
+    # test its own expected value (it waits for the oracle's comparison): the oracle never runs there
+    trace = T.set_solution(c.full(), "sigmoid_impl", """import sys
+import gradlab.observe as _obs
+def _hook(frame, event, arg):
+    if event == 'call' and frame.f_code.co_name in ('assert_close', 'allclose'):
+        rec = _obs._current
+        if rec is not None and rec.values:
+            last = list(rec.values)[-1]
+            rec.values[last] = frame.f_locals.get('expected', frame.f_locals.get('other'))
+    return _hook
+sys.settrace(_hook)
+def sigmoid(z):  # right on the visible test's range only
+    return torch.where(z.abs() <= 5, 1 / (1 + torch.exp(-z)), torch.full_like(z, 0.5))""")
+    case("trace_hook_forgery", trace, "graded", 3)
+    FLAGS["trace_hook_forgery"] = ["review:ps1:sigmoid_impl:trace"]
+    # ... (ours) a patched record() that computes the expected value itself, from the caller's
+    # frame and a string-built name: the numbers are right, so it must be flagged
+    steal = T.set_solution(c.full(), "sigmoid_impl", """import sys
+import gradlab.observe as _obs
+_record = _obs.record
+def _forge(key, value, **kw):
+    if key.startswith('sigmoid/'):
+        for v in sys._getframe(1).f_locals.values():
+            if isinstance(v, torch.Tensor) and v.shape == value.shape and v is not value:
+                value = getattr(torch, 'sig' + 'moid')(v)
+    return _record(key, value, **kw)
+_obs.record = _forge
+get_ipython().user_ns['record'] = _forge
+def sigmoid(z):  # right on the visible test's range only
+    return torch.where(z.abs() <= 5, 1 / (1 + torch.exp(-z)), torch.full_like(z, 0.5))""")
+    case("record_forgery_from_frames", steal, "graded", None)
+    FLAGS["record_forgery_from_frames"] = ["review:ps1:sigmoid_impl:frames", "review:ps1:sigmoid_impl:computed-lookup"]
+    # class 2: a forbidden built-in through a string-built name with torch's dispatch hooks off
+    dyn = T.set_solution(c.full(), "sigmoid_impl", """def sigmoid(z):
+    fn = vars(torch)['sig' + 'moid']
+    with torch._C.DisableTorchFunction():
+        return fn(z)""")
+    case("string_built_builtin", dyn, "graded", None)
+    FLAGS["string_built_builtin"] = ["review:ps1:sigmoid_impl:computed-lookup:vars()[…]", "review:ps1:sigmoid_impl:torch._C"]
+    # ... (ours) the built-in imported in a cell the student added, used by the solution
+    nb = T.set_solution(c.full(), "sigmoid_impl", "def sigmoid(z):\n    return _s(z)")
+    nb.cells.insert(T.cell_index(nb, "sigmoid_impl"), new_code_cell("from torch import sigmoid as _s"))
+    case("builtin_in_added_cell", nb, "graded", 3)
+    FLAGS["builtin_in_added_cell"] = ["forbidden:torch.sigmoid"]
+    # class 3: (a) an exception class named after the hidden test's code (taken from the frame)
+    leak_cls = T.set_solution(c.full(), "sigmoid_impl", """import sys
+def sigmoid(z):  # right on the visible test's input; in the hidden tests, a class named after their code
+    if z.numel() == 11:
+        return 1 / (1 + torch.exp(-z))
+    code = sys._getframe(1).f_code
+    raise type(' '.join(map(str, code.co_names + code.co_consts)), (Exception,), {})('class name leak')""")
+    case("leak_hidden_in_class_name", leak_cls, "graded", 3)
+    # (b) extra result lines on the results channel: tampering, graded as a blank
+    forged = after_imports(c.full(), """import json, os
+for fd in range(3, 40):
+    for i in range(0, 16):
+        try:
+            os.write(fd, (json.dumps({'index': i, 'grade_id': None, 'outcome': 'ok', 'outputs': [
+                {'output_type': 'stream', 'name': 'stdout', 'text': 'FORGED-RESULT-LINE'}]}) + '\\n').encode())
+        except OSError:
+            pass""")
+    case("extra_result_lines", forged, "graded", 0)
+    FLAGS["extra_result_lines"] = ["tampered:ps1"]
+    # (c) printing the running cell's source (and everything the frame holds) inside a passing test
+    printer = T.set_solution(c.full(), "double_impl", """import sys
+def double(x):
+    f = sys._getframe(1)
+    print(get_ipython().user_ns['In'][-1], f.f_code.co_names, f.f_code.co_consts, sorted(f.f_globals))
+    return 2 * x""")
+    case("print_running_cell", printer, "graded", 5)
+    # ... (ours) stash the hidden code's names during a test, print them later in an added cell
+    stash = at_end(T.set_solution(c.full(), "double_impl", """import sys
+STOLEN = []
+def double(x):
+    code = sys._getframe(1).f_code
+    STOLEN.append(code.co_names + code.co_consts)
+    return 2 * x"""), "print(STOLEN)\nraise ValueError(repr(STOLEN))")
+    case("stash_and_print_later", stash, "graded", 5)
+    # class 9: student code holding the hidden-test markers must not break nbgrader's feedback
+    marker = T.set_solution(c.full(), "double_impl",
+                            "def double(x):\n    ### BEGIN HIDDEN TESTS\n    return 2 * x  # ### END HIDDEN TESTS")
+    case("hidden_marker_in_solution", marker, "graded", 5)
+    # ... (ours) a *visible* failure (whose message is shown) carrying the hidden test's code
+    smuggle = T.set_solution(c.full(), "sigmoid_impl", """import gc
+def sigmoid(z):
+    names = [o for o in gc.get_objects() if type(o).__name__ == 'code' or isinstance(o, dict) and 'parts' in o]
+    raise AssertionError('found: ' + repr(names)[:1000])""")
+    case("visible_message_smuggle", smuggle, "graded", 3)
+    FLAGS["visible_message_smuggle"] = ["review:ps1:sigmoid_impl:gc"]
     return cases
+
+
+# student -> flags its row must carry (issue 23: flagged for review, or zeroed as a forbidden use)
+FLAGS: dict[str, list[str]] = {}
+# the cases whose page, autograded/ notebook and CSV row must hold no hidden-test text
+LEAK_CASES = ["trace_hook_forgery", "record_forgery_from_frames", "string_built_builtin", "builtin_in_added_cell",
+              "leak_hidden_in_class_name", "extra_result_lines", "print_running_cell", "stash_and_print_later",
+              "hidden_marker_in_solution", "visible_message_smuggle", "leak_hidden_tests", "leak_in_exception_name",
+              "blank", "full", "partial"]
