@@ -205,10 +205,68 @@ def _records(node) -> list:
     return [r for child in ast.iter_child_nodes(node) for r in _records(child)]
 
 
+#: Where the oracles of this course live: torch's reference implementations. An assert that reads
+#: one of these computes an expected value, so the student's run never executes it.
+ORACLE_ROOTS = ("F", "nn", "init", "torch.nn", "torch.optim", "torch.special", "torch.func",
+                "torch.autograd.gradcheck")
+
+
+def _dotted(node) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return ".".join([node.id] + parts[::-1])
+    return None
+
+
+def _bound_names(nodes) -> set[str]:
+    """Every name a list of statements binds (assignments, loops, with, defs, imports)."""
+    names = set()
+    for n in nodes:
+        for sub in ast.walk(n):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                names.add(sub.id)
+            elif isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(sub.name)
+            elif isinstance(sub, ast.alias):
+                names.add((sub.asname or sub.name).split(".")[0])
+    return names
+
+
 class _StripOracles(ast.NodeTransformer):
-    """What a hidden region is in the student's process: no ``assert``, no ``if checking():`` body."""
+    """What a hidden region is in the student's process: no ``if checking():`` body, and no
+    ``assert`` that holds an expected value — one that reads torch's reference implementations
+    (``ORACLE_ROOTS``), a built-in the exercise forbids or a name only a ``checking()`` block
+    defines, or one that records (its comparison is the judge's, against the reference run). The
+    remaining asserts check properties of the student's own outputs that nothing records (types,
+    shapes, keep rates, row norms): they stay, so such a cell still fails as it does under nbgrader."""
+
+    def __init__(self, forbidden: tuple[str, ...] = ()):
+        self.forbidden = tuple(forbidden)
+        self.oracle_names: set[str] = set()
+
+    def _oracle(self, node) -> bool:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and sub.id in self.oracle_names:
+                return True
+            name = _dotted(sub) if isinstance(sub, ast.Attribute | ast.Name) else None
+            if name and (any(name == r or name.startswith(r + ".") for r in ORACLE_ROOTS)
+                         or any(name == f or f.endswith("." + name) and "." in name for f in self.forbidden)):
+                return True
+        return False
+
+    def visit_Module(self, node):
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.If) and _is_checking(sub.test):
+                self.oracle_names |= _bound_names(sub.body)
+        return self.generic_visit(node)
 
     def visit_Assert(self, node):
+        if not self._oracle(node) and not _records(node.test):
+            return node
         # the records an assert makes (``assert f(record(k, v)) ...``) stay: they hold the student's values
         return [ast.Expr(call) for call in _records(node.test)] or None
 
@@ -228,16 +286,17 @@ class _StripOracles(ast.NodeTransformer):
         return node
 
 
-def strip_oracles(code: str) -> str:
+def strip_oracles(code: str, forbidden: tuple[str, ...] = ()) -> str:
     r"""A hidden region as the student's graded run executes it (``SyntaxError`` if it is not a
     module on its own).
 
     >>> print(strip_oracles("y = f(x)\nassert y == 2, 'f(1) must be 2'\nif checking():\n    w = g(x)\n"
-    ...                     "assert record('y', y) == w"))
+    ...                     "assert record('y', y) == w\nassert torch.allclose(y, F.elu(x))"))
     y = f(x)
+    assert y == 2, 'f(1) must be 2'
     record('y', y)
     """
-    tree = _StripOracles().visit(ast.parse(code))
+    tree = _StripOracles(forbidden).visit(ast.parse(code))
     ast.fix_missing_locations(tree)
     return ast.unparse(tree)
 
@@ -247,6 +306,7 @@ def runnable(plan: NotebookPlan) -> list[dict]:
     ``parts``: visible pieces run as cells, hidden regions as code the runner compiles and does
     not keep as text; for a student's notebook the hidden regions have their oracles stripped."""
     student = plan.student_id != "<reference>"
+    forbidden = tuple(sorted({n for names in plan.forbidden.values() for n in names}))
     cells = []
     for c in plan.cells:
         if c.kind not in ("setup", "solution", "test", "student"):
@@ -256,10 +316,10 @@ def runnable(plan: NotebookPlan) -> list[dict]:
             cell["source"] = c.source
         else:
             try:
-                cell["parts"] = [{"hidden": h, "source": strip_oracles(t) if h and student else t}
+                cell["parts"] = [{"hidden": h, "source": strip_oracles(t, forbidden) if h and student else t}
                                  for h, t in segments(c.source)]
             except SyntaxError:  # a region that is not a module on its own: the cell is one hidden part
-                cell["parts"] = [{"hidden": True, "source": strip_oracles(c.source) if student else c.source}]
+                cell["parts"] = [{"hidden": True, "source": strip_oracles(c.source, forbidden) if student else c.source}]
         cells.append(cell)
     return cells
 

@@ -193,7 +193,7 @@ def convention_problems(where: str, src: str, forbid) -> list[str]:
         if not hidden:
             continue
         try:
-            tree, stripped = ast.parse(text), ast.parse(strip_oracles(text))
+            tree, stripped = ast.parse(text), ast.parse(strip_oracles(text, tuple(forbid or ())))
         except SyntaxError as e:
             problems.append(f"{where}: a hidden region that is not valid Python on its own: {e}")
             continue

@@ -195,18 +195,26 @@ def test_gradebook_error_names_the_database(tmp_path):
     assert "gradebook" in str(exc.value)
 
 
-def test_hidden_regions_lose_asserts_and_oracles_in_the_students_run():
+def test_hidden_regions_lose_their_oracles_in_the_students_run():
+    """An assert that holds an expected value (it records, or reads a forbidden built-in, torch's
+    reference modules or a name only a checking() block defines) goes; a property of the student's
+    own outputs that nothing records stays."""
     from autograder.plan import segments, strip_oracles
     src = ("x = f(1)\nassert x == 2, 'visible'\n### BEGIN HIDDEN TESTS\ny = f(seed(3))\n"
            "assert abs(record('y', y) - torch.sigmoid(t)) < 1e-6, 'hidden message'\n"
-           "if checking():\n    want = torch.sigmoid(t)\n    assert torch.allclose(y, want)\nelse:\n    pass\n"
-           "for k in range(2):\n    assert g(k) == k\n### END HIDDEN TESTS\n")
+           "if checking():\n    want = g(t)\nassert torch.allclose(y, want), 'uses want'\n"
+           "assert torch.allclose(y, F.elu(t)), 'torch reference'\n"
+           "for k in range(2):\n    assert g(k) == k, 'a property'\n### END HIDDEN TESTS\n")
     parts = segments(src)
     assert [h for h, _ in parts] == [False, True]
-    stripped = strip_oracles(parts[1][1])
-    assert "sigmoid" not in stripped and "assert" not in stripped and "hidden message" not in stripped
+    stripped = strip_oracles(parts[1][1], ("torch.sigmoid", "torch.Tensor.sigmoid"))
+    for gone in ("sigmoid", "hidden message", "want", "uses want", "F.elu", "torch reference"):
+        assert gone not in stripped, (gone, stripped)
     assert "record('y', y)" in stripped and "for k in range(2):" in stripped
+    assert "assert g(k) == k, 'a property'" in stripped
     compile(stripped, "<hidden>", "exec")
+    # an assert that records goes whatever it compares with: the judge compares the record
+    assert "sigmoid" not in strip_oracles(parts[1][1])
 
 
 def test_plan_json_holds_no_secret_and_no_oracle(tmp_path):
