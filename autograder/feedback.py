@@ -161,7 +161,8 @@ def write_pages(folder: str, result: dict, info: dict) -> list[str]:
 # pages from the course gradebook (manual grading included)
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 SCHEME_BEGIN, SCHEME_END = "=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ==="
-FRAME = re.compile(r"^(?:Cell In\s*\[(\d+)\]|Input In \[(\d+)\]|<ipython-input-(\d+)-[0-9a-f]+>),? (?:line )?(\d+)")
+# IPython's frame headers, and Python's (``File "<ipython-input-3-…>", line 1``: the grader's runner)
+FRAME = re.compile(r'^(?:Cell In\s*\[(\d+)\]|Input In \[(\d+)\]|(?:File ")?<ipython-input-(\d+)-[0-9a-f]+>"?),? (?:line )?(\d+)')
 
 
 @dataclass
@@ -261,7 +262,7 @@ def failure_message(cell, secret_text: list[str]) -> str:
     err = errors[-1]
     ename = str(err.get("ename", "Error"))
     line = None
-    for frame in (ANSI.sub("", t).strip() for t in err.get("traceback", [])):
+    for frame in (row.strip() for t in err.get("traceback", []) for row in ANSI.sub("", str(t)).splitlines()):
         m = FRAME.match(frame)
         if m and int(next(g for g in m.groups()[:3] if g)) == cell.get("execution_count"):
             line = int(m.group(4))

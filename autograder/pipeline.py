@@ -103,9 +103,9 @@ class Batch:
             self._local.slot = next(self._slots)
         return self._local.slot
 
-    def _run(self, nb_plan, release_dir: str | None) -> RunOutput:
+    def _run(self, nb_plan, release_dir: str | None, lang: str = "en") -> RunOutput:
         out = run.run_notebook(nb_plan, seed=self.seed, limits=self.limits, slot=self._slot(),
-                               assignment_dir=release_dir, cache_dir=self.cache, unsafe=self.unsafe)
+                               assignment_dir=release_dir, cache_dir=self.cache, unsafe=self.unsafe, lang=lang)
         kind = "reference" if nb_plan.student_id == "<reference>" else "student"
         imports, cells = out.timing.get("imports_s", 0.0), out.timing.get("cells_s", 0.0)
         with self._lock:
@@ -246,7 +246,8 @@ class Batch:
                       skip_experiments=self.skip)
         if p.problem:
             return p, p.problem
-        return p, self._run(p, release_dir)
+        # the visible tests speak the language the student worked in (the feedback page shows them)
+        return p, self._run(p, release_dir, i18n.submission_language(f.path))
 
     def _finish(self, sub: Submission, h: str, futures, refs, sources, templates) -> dict:
         info = templates.info.get(sub.assignment) if templates else None
@@ -315,6 +316,9 @@ def _exchange_files(sub: Submission, folder: str) -> None:
 def _autograded_cells(p, out: RunOutput, source_nb) -> list[dict]:
     meta = {c.metadata.nbgrader["grade_id"]: dict(c.metadata) for c in source_nb.cells
             if c.metadata.get("nbgrader", {}).get("grade_id")}
+    # the runner executes the runnable cells in order, one history entry each: the counts its
+    # tracebacks name (``<ipython-input-N-…>``), by which the feedback page finds the test's own frame
+    counts = {c["index"]: n for n, c in enumerate(plan.runnable(p), start=1)}
     cells = []
     for c in p.cells:
         if c.kind in ("markdown", "answer") and c.grade_id not in meta or c.kind == "markdown":
@@ -328,6 +332,7 @@ def _autograded_cells(p, out: RunOutput, source_nb) -> list[dict]:
             continue
         ran = out.cell(c.index)
         cells.append({"cell_type": "code", "source": c.source, "metadata": meta.get(c.grade_id, {}),
+                      "execution_count": counts.get(c.index) if ran else None,
                       "outputs": [c for c in map(_clean_output, ran.outputs if ran else []) if c]})
     return cells
 
