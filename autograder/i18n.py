@@ -467,17 +467,19 @@ def problems(path: str, terms: list[Term] | None = None, source_entries: list[tu
 # --------------------------------------------------------------------------------------------
 # gradlab's own messages: one catalog, locale/<lang>/LC_MESSAGES/gradlab.po
 GRADLAB_SRC = os.path.join(REPO_ROOT, "src", "gradlab")
+# the instructor's class report speaks the same catalog (one translation of "test", "students", …)
+REPORT_SOURCES = tuple(os.path.join(REPO_ROOT, "autograder", n) for n in ("report.py", "report_figures.py"))
 
 
-def message_ids(package_dir: str = GRADLAB_SRC) -> list[str]:
-    """Every ``_("...")`` / ``i18n._("...")`` literal of the package, and its run-time messages, in order."""
+def message_ids(package_dir: str = GRADLAB_SRC, extra: tuple[str, ...] = REPORT_SOURCES) -> list[str]:
+    """Every ``_("...")`` / ``i18n._("...")`` literal of the package (and of ``extra`` files), and its
+    run-time messages, in order."""
     import ast
 
     found: list[str] = []
-    for name in sorted(os.listdir(package_dir)):
-        if not name.endswith(".py"):
-            continue
-        with open(os.path.join(package_dir, name), encoding="utf-8") as f:
+    files = [os.path.join(package_dir, n) for n in sorted(os.listdir(package_dir)) if n.endswith(".py")]
+    for path in files + [p for p in extra if os.path.isfile(p)]:
+        with open(path, encoding="utf-8") as f:
             tree = ast.parse(f.read())
         for node in ast.walk(tree):
             if (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)

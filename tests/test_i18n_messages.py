@@ -114,3 +114,12 @@ def test_feedback_page_shows_visible_test_message_in_submission_language(world_d
     assert MESSAGES["en"] in en and "返回了" not in en, en[-3000:]
     assert MESSAGES["en"] in forged and "返回了" not in forged, forged[-3000:]
     assert "reference-failed" not in (out / "grades.csv").read_text()
+
+    # the class report: by default in the class's language (two English notebooks, one Chinese), or --lang
+    for args, marks, absent in (((), ("<html lang='en'>", "Class report"), "班级报告"),
+                                (("--lang", "zh_CN"), ("<html lang='zh-CN'>", "班级报告", "<td>测试</td>"), "Class report")):
+        proc = subprocess.run([sys.executable, "-m", "autograder", "report", str(out), "--course", str(course_dir),
+                               "--no-similarity", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        index = (out / "report" / "index.html").read_text(encoding="utf-8")
+        assert all(m in index for m in marks) and absent not in index, (args, index[-3000:])
