@@ -145,14 +145,16 @@ function and check it against the visible tests before resubmitting.</p>
 """
 
 
-def write_pages(folder: str, result: dict, info: dict) -> list[str]:
-    """One ``<notebook>.html`` per notebook of the assignment in ``folder``."""
+def write_pages(folder: str, result: dict, info: dict, lang: str = "en") -> list[str]:
+    """One ``<notebook>.html`` per notebook of the assignment in ``folder``, in the submission's ``lang``."""
+    from . import i18n
+
     os.makedirs(folder, exist_ok=True)
     paths = []
     for stem in info["notebooks"]:
         path = os.path.join(folder, stem + ".html")
         with open(path, "w", encoding="utf-8") as f:
-            f.write(render_page(result, info, stem))
+            f.write(i18n.localize_page(render_page(result, info, stem), lang))
         paths.append(path)
     return paths
 

@@ -292,7 +292,7 @@ class Batch:
             _exchange_files(sub, folder)  # as nbgrader autograde copies them: generate/release_feedback need them
         folder = os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment)
         if not recorded:  # a recorded submission's pages come from the gradebook (_record_finals)
-            write_feedback(folder, stored, info)
+            write_feedback(folder, stored, info, i18n.submission_language(next((f.path for f in sub.notebooks if f.path), None)))
         _exchange_files(sub, folder)
         return stored
 
@@ -380,14 +380,14 @@ def stored_record(result: SubmissionResult, info: dict | None) -> dict:
             "flags": result.flags, "timestamp": result.timestamp}
 
 
-def write_feedback(folder: str, stored: dict, info: dict | None) -> list[str]:
+def write_feedback(folder: str, stored: dict, info: dict | None, lang: str = "en") -> list[str]:
     """The page of a submission that never reaches the gradebook (every notebook errored), from
     this run's record: ``feedback.write_pages(folder, stored_record, assignment_info) -> [paths]``.
     Every other submission's pages are written once, from the gradebook, by ``_record_finals``."""
     if not info:
         return []
     from . import feedback
-    return feedback.write_pages(folder, stored, info)
+    return feedback.write_pages(folder, stored, info, lang)
 
 
 def grade(submissions: str, out: str, **kwargs) -> list[dict]:

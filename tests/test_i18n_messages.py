@@ -123,3 +123,25 @@ def test_feedback_page_shows_visible_test_message_in_submission_language(world_d
         assert proc.returncode == 0, proc.stderr[-3000:]
         index = (out / "report" / "index.html").read_text(encoding="utf-8")
         assert all(m in index for m in marks) and absent not in index, (args, index[-3000:])
+
+
+@pytest.mark.parametrize("status", ["graded", "timeout", "memory", "process_limit", "kernel_died", "invalid_notebook",
+                                    "missing_notebook", "wrong_assignment", "error"])
+def test_run_record_page_in_the_submission_language(tmp_path, status):
+    """The page of a submission that never reached the gradebook (written from the run's record)."""
+    from autograder import feedback
+
+    info = {"notebooks": {STEM: {"max_score": 3.0, "hidden_lines": [], "cells": [
+        {"id": "test_sigmoid", "kind": "test", "points": 2.0}, {"id": "explain", "kind": "answer", "points": 1.0}]}}}
+    result = {"assignment": ASSIGNMENT, "student_id": "zh_student", "status": status, "notes": ["ps1.ipynb: a note"],
+              "notebooks": {STEM: {"status": status, "score": 0.0, "grades": {
+                  "test_sigmoid": {"score": 0.0, "auto_score": 0.0}},
+                  "cells": {"test_sigmoid": {"errors": [{"ename": "AssertionError", "evalue": MESSAGES["zh_CN"]}]}}}}}
+    [zh] = feedback.write_pages(str(tmp_path / "zh"), result, info, "zh_CN")
+    [en] = feedback.write_pages(str(tmp_path / "en"), result, info)
+    zh, en = open(zh, encoding="utf-8").read(), open(en, encoding="utf-8").read()
+    english = [feedback.STATUS_TEXT[status], "Graded cell", "Notes", "Written answers are graded", "Tests are run",
+               "Assignment <b>", " points</div>", "written answer", "not graded", ">failed<"]
+    assert not [s for s in english if s in zh], [s for s in english if s in zh]
+    assert all(s in en for s in english[:5])
+    assert '<html lang="zh-CN">' in zh and MESSAGES["zh_CN"] in zh and "ps1.ipynb: a note" in zh
