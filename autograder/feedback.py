@@ -228,7 +228,7 @@ def _literals(lines: list[str]) -> list[str]:
 
 def secrets_of(sources: list[str]) -> list[str]:
     """Text that must never reach a student: hidden-test lines and literals, mark-scheme lines."""
-    found = set()
+    found = {HIDDEN_BEGIN, HIDDEN_END, SCHEME_BEGIN, SCHEME_END}   # a message quoting a cell shows no region marker
     for src in sources:
         for block in _blocks(src, HIDDEN_BEGIN, HIDDEN_END):
             found.update(line.strip() for line in block if len(line.strip()) >= 4)
