@@ -148,14 +148,16 @@ function and check it against the visible tests before resubmitting.</p>
 """
 
 
-def write_pages(folder: str, result: dict, info: dict) -> list[str]:
-    """One ``<notebook>.html`` per notebook of the assignment in ``folder``."""
+def write_pages(folder: str, result: dict, info: dict, lang: str = "en") -> list[str]:
+    """One ``<notebook>.html`` per notebook of the assignment in ``folder``, in the submission's ``lang``."""
+    from . import i18n
+
     os.makedirs(folder, exist_ok=True)
     paths = []
     for stem in info["notebooks"]:
         path = os.path.join(folder, stem + ".html")
         with open(path, "w", encoding="utf-8") as f:
-            f.write(render_page(result, info, stem))
+            f.write(i18n.localize_page(render_page(result, info, stem), lang))
         paths.append(path)
     return paths
 
@@ -164,7 +166,8 @@ def write_pages(folder: str, result: dict, info: dict) -> list[str]:
 # pages from the course gradebook (manual grading included)
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 SCHEME_BEGIN, SCHEME_END = "=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ==="
-FRAME = re.compile(r"^(?:Cell In\s*\[(\d+)\]|Input In \[(\d+)\]|<ipython-input-(\d+)-[0-9a-f]+>),? (?:line )?(\d+)")
+# IPython's frame headers, and Python's (``File "<ipython-input-3-…>", line 1``: the grader's runner)
+FRAME = re.compile(r'^(?:Cell In\s*\[(\d+)\]|Input In \[(\d+)\]|(?:File ")?<ipython-input-(\d+)-[0-9a-f]+>"?),? (?:line )?(\d+)')
 
 
 @dataclass
@@ -228,7 +231,7 @@ def _literals(lines: list[str]) -> list[str]:
 
 def secrets_of(sources: list[str]) -> list[str]:
     """Text that must never reach a student: hidden-test lines and literals, mark-scheme lines."""
-    found = set()
+    found = {HIDDEN_BEGIN, HIDDEN_END, SCHEME_BEGIN, SCHEME_END}   # a message quoting a cell shows no region marker
     for src in sources:
         for block in _blocks(src, HIDDEN_BEGIN, HIDDEN_END):
             found.update(line.strip() for line in block if len(line.strip()) >= 4)
@@ -272,7 +275,7 @@ def failure_message(cell, secret_text: list[str]) -> str:
     if len(tb) == 1 and str(tb[0]) in (value, f"{err.get('ename', '')}: {value}"):  # the judge's record
         return redact(value, secret_text)
     line = None
-    for frame in (ANSI.sub("", t).strip() for t in tb):
+    for frame in (row.strip() for t in tb for row in ANSI.sub("", str(t)).splitlines()):
         m = FRAME.match(frame)
         if m and int(next(g for g in m.groups()[:3] if g)) == cell.get("execution_count"):
             line = int(m.group(4))

@@ -277,7 +277,8 @@ def write_autograded(folder: str, notebook: str, cells: list[dict], metadata: di
         if c["cell_type"] == "markdown":
             nb.cells.append(nbformat.v4.new_markdown_cell(sanitize.clean_markdown(c["source"]), metadata=c["metadata"]))
         else:
-            cell = nbformat.v4.new_code_cell(c["source"], metadata=c["metadata"])
+            cell = nbformat.v4.new_code_cell(c["source"], metadata=c["metadata"],
+                                             execution_count=c.get("execution_count"))
             cell.outputs = [nbformat.from_dict(o) for o in sanitize.clean_outputs(c.get("outputs", []))]
             nb.cells.append(cell)
     path = os.path.join(folder, notebook)

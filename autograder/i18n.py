@@ -467,17 +467,19 @@ def problems(path: str, terms: list[Term] | None = None, source_entries: list[tu
 # --------------------------------------------------------------------------------------------
 # gradlab's own messages: one catalog, locale/<lang>/LC_MESSAGES/gradlab.po
 GRADLAB_SRC = os.path.join(REPO_ROOT, "src", "gradlab")
+# the instructor's class report speaks the same catalog (one translation of "test", "students", …)
+REPORT_SOURCES = tuple(os.path.join(REPO_ROOT, "autograder", n) for n in ("report.py", "report_figures.py"))
 
 
-def message_ids(package_dir: str = GRADLAB_SRC) -> list[str]:
-    """Every ``_("...")`` / ``i18n._("...")`` literal of the package, and its run-time messages, in order."""
+def message_ids(package_dir: str = GRADLAB_SRC, extra: tuple[str, ...] = REPORT_SOURCES) -> list[str]:
+    """Every ``_("...")`` / ``i18n._("...")`` literal of the package (and of ``extra`` files), and its
+    run-time messages, in order."""
     import ast
 
     found: list[str] = []
-    for name in sorted(os.listdir(package_dir)):
-        if not name.endswith(".py"):
-            continue
-        with open(os.path.join(package_dir, name), encoding="utf-8") as f:
+    files = [os.path.join(package_dir, n) for n in sorted(os.listdir(package_dir)) if n.endswith(".py")]
+    for path in files + [p for p in extra if os.path.isfile(p)]:
+        with open(path, encoding="utf-8") as f:
             tree = ast.parse(f.read())
         for node in ast.walk(tree):
             if (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
@@ -584,6 +586,24 @@ PAGE_TEXT = {"zh_CN": {
     '<span class="sub">set by your instructor (autograder: ': '<span class="sub">由老师设定（自动评分：',
     '<span class="sub">includes ': '<span class="sub">含 ',
     " extra credit</span>": " 分额外加分</span>",
+    # the run-record page (render_page: a submission that never reached the gradebook)
+    "Graded automatically.": "已自动评分。",
+    "Your code took too long: it was stopped, and cells that had not finished earned no points.":
+        "你的代码运行时间过长，已被终止；没有运行完的单元格不得分。",
+    "Your code used too much memory: it was stopped.": "你的代码占用内存过多，已被终止。",
+    "Your code started too many processes: it was stopped.": "你的代码启动了过多进程，已被终止。",
+    "The Python kernel running your notebook crashed or exited (for example through os._exit or a segmentation "
+    "fault); the notebook could not be graded to the end.":
+        "运行你的笔记本的 Python 内核崩溃或退出了（例如调用了 os._exit，或发生段错误）；这个笔记本没能评分到最后。",
+    "The file is not a readable Jupyter notebook of this assignment.": "这个文件不是本次作业可读取的 Jupyter 笔记本。",
+    "This notebook was not submitted.": "这个笔记本没有提交。",
+    "The submitted notebook belongs to another assignment.": "提交的笔记本属于另一次作业。",
+    "The grader failed on this submission; your instructor has been told.": "评分程序在这份提交上出错了；已通知老师。",
+    '<span class="fail">not graded</span>': '<span class="fail">未评分</span>',
+    '<span class="fail">no answer</span>': '<span class="fail">未作答</span>',
+    "<h2>Notes</h2>": "<h2>说明</h2>",
+    "Written answers are graded by your instructor; their points are not included yet.":
+        "书面回答由老师评分，其分数尚未计入。",
     "Tests are run on a fresh kernel, top to bottom. Hidden tests are not shown; fix the failing\nfunction and check "
     "it against the visible tests before resubmitting.":
         "测试在一个全新的内核中从上到下运行。隐藏测试不会显示；请先修正未通过的函数，并用可见测试检查之后再重新提交。",

@@ -103,9 +103,9 @@ class Batch:
             self._local.slot = next(self._slots)
         return self._local.slot
 
-    def _run(self, nb_plan, release_dir: str | None) -> RunOutput:
+    def _run(self, nb_plan, release_dir: str | None, lang: str = "en") -> RunOutput:
         out = run.run_notebook(nb_plan, seed=self.seed, limits=self.limits, slot=self._slot(),
-                               assignment_dir=release_dir, cache_dir=self.cache, unsafe=self.unsafe)
+                               assignment_dir=release_dir, cache_dir=self.cache, unsafe=self.unsafe, lang=lang)
         kind = "reference" if nb_plan.student_id == "<reference>" else "student"
         imports, cells = out.timing.get("imports_s", 0.0), out.timing.get("cells_s", 0.0)
         with self._lock:
@@ -246,7 +246,8 @@ class Batch:
                       skip_experiments=self.skip)
         if p.problem:
             return p, p.problem
-        return p, self._run(p, release_dir)
+        # the visible tests speak the language the student worked in (the feedback page shows them)
+        return p, self._run(p, release_dir, i18n.submission_language(f.path))
 
     def _finish(self, sub: Submission, h: str, futures, refs, sources, templates) -> dict:
         info = templates.info.get(sub.assignment) if templates else None
@@ -291,7 +292,7 @@ class Batch:
             _exchange_files(sub, folder)  # as nbgrader autograde copies them: generate/release_feedback need them
         folder = os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment)
         if not recorded:  # a recorded submission's pages come from the gradebook (_record_finals)
-            write_feedback(folder, stored, info)
+            write_feedback(folder, stored, info, i18n.submission_language(next((f.path for f in sub.notebooks if f.path), None)))
         _exchange_files(sub, folder)
         return stored
 
@@ -450,14 +451,14 @@ def stored_record(result: SubmissionResult, info: dict | None) -> dict:
             "flags": result.flags, "timestamp": result.timestamp}
 
 
-def write_feedback(folder: str, stored: dict, info: dict | None) -> list[str]:
+def write_feedback(folder: str, stored: dict, info: dict | None, lang: str = "en") -> list[str]:
     """The page of a submission that never reaches the gradebook (every notebook errored), from
     this run's record: ``feedback.write_pages(folder, stored_record, assignment_info) -> [paths]``.
     Every other submission's pages are written once, from the gradebook, by ``_record_finals``."""
     if not info:
         return []
     from . import feedback
-    return feedback.write_pages(folder, stored, info)
+    return feedback.write_pages(folder, stored, info, lang)
 
 
 def grade(submissions: str, out: str, **kwargs) -> list[dict]:

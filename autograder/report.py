@@ -14,6 +14,12 @@ PNG files beside it, no script, so it opens from disk or from a zip on any machi
 
     python -m autograder report OUT                 # OUT/report/index.html (path on stderr)
     python -m autograder report OUT --course DIR    # another course's gradebook and autograded/
+    python -m autograder report OUT --lang zh_CN    # the page and its figures in Chinese
+
+The report's language is ``--lang``; by default the class's: the language most of the course's
+``autograded/`` notebooks were submitted in (the ``gradlab.lang`` the grader records there; English
+on a tie or with none). Its fixed text goes through gradlab's message catalog
+(``locale/<lang>/LC_MESSAGES/gradlab.po``, :mod:`gradlab.i18n`); students' messages stay as written.
 
 Data flow: :func:`collect` (gradebook + records → :class:`ClassReport`, typed records, also
 written as ``report.json``) → :func:`render` (→ HTML) with :mod:`autograder.report_figures`.
@@ -219,69 +225,112 @@ def _n(x: float) -> str:
     return f"{x:g}"
 
 
-def _assignment_html(a: AssignmentStat, cells: list[CellStat], figures: dict[str, str]) -> str:
+def class_language(autograded: str | None) -> str:
+    """The language most notebooks under ``autograded/<student>/<assignment>/`` were submitted in
+    (``"en"`` on a tie or with none): the report's default language."""
+    from . import i18n
+
+    counts: collections.Counter = collections.Counter()
+    if autograded and os.path.isdir(autograded):
+        for student in sorted(os.listdir(autograded)):
+            for assignment in sorted(_subdirs(os.path.join(autograded, student))):
+                folder = os.path.join(autograded, student, assignment)
+                for name in sorted(os.listdir(folder)):
+                    if name.endswith(".ipynb"):
+                        counts[i18n.notebook_language(os.path.join(folder, name))] += 1
+    ranked = counts.most_common(2)
+    if not ranked or (len(ranked) == 2 and ranked[0][1] == ranked[1][1]):
+        return "en"
+    return ranked[0][0]
+
+
+def _subdirs(path: str) -> list[str]:
+    return [d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d))] if os.path.isdir(path) else []
+
+
+def gettext_of(lang: str):
+    """``_`` of ``lang``: gradlab's catalog (the report's fixed text is extracted with gradlab's messages)."""
+    from gradlab.i18n import translation
+
+    return translation(lang).gettext
+
+
+def _assignment_html(a: AssignmentStat, cells: list[CellStat], figures: dict[str, str], _=str) -> str:
+    kinds = {"test": _("test"), "answer": _("answer"), "task": _("task")}
     rows = []
     for c in cells:
         fails = "".join(f"<li><code>{_e(k)}</code> ×{n}</li>" for k, n in c.failures)
         rate = f'<span class="bar" style="width:{c.pass_rate * 5:.2f}rem"></span>{c.pass_rate:.0%}'
         cls = ' class="low"' if c.kind == "test" and c.submissions and c.pass_rate < 0.5 else ""
         rows.append(f"<tr><td><code>{_e(c.grade_id)}</code><br><span class='muted'>{_e(c.notebook)}</span></td>"
-                    f"<td>{_e(c.kind)}</td><td class='n'>{_n(c.max_points)}</td><td class='n'{cls}>{rate}<br>"
+                    f"<td>{_e(kinds.get(c.kind, c.kind))}</td><td class='n'>{_n(c.max_points)}</td><td class='n'{cls}>{rate}<br>"
                     f"<span class='muted'>{c.full_marks}/{c.submissions}</span></td><td class='n'>{_n(c.points_lost)}</td>"
                     f"<td>{'<ul class=f>' + fails + '</ul>' if fails else ''}"
-                    f"{f'<span class=muted>{c.pending} to grade</span>' if c.pending else ''}</td></tr>")
-    figs = "".join(f'<figure><img src="{_e(figures[k])}" alt="{_e(alt)} of {_e(a.name)}"></figure>'
-                   for k, alt in ((f"hist:{a.name}", "score distribution"), (f"cells:{a.name}", "pass rate per cell"))
+                    + (f"<span class=muted>{_e(_('{n} to grade').format(n=c.pending))}</span>" if c.pending else "")
+                    + "</td></tr>")
+    figs = "".join(f'<figure><img src="{_e(figures[k])}" alt="{_e(alt.format(name=a.name))}"></figure>'
+                   for k, alt in ((f"hist:{a.name}", _("score distribution of {name}")),
+                                  (f"cells:{a.name}", _("pass rate per cell of {name}")))
                    if k in figures)
+    summary = _("{submitted} of {students} students submitted · mean {mean} · median {median} · out of {max} points")
+    heads = (_("cell (grade_id)"), _("kind"), _("points"), _("full marks"), _("points lost"),
+             _("commonest failures (visible message)"))
     return (f'<h2 id="a-{_e(a.name)}">{_e(a.name)}</h2>'
-            f"<p>{a.submitted} of {a.students} students submitted · mean {a.mean:.2f} · median {_n(a.median)} "
-            f"· out of {_n(a.max_score)} points</p>{figs}"
-            "<table><tr><th>cell (grade_id)</th><th>kind</th><th>points</th><th>full marks</th><th>points lost</th>"
-            f"<th>commonest failures (visible message)</th></tr>{''.join(rows)}</table>")
+            f"<p>{_e(summary.format(submitted=a.submitted, students=a.students, mean=f'{a.mean:.2f}', median=_n(a.median), max=_n(a.max_score)))}</p>{figs}"
+            "<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in heads) + f"</tr>{''.join(rows)}</table>")
 
 
-def render(rep: ClassReport, figures: dict[str, str]) -> str:
-    """The report page (``figures``: key -> PNG path relative to the page)."""
+def render(rep: ClassReport, figures: dict[str, str], lang: str = "en") -> str:
+    """The report page (``figures``: key -> PNG path relative to the page), its fixed text in ``lang``."""
     from . import similarity
 
-    parts = [f"<h1>Class report</h1><p class='sub'>gradebook {_e(rep.gradebook)} · generated {_e(rep.generated)}</p>",
+    _ = gettext_of(lang)
+    parts = [f"<h1>{_e(_('Class report'))}</h1><p class='sub'>"
+             + _e(_("gradebook {gradebook} · generated {generated}").format(gradebook=rep.gradebook,
+                                                                           generated=rep.generated)) + "</p>",
              "<nav>" + "".join(f'<a href="#a-{_e(a.name)}">{_e(a.name)}</a>' for a in rep.assignments)
-             + '<a href="#pending">to grade</a><a href="#incidents">late and errors</a>'
-             '<a href="#similarity">similarity</a></nav>',
-             "<p class='muted'>Pass rate: the share of the submissions in the gradebook that earned every point of "
-             "the cell; points lost: what those submissions missed there, summed. Failures are grouped by the "
-             "message the students see, with its numbers taken out.</p>"]
+             + f'<a href="#pending">{_e(_("to grade"))}</a><a href="#incidents">{_e(_("late and errors"))}</a>'
+             f'<a href="#similarity">{_e(_("similarity"))}</a></nav>',
+             "<p class='muted'>" + _e(_("Pass rate: the share of the submissions in the gradebook that earned every "
+                                        "point of the cell; points lost: what those submissions missed there, summed. "
+                                        "Failures are grouped by the message the students see, with its numbers "
+                                        "taken out.")) + "</p>"]
     for a in rep.assignments:
-        parts.append(_assignment_html(a, [c for c in rep.cells if c.assignment == a.name], figures))
-    parts.append(f'<h2 id="pending">Written answers still to grade ({len(rep.pending)})</h2>')
+        parts.append(_assignment_html(a, [c for c in rep.cells if c.assignment == a.name], figures, _))
+    parts.append(f'<h2 id="pending">{_e(_("Written answers still to grade ({n})").format(n=len(rep.pending)))}</h2>')
     if rep.pending:
         groups: dict[tuple[str, str, str], list[str]] = {}
         for p in rep.pending:
             groups.setdefault((p.assignment, p.notebook, p.grade_id), []).append(p.student_id)
-        parts.append("<table><tr><th>assignment</th><th>cell</th><th>to grade</th><th>students</th></tr>"
+        parts.append("<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in (_("assignment"), _("cell"), _("to grade"),
+                                                                             _("students"))) + "</tr>"
                      + "".join(f"<tr><td>{_e(a)}<br><span class='muted'>{_e(nb)}</span></td><td><code>{_e(gid)}</code>"
                                f"</td><td class='n'>{len(who)}</td><td>{_e(', '.join(who))}</td></tr>"
                                for (a, nb, gid), who in groups.items())
-                     + "</table><p class='muted'>Grade them in formgrader; run the report again afterwards "
-                       "(until then they count as 0 points above).</p>")
+                     + "</table><p class='muted'>" + _e(_("Grade them in formgrader; run the report again "
+                                                           "afterwards (until then they count as 0 points above).")) + "</p>")
     else:
-        parts.append("<p>None: every written answer has been graded.</p>")
-    parts.append(f'<h2 id="incidents">Late and error rows ({len(rep.incidents)})</h2>')
+        parts.append(f"<p>{_e(_('None: every written answer has been graded.'))}</p>")
+    parts.append(f'<h2 id="incidents">{_e(_("Late and error rows ({n})").format(n=len(rep.incidents)))}</h2>')
     if rep.incidents:
-        parts.append("<table><tr><th>student</th><th>assignment</th><th>what</th><th>detail</th></tr>"
+        parts.append("<table><tr>" + "".join(f"<th>{_e(h)}</th>" for h in (_("student"), _("assignment"), _("what"),
+                                                                             _("detail"))) + "</tr>"
                      + "".join(f"<tr><td>{_e(i.student_id)}</td><td>{_e(i.assignment)}</td><td>{_e(i.kind)}</td>"
                                f"<td>{_e(i.detail)}</td></tr>" for i in rep.incidents) + "</table>")
     else:
-        parts.append("<p>None.</p>")
+        parts.append(f"<p>{_e(_('None.'))}</p>")
     parts.append(similarity.render_section(rep.similarity, rep.similarity_settings))
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Class report</title>"
+    return (f"<!DOCTYPE html><html lang='{'zh-CN' if lang == 'zh_CN' else 'en'}'><head><meta charset='utf-8'>"
+            f"<title>{_e(_('Class report'))}</title>"
             f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{CSS}</style></head>"
             f"<body>{''.join(parts)}</body></html>\n")
 
 
 def build(db_url: str, out: str, *, autograded: str | None, source: str | None, similarity_check: bool = True,
-          **similarity_args) -> tuple[str, ClassReport]:
-    """Write ``OUT/report/`` (index.html, figures, report.json, similarity pages); returns (index path, report)."""
+          lang: str | None = None, **similarity_args) -> tuple[str, ClassReport]:
+    """Write ``OUT/report/`` (index.html, figures, report.json, similarity pages); returns (index path, report).
+
+    ``lang``: the page's and the figures' language (default :func:`class_language` of ``autograded``)."""
     from . import report_figures, similarity
 
     t0 = time.monotonic()
@@ -289,7 +338,8 @@ def build(db_url: str, out: str, *, autograded: str | None, source: str | None, 
     rep = collect(db_url, out)
     rep.timing["collect_s"] = round(time.monotonic() - t0, 3)
     t = time.monotonic()
-    figures = report_figures.draw(rep, folder)
+    lang = lang or class_language(autograded)
+    figures = report_figures.draw(rep, folder, lang)
     rep.timing["figures_s"] = round(time.monotonic() - t, 3)
     if similarity_check and autograded:
         t = time.monotonic()
@@ -298,7 +348,7 @@ def build(db_url: str, out: str, *, autograded: str | None, source: str | None, 
         rep.timing["similarity_s"] = round(time.monotonic() - t, 3)
     rep.timing["total_s"] = round(time.monotonic() - t0, 3)
     index = os.path.join(folder, "index.html")
-    write_file(index, render(rep, figures))
+    write_file(index, render(rep, figures, lang))
     write_file(os.path.join(folder, "report.json"), json.dumps(asdict(rep), indent=1))
     return index, rep
 
@@ -313,7 +363,7 @@ def cmd_report(args) -> int:
     source = args.source or course.course_dir(cfg, "source")
     index, rep = build(db_url, args.out, autograded=course.course_dir(cfg, "autograded"),
                        source=source if os.path.isdir(source) else None, similarity_check=not args.no_similarity,
-                       threshold=args.threshold, min_tokens=args.min_tokens, max_share=args.max_share)
+                       threshold=args.threshold, min_tokens=args.min_tokens, max_share=args.max_share, lang=args.lang)
     print(f"wrote {index} ({len(rep.assignments)} assignment(s), {len(rep.pending)} answer(s) to grade, "
           f"{len(rep.similarity)} similar pair(s)) from {safe_db_url(db_url)} in {rep.timing['total_s']:.1f} s",
           file=sys.stderr)
@@ -331,6 +381,9 @@ def add_arguments(p) -> None:
                    help="the assignments' source notebooks, whose solutions are discounted in the similarity "
                         "check (default: the course's source folder)")
     p.add_argument("--no-similarity", action="store_true", help="skip the similarity check")
+    p.add_argument("--lang", choices=("en", "zh_CN"), default=None,
+                   help="the report's language (default: the one most of the class's autograded notebooks were "
+                        "submitted in)")
     p.add_argument("--threshold", type=float, default=d.threshold,
                    help=f"similarity (share of a submission's own code matched) that lists a pair (default {d.threshold:g})")
     p.add_argument("--min-tokens", type=int, default=d.min_tokens,

@@ -41,8 +41,11 @@ def _drain(stream, limit: int, box: dict, key: str) -> None:
 
 
 def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0,
-                 assignment_dir: str | None = None, cache_dir: str | None = None, unsafe: bool = False) -> RunOutput:
-    """Run ``plan`` in a sandbox (or, with ``unsafe``, in a bare subprocess) and read its results."""
+                 assignment_dir: str | None = None, cache_dir: str | None = None, unsafe: bool = False,
+                 lang: str = "en") -> RunOutput:
+    """Run ``plan`` in a sandbox (or, with ``unsafe``, in a bare subprocess) and read its results.
+
+    ``lang``: the submission's language, which the visible tests' messages are given in."""
     started = time.monotonic()
     r, w = os.pipe()
     data = plan_json(plan, seed=seed, cell_timeout_s=limits.cell_timeout_s, max_procs=limits.max_procs,
@@ -52,13 +55,14 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
         cwd = tempfile.mkdtemp(prefix="gradlab-unsafe-")
         launch = sandbox.Launch(sandbox.unsafe_command())
     else:
-        launch = sandbox.command(limits, assignment_dir, cache_dir=cache_dir, slot=slot)
+        launch = sandbox.command(limits, assignment_dir, cache_dir=cache_dir, slot=slot, lang=lang)
     scope = cgroup.Scope.create(limits)   # memory and processes of the whole sandbox, where the host allows
     preexec = sandbox.preexec(None if unsafe else sandbox.sandbox_uid(slot), limits, scope)
     try:
         proc = subprocess.Popen(list(scope.prefix) + launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, pass_fds=(w, *launch.fds), preexec_fn=preexec,
-                                close_fds=True, start_new_session=True, cwd=cwd)
+                                close_fds=True, start_new_session=True, cwd=cwd,
+                                env=sandbox.unsafe_env(lang) if unsafe else None)
     except BaseException:
         scope.close()
         raise

@@ -33,6 +33,7 @@ from .limits import MB, Limits
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRADLAB_SRC = os.path.join(REPO_ROOT, "src", "gradlab")
+LOCALE_DIR = os.path.join(REPO_ROOT, "locale")   # where gradlab.i18n looks, beside src/
 UID_BASE = 2_000_100_000  # sandbox uids when the grader runs as root: UID_BASE + slot
 
 
@@ -141,7 +142,19 @@ def _bind(launch: Launch, path: str, dest: str) -> None:
 
 def private_paths() -> list[str]:
     """What the sandbox binds that other users cannot reach (a checkout in root's 0700 home)."""
-    return [p for p in (site_packages(), GRADLAB_SRC, RUNNER) if not world_reachable(p)]
+    return [p for p in (site_packages(), GRADLAB_SRC, RUNNER, *messages_catalogs()) if not world_reachable(p)]
+
+
+def messages_catalog(lang: str) -> str | None:
+    """gradlab's own messages in ``lang`` (``locale/<lang>/LC_MESSAGES/gradlab.po``), if it has them."""
+    path = os.path.join(LOCALE_DIR, sandbox_language(lang), "LC_MESSAGES", "gradlab.po")
+    return path if sandbox_language(lang) != "en" and os.path.isfile(path) else None
+
+
+def messages_catalogs() -> list[str]:
+    from .i18n import LANGUAGES
+
+    return [p for p in map(messages_catalog, LANGUAGES) if p]
 
 
 def root_mapped() -> bool:
@@ -153,13 +166,15 @@ def root_mapped() -> bool:
 
 
 def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] | None = None,
-            cache_dir: str | None = None, slot: int = 0) -> Launch:
+            cache_dir: str | None = None, slot: int = 0, lang: str = "en") -> Launch:
     """The bwrap command line that runs ``runner.py`` (or ``python *inner``) in a fresh sandbox.
 
     ``cache_dir``: a world-readable copy of the grader's generated datasets (see ``copy_cache``).
     Every writable place is a tmpfs of ``limits.tmpfs_mb``; ``/`` and ``/dev`` are read-only (an
     unsized tmpfs there could take half of the host's RAM); the keyring system calls are denied
-    (``keyring_filter``)."""
+    (``keyring_filter``). ``lang``: the language of the submission (``GRADLAB_LANG``, so that the
+    visible tests' messages are the student's); it comes from the student's file, so anything but a
+    course language is English."""
     python, extra = interpreter()
     site = site_packages()
     size = str(limits.tmpfs_mb * MB)
@@ -179,6 +194,9 @@ def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] 
         _bind(launch, path, path)
     for path, dest in ((site, site), (GRADLAB_SRC, GRADLAB_SRC), (RUNNER, "/opt/gradlab/runner.py")):
         _bind(launch, path, dest)
+    catalog = messages_catalog(lang)
+    if catalog:   # only the catalog of the run's language: gradlab.i18n finds it beside src/ as on the host
+        _bind(launch, catalog, catalog)
     if cache_dir:
         _bind(launch, cache_dir, "/opt/gradlab-cache")
     if assignment_dir:
@@ -193,8 +211,16 @@ def command(limits: Limits, assignment_dir: str | None = None, inner: list[str] 
                     "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
                     "--setenv", "MPLBACKEND", "Agg", "--setenv", "GRADLAB_PROGRESS", "0",
                     "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "LANG", "C.UTF-8",
+                    "--setenv", "GRADLAB_LANG", sandbox_language(lang),
                     python] + (inner if inner is not None else ["-s", "-B", "/opt/gradlab/runner.py", site])
     return launch
+
+
+def sandbox_language(lang: str | None) -> str:
+    """``lang`` if the course has an edition in it, else ``"en"`` (the value reaches an environment variable)."""
+    from .i18n import LANGUAGES
+
+    return lang if lang in LANGUAGES else "en"
 
 
 # -- the keyring ---------------------------------------------------------------------------------
@@ -254,6 +280,11 @@ def _fresh_session_keyring() -> None:
             libc.syscall(nr, KEYCTL_JOIN_SESSION_KEYRING, None)
     except OSError:
         pass  # no keyring support in this kernel: nothing to share either
+
+
+def unsafe_env(lang: str = "en") -> dict:
+    """The environment of ``--unsafe-no-sandbox``'s runner: the grader's own, in the submission's language."""
+    return {**os.environ, "GRADLAB_LANG": sandbox_language(lang)}
 
 
 def unsafe_command() -> list[str]:

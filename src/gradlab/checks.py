@@ -178,9 +178,10 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
 
             if shapes:
                 m = torch.randn(3, 4, dtype=dtype, device=device)
-                assert fn(m).shape == (3, 4), f"{where}: a [3, 4] input gave shape {tuple(fn(m).shape)}"
+                assert fn(m).shape == (3, 4), _("{where}: a [3, 4] input gave shape {got}").format(
+                    where=where, got=tuple(fn(m).shape))
                 s = torch.tensor(0.5, dtype=dtype, device=device)
-                assert fn(s).shape == (), f"{where}: a 0-d input gave shape {tuple(fn(s).shape)}"
+                assert fn(s).shape == (), _("{where}: a 0-d input gave shape {got}").format(where=where, got=tuple(fn(s).shape))
 
 
 def _compare_values(out, expected, z, where, rtol, atol) -> None:
@@ -329,20 +330,23 @@ def run_init(fn: Callable, shape, *, dtype=torch.float32, device="cpu", requires
             out = fn(t, **kwargs)
     except RuntimeError as e:
         if requires_grad and ("leaf" in str(e) or "requires grad" in str(e)):
-            raise AssertionError(f"{call} raised: {e} — fill the tensor inside `with torch.no_grad():`") from None
+            raise AssertionError(_("{call} raised: {error} — fill the tensor inside `with torch.no_grad():`").format(
+                call=call, error=e)) from None
         raise
-    assert out is t, (f"{call} returned {'None' if out is None else 'a different object'}: "
-                      "fill the tensor in place and return the same tensor object")
-    assert t.data_ptr() == ptr, f"{call}: the tensor's storage changed — fill it in place, do not rebind it"
-    assert t.dtype == dtype, f"{call}: dtype became {t.dtype}, expected {dtype}"
-    assert t.device.type == torch.device(device).type, f"{call}: tensor moved to {t.device}"
-    assert t.shape == torch.Size(shape), f"{call}: shape became {tuple(t.shape)}"
+    assert out is t, (_("{call} returned None: fill the tensor in place and return the same tensor object")
+                      if out is None else _("{call} returned a different object: fill the tensor in place and "
+                                            "return the same tensor object")).format(call=call)
+    assert t.data_ptr() == ptr, _("{call}: the tensor's storage changed — fill it in place, do not rebind it").format(call=call)
+    assert t.dtype == dtype, _("{call}: dtype became {got}, expected {expected}").format(call=call, got=t.dtype, expected=dtype)
+    assert t.device.type == torch.device(device).type, _("{call}: tensor moved to {device}").format(call=call, device=t.device)
+    assert t.shape == torch.Size(shape), _("{call}: shape became {got}").format(call=call, got=tuple(t.shape))
     if requires_grad:
         assert t.grad_fn is None and t.is_leaf, \
-            f"{call}: the tensor has autograd history (grad_fn={t.grad_fn}) — use torch.no_grad()"
-        assert t.requires_grad, f"{call}: requires_grad was switched off — keep it (fill under torch.no_grad())"
-    assert bool(torch.isfinite(t).all()), f"{call}: produced NaN or inf"
-    assert not bool((t == 123.0).any()), f"{call}: some entries kept their old value — fill every entry"
+            _("{call}: the tensor has autograd history (grad_fn={grad_fn}) — use torch.no_grad()").format(
+                call=call, grad_fn=t.grad_fn)
+        assert t.requires_grad, _("{call}: requires_grad was switched off — keep it (fill under torch.no_grad())").format(call=call)
+    assert bool(torch.isfinite(t).all()), _("{call}: produced NaN or inf").format(call=call)
+    assert not bool((t == 123.0).any()), _("{call}: some entries kept their old value — fill every entry").format(call=call)
     return t, call
 
 
@@ -381,18 +385,22 @@ def check_distribution(t: torch.Tensor, call: str, *, std: float | None, kind: s
                atol=max(0.015, 5 * math.sqrt(2 * 0.0455 * 0.9545 / n)))  # 5 sigma of two samples' difference
     if not checking():  # the student's graded run: recorded, judged outside this process
         return {"mean": mean, "std": found, "max_abs": biggest}
-    assert abs(mean) < 6 * std / math.sqrt(n), f"{call}: mean {mean:.3g}, expected ≈ 0 — the weights must be centred on 0"
-    assert abs(found / std - 1) < tol, f"{call}: std {found:.4g}, expected ≈ {std:.4g}{diagnose(found, candidates or {})}"
+    assert abs(mean) < 6 * std / math.sqrt(n), _("{call}: mean {mean:.3g}, expected ≈ 0 — the weights must be centred on 0").format(
+        call=call, mean=mean)
+    assert abs(found / std - 1) < tol, _("{call}: std {found:.4g}, expected ≈ {std:.4g}{diagnosis}").format(
+        call=call, found=found, std=std, diagnosis=diagnose(found, candidates or {}))
     if kind == "uniform":
         bound = math.sqrt(3) * std
-        assert biggest <= bound * (1 + 1e-5), (f"{call}: max |w| = {biggest:.4g} exceeds the bound r = √3·std = {bound:.4g} "
-                                                "— did you draw from a normal distribution instead of U(-r, r)?")
+        assert biggest <= bound * (1 + 1e-5), _("{call}: max |w| = {biggest:.4g} exceeds the bound r = √3·std = {bound:.4g} — did you draw "
+                                                "from a normal distribution instead of U(-r, r)?").format(
+                                                    call=call, biggest=biggest, bound=bound)
         if n >= 10_000:
-            assert biggest >= 0.99 * bound, f"{call}: max |w| = {biggest:.4g}, but U(-r, r) should reach r = {bound:.4g}"
+            assert biggest >= 0.99 * bound, _("{call}: max |w| = {biggest:.4g}, but U(-r, r) should reach r = {bound:.4g}").format(
+                call=call, biggest=biggest, bound=bound)
     else:
         beyond = float((w.abs() > 2 * std).double().mean())
-        assert 0.03 < beyond < 0.062, (f"{call}: {beyond:.2%} of the weights lie beyond 2 std; a normal distribution has 4.55 % "
-                                       "(a uniform one 0 %) — draw with normal_(0, std)")
+        assert 0.03 < beyond < 0.062, _("{call}: {beyond:.2%} of the weights lie beyond 2 std; a normal distribution has 4.55 % "
+                                       "(a uniform one 0 %) — draw with normal_(0, std)").format(call=call, beyond=beyond)
     return {"mean": mean, "std": found, "max_abs": biggest}
 
 

@@ -144,9 +144,27 @@ def configure_matplotlib() -> bool:
     """
     if not is_chinese():
         return True
+    import matplotlib
+
+    rc = cjk_rc()
+    matplotlib.rcParams.update(rc)
+    return bool(rc)
+
+
+def cjk_rc() -> dict:
+    """matplotlib settings that draw Chinese: DejaVu Sans, and Noto Sans CJK SC for the glyphs it lacks.
+
+    The font is registered from its file, because matplotlib's font cache predates a font
+    installed later. Empty, with a warning, when the font is missing (labels would be boxes).
+
+    Examples::
+
+        >>> import matplotlib
+        >>> with matplotlib.rc_context(cjk_rc()):  # doctest: +SKIP
+        ...     fig.savefig("zh.png")
+    """
     import warnings
 
-    import matplotlib
     from matplotlib import font_manager
 
     if CJK_FONT not in {f.name for f in font_manager.fontManager.ttflist}:
@@ -154,8 +172,7 @@ def configure_matplotlib() -> bool:
         if path is None:
             warnings.warn("no Chinese font for the figures: install Noto Sans CJK (Debian: apt-get install "
                           "fonts-noto-cjk; .ci/run does); Chinese labels would be drawn as empty boxes", stacklevel=2)
-            return False
+            return {}
         font_manager.fontManager.addfont(path)
     # matplotlib falls back glyph by glyph along font.family (a generic family names one font only)
-    matplotlib.rcParams["font.family"] = ["DejaVu Sans", CJK_FONT]
-    return True
+    return {"font.family": ["DejaVu Sans", CJK_FONT]}

@@ -305,8 +305,9 @@ def batchnorm_explorer(data=None, *, depth: int = 10, max_depth: int = 30, width
         fig.tight_layout()
         box.losses = losses  # the last run's per-step losses, for notebooks that assert on them
         last = sum(losses[-10:]) / len(losses[-10:])
-        summary.value = (f"<b>loss:</b> {losses[0]:.3g} → {last:.3g} (mean of the last 10 steps)"
-                         + ("" if finite else " &nbsp; <b>diverged</b> (non-finite loss)"))
+        summary.value = (i18n._("<b>loss:</b> {first:.3g} → {last:.3g} (mean of the last 10 steps)").format(
+                             first=losses[0], last=last)
+                         + ("" if finite else " &nbsp; " + i18n._("<b>diverged</b> (non-finite loss)")))
         show_figure(out, fig)
 
     box = W.VBox([W.HBox([controls["depth"], controls["activation"]]),
@@ -385,10 +386,12 @@ def optimizer_explorer(optimizers: dict | None = None, *, surface: str = "rosenb
         axes[1].grid(alpha=0.3, which="both")
         fig.tight_layout()
         diverged = len(path) < steps + 1
-        summary.value = (f"<b>loss after {upto} steps:</b> {losses[upto]:.3g} &nbsp; "
-                         f"<b>distance to the minimum:</b> "
-                         f"{float(np.hypot(*(path[upto] - SURFACES[v['surface']].minimum))):.3g}"
-                         + (f" &nbsp; <b style='color:#c00'>diverged at step {len(path) - 1}</b>" if diverged else ""))
+        summary.value = (i18n._("<b>loss after {steps} steps:</b> {loss:.3g} &nbsp; <b>distance to the minimum:</b> "
+                                "{distance:.3g}").format(
+                             steps=upto, loss=losses[upto],
+                             distance=float(np.hypot(*(path[upto] - SURFACES[v['surface']].minimum))))
+                         + (" &nbsp; <b style='color:#c00'>" + i18n._("diverged at step {step}").format(step=len(path) - 1)
+                            + "</b>" if diverged else ""))
         show_figure(out, fig)
 
     def new_optimizer(change):
@@ -479,9 +482,10 @@ def regularization_explorer(data=None, *, sizes=(100, 250, 500, 1000, 2000), n_t
                      fontsize=11)
         fig.tight_layout()
         gap = history.train_acc[-1] - history.test_acc[-1]
-        summary.value = (f"<b>final accuracy:</b> training {history.train_acc[-1]:.3f}, validation "
-                         f"{history.test_acc[-1]:.3f} &nbsp; <b>gap:</b> {gap:.3f} &nbsp; "
-                         f"<b>best validation loss</b> at epoch {int(np.argmin(history.test_loss))}")
+        summary.value = i18n._("<b>final accuracy:</b> training {train:.3f}, validation {validation:.3f} &nbsp; "
+                               "<b>gap:</b> {gap:.3f} &nbsp; <b>best validation loss</b> at epoch {epoch}").format(
+                                   train=history.train_acc[-1], validation=history.test_acc[-1], gap=gap,
+                                   epoch=int(np.argmin(history.test_loss)))
         box.history = history
         show_figure(out, fig)
 
