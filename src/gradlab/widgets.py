@@ -47,6 +47,17 @@ def show_figure(out, fig, dpi: int = 80) -> None:
                     "data": {"image/png": png, "text/plain": repr(fig)}},)
 
 
+def _live(box, controls: dict, redraw):
+    """``box`` redrawn on every change of ``controls`` and drawn once; ``box.controls`` and
+    ``box.redraw`` are handy for tests and for notebooks that drive it."""
+    box.controls = controls
+    box.redraw = redraw
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    redraw()
+    return box
+
+
 def _inputs(data, n, in_features):
     if data is not None:
         x, y = data.x_train[:n], data.y_train[:n]
@@ -312,12 +323,7 @@ def batchnorm_explorer(data=None, *, depth: int = 10, max_depth: int = 30, width
 
     box = W.VBox([W.HBox([controls["depth"], controls["activation"]]),
                   W.HBox([controls["batchnorm"], controls["lr"]]), summary, out])
-    box.controls = controls
-    box.redraw = redraw
-    for c in controls.values():
-        c.observe(redraw, names="value")
-    redraw()
-    return box
+    return _live(box, controls, redraw)
 
 
 # --------------------------------------------------------------------------------------------
@@ -490,12 +496,7 @@ def regularization_explorer(data=None, *, sizes=(100, 250, 500, 1000, 2000), n_t
         show_figure(out, fig)
 
     box = W.VBox([W.HBox([controls["n_train"], controls["dropout"], controls["l2"]]), summary, out])
-    box.controls = controls  # handy for tests and for notebooks that drive it
-    box.redraw = redraw
-    for c in controls.values():
-        c.observe(redraw, names="value")
-    redraw()
-    return box
+    return _live(box, controls, redraw)
 
 
 
@@ -581,7 +582,7 @@ def diagnostics_explorer(data=None, *, depth: int = 5, width: int = 64, activati
         dead = rec["activations"].dead_fractions()[:, -1]
         finite = all(math.isfinite(p) for p in losses)
         summary.value = (f"<b>loss:</b> {losses[0]:.3g} → {losses[-1]:.3g}"
-                         + ("" if finite else " &nbsp; <b>diverged</b> (non-finite loss)")
+                         + ("" if finite else " &nbsp; " + i18n._("<b>diverged</b> (non-finite loss)"))
                          + " &nbsp; <b>log10 update/data</b> (last 20 steps): "
                          + ", ".join(f"{r:.1f}" for r in last)
                          + f" &nbsp; <b>dead units:</b> {', '.join(f'{d:.0%}' for d in dead)}")
@@ -589,9 +590,4 @@ def diagnostics_explorer(data=None, *, depth: int = 5, width: int = 64, activati
 
     box = W.VBox([W.HBox([controls["activation"], controls["init"]]),
                   W.HBox([controls["depth"], controls["lr"]]), summary, out])
-    box.controls = controls
-    box.redraw = redraw
-    for c in controls.values():
-        c.observe(redraw, names="value")
-    redraw()
-    return box
+    return _live(box, controls, redraw)
