@@ -322,11 +322,11 @@ def hidden_text(source_nb) -> list[str]:
     from .feedback import secrets_of
     tests = [c.source for c in source_nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
     found = secrets_of(tests + [c.source for c in source_nb.cells if c.cell_type == "markdown"])
-    visible = "\n".join(t for c in source_nb.cells for h, t in plan.segments(c.source) if not h)
+    parts = [(c, t) for c in source_nb.cells for h, t in plan.segments(c.source) if not h]
+    visible = "\n".join(t for _, t in parts)
     # what the release shows a student (visible test parts, locked prose and code) is no secret: an
     # exercise's own name in a hidden string literal must not redact it from every message
-    shown = "\n".join(t for c in source_nb.cells if not c.metadata.get("nbgrader", {}).get("solution")
-                      for h, t in plan.segments(c.source) if not h)
+    shown = "\n".join(t for c, t in parts if not c.metadata.get("nbgrader", {}).get("solution"))
     found = [piece for piece in found if piece not in shown]
     names = set()
     for src in tests:
