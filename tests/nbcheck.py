@@ -185,7 +185,7 @@ def convention_problems(where: str, src: str, forbid) -> list[str]:
 
     import gradlab.checks
     from autograder.judge import forbidden_uses
-    from autograder.plan import _is_checking, segments, strip_oracles
+    from autograder.plan import _bound_names, _is_checking, segments, strip_oracles
 
     helpers = set(gradlab.checks.__all__)
     problems = []
@@ -202,8 +202,7 @@ def convention_problems(where: str, src: str, forbid) -> list[str]:
             if any(isinstance(n, ast.Call) and getattr(n.func, "id", getattr(n.func, "attr", "")) == "record"
                    for b in block.body for n in ast.walk(b)):
                 problems.append(f"{where}: record(...) inside `if checking():` — the student's run would not record it")
-        only_checked = {n.id for b in checked for s in b.body for n in ast.walk(s)
-                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        only_checked = _bound_names([s for b in checked for s in b.body])
         stored = {n.id for n in ast.walk(stripped) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         stored |= {n.name for n in ast.walk(stripped) if isinstance(n, ast.FunctionDef | ast.ClassDef)}
         loaded = {n.id for n in ast.walk(stripped) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
