@@ -15,10 +15,13 @@ help: ## list the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/make \1\t\2/' | expand -t 15
 
 # One pinned environment: pyproject pins the direct dependencies, constraints.txt the rest.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt jupyter/server/gradlab-formgrader.json
 	@test -n "$(PYTHON)" || { echo "no Python 3.11 found (see tools/pick_python.py)" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
+	# every Jupyter server of the venv (make lab, the class's course service) loads formgrader without
+	# the buttons that would grade outside the sandbox (autograder/formgrader_ui.py)
+	install -D -m 0644 jupyter/server/gradlab-formgrader.json $(VENV)/etc/jupyter/jupyter_server_config.d/gradlab-formgrader.json
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv with the pinned environment

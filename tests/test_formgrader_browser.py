@@ -86,7 +86,30 @@ def test_formgrader_shows_graded_submissions(graded_course, tmp_path_factory, sh
         page.screenshot(path=str(shots / "formgrader_submission.png"), full_page=True)
         assert page.evaluate("() => !!(window.MathJax && window.MathJax.Hub)"), "MathJax 2 not loaded"
         assert not outside, f"formgrader fetched from outside the machine: {outside[:5]}"
+
+        # the buttons that would grade outside the sandbox are not offered; the page says what to run
+        page.goto(f"{lab.url}/formgrader/manage_submissions/a1")
+        page.wait_for_selector("td.student-id:has-text('partial')", timeout=60_000)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(shots / "formgrader_manage_submissions.png"), full_page=True)
+        _offers_only_sandboxed_grading(page, hidden=(".autograde", ".generate-feedback"))
+        assert page.locator(".release-feedback a").first.is_visible(), "Release Feedback must stay"
+        page.goto(f"{lab.url}/formgrader/manage_assignments")
+        page.wait_for_selector("td.name:has-text('a1')", timeout=60_000)
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(shots / "formgrader_manage_assignments.png"), full_page=True)
+        _offers_only_sandboxed_grading(page, hidden=(".generate-feedback",))
         page.close()
+
+
+def _offers_only_sandboxed_grading(page, hidden: tuple[str, ...]) -> None:
+    """None of ``hidden`` (formgrader's unsandboxed Autograde / Generate Feedback) is visible, and
+    the note naming ``python -m autograder grade`` is."""
+    for selector in hidden:
+        shown = [i for i in range(page.locator(selector).count()) if page.locator(selector).nth(i).is_visible()]
+        assert not shown, f"{selector}: {len(shown)} visible on {page.url}"
+    note = page.locator(".gradlab-grade-here")
+    assert note.is_visible() and "python -m autograder grade" in note.inner_text(), page.url
 
 
 # --------------------------------------------------------------------------------------------
