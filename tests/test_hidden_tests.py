@@ -46,6 +46,8 @@ BUILDING_BLOCKS = frozenset({
 })
 #: (notebook, test cell, call): an implemented name the test must still hand the student as input.
 INPUTS = {
+    # fuse_linear_bn fuses torch's BatchNorm1d (its argument), whatever the notebook's own is
+    ("04_normalization_and_clipping/01_batch_norm", "test_fuse_linear_bn", "nn.BatchNorm1d"),
     # mc_dropout_predict must recognise torch's own dropout modules, not only the course's Dropout
     ("06_regularization/02_dropout_and_friends", "test_mc_dropout_predict", "nn.Dropout"),
     ("06_regularization/02_dropout_and_friends", "test_mc_dropout_predict", "nn.AlphaDropout"),
