@@ -171,7 +171,17 @@ def _dead_names(tree) -> set[str]:
                         live |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
                 if isinstance(outer, ast.For):
                     live |= _targets(outer)
-    return bound - live
+    # a name is flagged when no live statement binds it (a by-product of a live call, such as the
+    # label run_init returns beside the tensor, is not), unless it is a label for messages
+    bound_live = set()
+    for st, _ in stmts:
+        if isinstance(st, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.For):
+            if id(st) in alive:
+                bound_live |= _targets(st)
+            elif isinstance(st, ast.Assign) and (isinstance(st.value, ast.JoinedStr) or
+                                                 isinstance(st.value, ast.Constant) and isinstance(st.value.value, str)):
+                bound_live |= _targets(st)
+    return bound - live - bound_live
 
 
 def region_problems(text: str, *, forbid=(), defined=frozenset(), tables=frozenset(), inputs=frozenset()) -> list[str]:
