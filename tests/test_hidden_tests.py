@@ -305,3 +305,46 @@ def test_the_rule_accepts_the_new_forms():
         "assert abs(record('wd', float(_wd)) - 2 * _l2) < 1e-15\n"
     )
     assert region_problems(text, defined={"rrelu"}, tables={"TORCH"}) == []
+
+
+def helper_problems(path: Path) -> list[str]:
+    """Locked helper cells run in the student's process too: a helper that runs torch's reference
+    implementation (``TORCH[name](...)`` in a trajectory comparison) does so only under ``checking()``."""
+    nb = nbcheck.read(path)
+    tables, problems = _oracle_tables(nb), []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or nbcheck.is_grade(cell) or nbcheck.is_solution(cell):
+            continue
+        try:
+            tree = ast.parse(nbcheck._src(cell))
+        except SyntaxError:
+            continue
+        for fn in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
+            guarded = {id(sub) for n in ast.walk(fn) if isinstance(n, ast.If | ast.IfExp) and _is_checking(n.test)
+                       for part in (n.body if isinstance(n.body, list) else [n.body]) for sub in ast.walk(part)}
+            for n in ast.walk(fn):
+                if isinstance(n, ast.Name) and n.id in tables and isinstance(n.ctx, ast.Load) and id(n) not in guarded:
+                    problems.append(f"{path.parent.name}/{path.stem}: {fn.name}() reads {n.id} outside `checking()`")
+    return problems
+
+
+@pytest.mark.parametrize("path", nbcheck.notebooks("solutions"), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_helpers_run_torchs_reference_only_when_checking(path):
+    problems = helper_problems(path)
+    assert not problems, "\n".join(problems)
+
+
+def test_helper_rule_rejects_the_old_compare(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+    old = ("TORCH = {'SGD': torch.optim.SGD}\n"
+           "def compare(name, cls, kw):\n    expected = trajectory(lambda p: TORCH[name](p, **kw))\n"
+           "    got = trajectory(lambda p: cls(p, **kw))\n    return got\n")
+    new = old.replace("**kw))\n    got", "**kw)) if checking() else {}\n    got")
+    for source, bad in ((old, True), (new, False)):
+        cell = new_code_cell(source)
+        cell.metadata["nbgrader"] = {"grade": False, "solution": False, "locked": True, "grade_id": "helpers",
+                                     "schema_version": 3}
+        (tmp_path / "a").mkdir(exist_ok=True)
+        nbformat.write(new_notebook(cells=[cell]), tmp_path / "a" / "nb.ipynb")
+        assert bool(helper_problems(tmp_path / "a" / "nb.ipynb")) is bad, source
