@@ -348,3 +348,56 @@ def test_helper_rule_rejects_the_old_compare(tmp_path):
         (tmp_path / "a").mkdir(exist_ok=True)
         nbformat.write(new_notebook(cells=[cell]), tmp_path / "a" / "nb.ipynb")
         assert bool(helper_problems(tmp_path / "a" / "nb.ipynb")) is bad, source
+
+
+# --------------------------------------------------------------------------------------------
+# The results channel is written by the student's process: every line that is not a well-formed
+# result is tampering (autograder/run.py `_read`), which the judge grades as the blank notebook.
+def _plan(n):
+    from autograder.records import CellPlan, NotebookPlan
+    return NotebookPlan("s", "a1", "ps1", tuple(CellPlan(i, "setup", None, "pass") for i in range(n)), {})
+
+
+def _channel(*lines: bytes, cut: bytes = b""):
+    from autograder import run
+    from autograder.limits import Limits
+    data = b"".join(line + b"\n" for line in lines) + cut
+    box = {"results": data, "results_size": len(data), "log": b""}
+    return run._read(box, 0, False, 1.0, Limits())
+
+
+def _ok(i):
+    import json
+    return json.dumps({"index": i, "grade_id": None, "outcome": "ok", "outputs": []}).encode()
+
+
+DONE = b'{"done": true, "dropped_output": 0, "timing": {"imports_s": 1.0}}'
+
+
+@pytest.mark.parametrize("bad", [b"not json", b"[1, 2]", b"", b'{"index": 1}', b'{"index": true, "outcome": "ok"}',
+                                 b'{"index": 1, "grade_id": null, "outcome": "passed", "outputs": []}',
+                                 b'{"index": 1, "grade_id": null, "outcome": "ok", "outputs": [], "score": 1}',
+                                 b'{"index": -1, "grade_id": null, "outcome": "ok", "outputs": []}',
+                                 b'{"index": 1, "grade_id": 3, "outcome": "ok", "outputs": []}',
+                                 b'{"done": true, "secret": 1}'],
+                         ids=["text", "list", "empty", "no-outcome", "bool-index", "unknown-outcome", "extra-key",
+                              "negative-index", "int-grade-id", "done-extra-key"])
+def test_a_malformed_line_is_tampering(bad):
+    from autograder.judge import tampering
+    out = _channel(_ok(0), bad, _ok(1), _ok(2), DONE)
+    assert tampering(_plan(3), out), f"{bad!r} was accepted: {out.cells}"
+    assert any("not well-formed" in n for n in out.notes)
+
+
+def test_lines_after_done_or_a_second_done_are_tampering():
+    from autograder.judge import tampering
+    assert tampering(_plan(3), _channel(_ok(0), _ok(1), DONE, _ok(2)))
+    assert tampering(_plan(3), _channel(_ok(0), DONE, _ok(1), _ok(2), DONE))
+
+
+def test_well_formed_results_and_a_cut_last_line_are_not_tampering():
+    from autograder.judge import tampering
+    assert not tampering(_plan(3), _channel(_ok(0), _ok(1), _ok(2), DONE))
+    out = _channel(_ok(0), _ok(1), cut=_ok(2)[:10])       # the process died while writing the last one
+    assert not tampering(_plan(3), out) and [c.index for c in out.cells] == [0, 1]
+    assert any("cut off" in n for n in out.notes)
