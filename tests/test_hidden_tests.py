@@ -401,3 +401,62 @@ def test_well_formed_results_and_a_cut_last_line_are_not_tampering():
     out = _channel(_ok(0), _ok(1), cut=_ok(2)[:10])       # the process died while writing the last one
     assert not tampering(_plan(3), out) and [c.index for c in out.cells] == [0, 1]
     assert any("cut off" in n for n in out.notes)
+
+
+# --------------------------------------------------------------------------------------------
+# Records in a student's graded run come only from hidden-test code (gradlab.observe.record): a
+# wrapper of record in the student's namespace, or a write to Recording.values, changes nothing the
+# grader reads. The latch is one-way for the process: each scenario runs in a fresh interpreter.
+_SCENARIO = r'''
+import json, sys, torch
+from gradlab import observe
+from gradlab.checks import check_elementwise
+if sys.argv[1] == "student":
+    observe.set_checking(False)            # what the runner does before the first cell
+ns = {"record": observe.record, "observe": observe, "torch": torch, "check_elementwise": check_elementwise}
+student = compile("""
+_real = record
+def wrapped(key, value, **kw):            # a student's record: forge what the test would record
+    return _real(key, "Tensor" if key == "kind" else value, **kw)
+import gradlab.observe as _obs
+def make_zeros(n):
+    _obs._current.values["later"] = "forged"
+    return [0.0] * n
+""", "<student cell>", "exec")
+hidden = compile("""
+_ = observe.record("direct", 2.5)
+_ = record("honest", 1.5)
+_ = record("kind", type(make_zeros(0)).__name__)
+check_elementwise(lambda z: z * 2, lambda z: z * 2, name="double", record_as="helper", devices=["cpu"], dtypes=(torch.float64,), shapes=False)
+""", "<hidden test>", "exec")
+observe.begin("t", grading_seed=0)
+exec(student, ns)
+ns["record"] = ns["wrapped"]                # the student rebinds the name the hidden test calls
+exec(hidden, ns)
+rec = observe.end()
+print(json.dumps({k: v if isinstance(v, (str, float)) else "tensor" for k, v in rec.values.items()}))
+'''
+
+
+def _scenario(mode: str) -> dict:
+    import json
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", _SCENARIO, mode], capture_output=True, text=True, timeout=120,
+                       cwd=ROOT, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src")})
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_a_relayed_or_written_record_never_reaches_the_grader_in_a_students_run():
+    from gradlab.observe import RELAYED
+    got = _scenario("student")
+    assert got["kind"] == RELAYED and got["honest"] == RELAYED     # these went through the wrapper
+    assert got["direct"] == 2.5                                     # the hidden test's own call
+    assert "later" not in got                                       # writes to Recording.values are not read
+    assert got["helper/float64/cpu/values"] == "tensor"             # a helper called by the hidden test records
+
+
+def test_records_are_kept_outside_a_students_run():
+    got = _scenario("reference")
+    assert got["kind"] == "Tensor" and got["honest"] == 1.5 and got["helper/float64/cpu/grad"] == "tensor"
