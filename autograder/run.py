@@ -116,28 +116,59 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
     return out
 
 
+#: What the runner writes, and nothing else: a result per executed cell, then one ``done`` line.
+RESULT_KEYS = frozenset({"index", "grade_id", "outcome", "outputs", "observations", "tolerances"})
+DONE_KEYS = frozenset({"done", "dropped_output", "timing"})
+OUTCOMES = frozenset({"ok", "error"} | set(OUTCOME_STATUS))
+#: Stands in the results for a line that is not one: an index no plan has, so the judge's
+#: one-result-per-cell check (``judge.tampering``) flags the notebook and grades it as its blank.
+MALFORMED = -1
+
+
+def _result(line: bytes) -> CellRun | dict | None:
+    """A well-formed line of the results channel: a ``CellRun``, or the ``done`` dict; else None."""
+    try:
+        d = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(d, dict):
+        return None
+    if d.get("done") is True:
+        return d if set(d) <= DONE_KEYS else None
+    index, gid = d.get("index"), d.get("grade_id")
+    if not (set(d) <= RESULT_KEYS and type(index) is int and index >= 0 and (gid is None or isinstance(gid, str))
+            and d.get("outcome") in OUTCOMES and isinstance(d.get("outputs", []), list)
+            and isinstance(d.get("observations") or {}, dict) and isinstance(d.get("tolerances") or {}, dict)):
+        return None
+    return CellRun(index=index, grade_id=gid, outcome=d["outcome"], outputs=d.get("outputs", []),
+                   observations=d.get("observations"), tolerances=d.get("tolerances"))
+
+
 def _read(box: dict, returncode: int, timed_out: bool, seconds: float, limits: Limits) -> RunOutput:
+    """The run's results. Every line of the channel is an adversary's: one that is not a
+    well-formed result (not JSON, unknown keys or outcome, a second ``done``, a result after
+    ``done``, an empty line) becomes a ``MALFORMED`` result, which the judge treats as tampering.
+    Only an unterminated last line (the size cap, or a process stopped mid-write) is dropped, with
+    a note."""
     cells, notes, done = [], [], None
+    data = box.get("results", b"")
     if box.get("results_size", 0) > limits.result_mb * MB:
         notes.append(f"the notebook's results exceeded {limits.result_mb} MB; the rest was dropped")
-    for line in box.get("results", b"").splitlines():
-        try:
-            d = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(d, dict):
-            continue
-        if d.get("done") is True:
-            done = d
-            continue
-        try:
-            cells.append(CellRun(index=int(d["index"]), grade_id=d.get("grade_id") if isinstance(d.get("grade_id"), str) else None,
-                                 outcome=str(d.get("outcome", "error")),
-                                 outputs=d.get("outputs") if isinstance(d.get("outputs"), list) else [],
-                                 observations=d.get("observations") if isinstance(d.get("observations"), dict) else None,
-                                 tolerances=d.get("tolerances") if isinstance(d.get("tolerances"), dict) else None))
-        except (KeyError, TypeError, ValueError):
-            continue
+    lines = data.split(b"\n")
+    if lines.pop():   # a last line without its newline: the process stopped while writing it
+        notes.append("the notebook's last result was cut off; it was dropped")
+    malformed = 0
+    for line in lines:
+        r = _result(line) if done is None else None   # nothing may follow ``done``
+        if isinstance(r, dict):
+            done = r
+        elif isinstance(r, CellRun):
+            cells.append(r)
+        else:
+            malformed += 1
+            cells.append(CellRun(index=MALFORMED, grade_id=None, outcome="error"))
+    if malformed:
+        notes.append(f"{malformed} line(s) on the results channel were not well-formed results (tampering)")
     outcomes = [OUTCOME_STATUS[c.outcome] for c in cells if c.outcome in OUTCOME_STATUS]
     if timed_out:
         status = Status.TIMEOUT

@@ -158,7 +158,9 @@ CASES = ["full", "full_control", "blank", "partial", "infinite_loop", "unkillabl
          # issue 23: forged observations, unflagged built-ins, leaks to the page, messages students need
          "trace_hook_forgery", "record_forgery_from_frames", "string_built_builtin", "builtin_in_added_cell",
          "leak_hidden_in_class_name", "extra_result_lines", "print_running_cell", "stash_and_print_later",
-         "hidden_marker_in_solution", "visible_message_smuggle"]
+         "hidden_marker_in_solution", "visible_message_smuggle",
+         # the strengthened strip rule: checking() switched back on, a relayed (forged) record
+         "fake_checking", "relay_predictable_record"]
 
 
 @pytest.mark.slow

@@ -70,9 +70,14 @@ def checking() -> bool:
 
 
 def set_checking(flag: bool) -> None:
-    """Called once by the grader's runner: False for a student's notebook, True for the reference."""
+    """Called once by the grader's runner, before the first cell: False for a student's notebook,
+    True for the reference. From a ``False`` given while no cell is recorded on, the process is a
+    student's graded run for good: :func:`record` then accepts values only from hidden-test code
+    (see :func:`record`), whatever the student's code calls afterwards."""
     global _checking
     _checking = bool(flag)
+    if not flag and _current is None:
+        _latch_student_run()
 
 
 def cell_key(secret: bytes, assignment: str, notebook: str, grade_id: str) -> str:
@@ -90,20 +95,6 @@ def cell_key(secret: bytes, assignment: str, notebook: str, grade_id: str) -> st
 def active() -> bool:
     """True while the grader records a graded cell."""
     return _current is not None
-
-
-def begin(grade_id: str, grading_seed: int | str | None = None) -> Recording:
-    """Start recording the cell ``grade_id`` (called by the grader's runner, not by notebooks)."""
-    global _current
-    _current = Recording(grade_id, grading_seed)
-    return _current
-
-
-def end() -> Recording | None:
-    """Stop recording and return what the cell recorded (called by the grader's runner)."""
-    global _current
-    rec, _current = _current, None
-    return rec
 
 
 def seed(default: int = 0) -> int:
@@ -141,18 +132,75 @@ def plain(value):
     return f"<type-error: {type(value).__module__}.{type(value).__qualname__}>"
 
 
-def record(key: str, value, *, rtol: float | None = None, atol: float | None = None):
-    """Record ``value`` under ``key`` for the grader and return ``value`` unchanged.
+#: What a record made outside hidden-test code holds in a student's graded run: it never equals
+#: a reference value, so the cell fails (a relayed or forged record, see :func:`record`).
+RELAYED = "<relayed: recorded outside the hidden tests>"
+HIDDEN_TEST_FILE = "<hidden test>"   # the name the grader's runner compiles hidden regions under
 
-    Args:
-        key: unique within the cell, e.g. ``"elu/float64/grad"``.
-        value: what the verdict rests on (see the module docstring for the kinds).
-        rtol, atol: the tolerance for comparing float values with the reference (only the
-            reference's tolerances are used).
-    """
-    if _current is not None:
-        if key in _current.values:
-            raise KeyError(f"observation {key!r} recorded twice in {_current.grade_id}")
-        _current.values[key] = plain(value)
-        _current.tolerances[key] = (rtol, atol)
-    return value
+
+def _recorder():
+    """``begin``, ``end``, ``record`` and the student-run latch over a ledger that only they reach
+    (a closure). What the grader reads is the ledger, never ``Recording.values``: a student's code
+    that rewrites ``_current``, its ``values`` or the ``record`` name in its namespace changes
+    nothing the grader sees, and a record relayed through the student's code (a wrapper of
+    ``record``) is stored as :data:`RELAYED`. Reaching the closure takes frames, ``gc`` or
+    ``__closure__``, which the grader's integrity scan flags."""
+    import os
+    import sys
+
+    ledger: dict[str, tuple[object, float | None, float | None]] = {}
+    student = [False]
+    checks_file = os.path.join(os.path.dirname(os.path.abspath(__file__)), "checks.py")
+
+    def from_hidden_test(frame) -> bool:
+        while frame is not None and os.path.abspath(frame.f_code.co_filename) == checks_file:
+            frame = frame.f_back       # a gradlab.checks helper records for the hidden test that called it
+        return frame is not None and frame.f_code.co_filename == HIDDEN_TEST_FILE
+
+    def latch() -> None:
+        student[0] = True
+
+    def begin(grade_id: str, grading_seed: int | str | None = None) -> Recording:
+        """Start recording the cell ``grade_id`` (called by the grader's runner, not by notebooks)."""
+        global _current
+        ledger.clear()
+        _current = Recording(grade_id, grading_seed)
+        return _current
+
+    def end() -> Recording | None:
+        """Stop recording and return what the cell recorded (called by the grader's runner)."""
+        global _current
+        rec, _current = _current, None
+        if rec is None:
+            return None
+        out = Recording(rec.grade_id, rec.seed)
+        out.values = {k: v for k, (v, _, _) in ledger.items()}
+        out.tolerances = {k: (rtol, atol) for k, (_, rtol, atol) in ledger.items()}
+        ledger.clear()
+        return out
+
+    def record(key: str, value, *, rtol: float | None = None, atol: float | None = None):
+        """Record ``value`` under ``key`` for the grader and return ``value`` unchanged.
+
+        Args:
+            key: unique within the cell, e.g. ``"elu/float64/grad"``.
+            value: what the verdict rests on (see the module docstring for the kinds).
+            rtol, atol: the tolerance for comparing float values with the reference (only the
+                reference's tolerances are used).
+        """
+        if _current is not None:
+            key = str(key)
+            if key in ledger:
+                raise KeyError(f"observation {key!r} recorded twice in {_current.grade_id}")
+            kept = plain(value)
+            if student[0] and not from_hidden_test(sys._getframe(1)):
+                kept = RELAYED
+            ledger[key] = (kept, rtol, atol)
+            _current.values[key] = kept        # a view for authors; the grader reads the ledger
+            _current.tolerances[key] = (rtol, atol)
+        return value
+
+    return begin, end, record, latch
+
+
+begin, end, record, _latch_student_run = _recorder()

@@ -391,6 +391,31 @@ def sigmoid(z):
     raise AssertionError('found: ' + repr(names)[:1000])""")
     case("visible_message_smuggle", smuggle, "graded", 3)
     FLAGS["visible_message_smuggle"] = ["review:ps1:sigmoid_impl:gc"]
+    # the strengthened rule (every assert of a hidden region gone, ``checking()`` False): (ours) a
+    # solution that turns checking back on, in the module and in the namespace, hoping the hidden
+    # tests compare (and reveal) their expected values; stripped code has nothing left to switch on
+    fake = T.set_solution(c.full(), "sigmoid_impl", """import gradlab.observe as _obs
+_obs.set_checking(True)
+_obs.checking = lambda: True
+checking = lambda: True
+def sigmoid(z):  # right on the visible test's range only
+    return torch.where(z.abs() <= 5, 1 / (1 + torch.exp(-z)), torch.full_like(z, 0.5))""")
+    case("fake_checking", fake, "graded", 3)
+    # ... (ours) the hidden test's property records are predictable (a type name, True): a solution
+    # that puts its own ``record`` in the namespace (and writes into the recording) to hand the
+    # judge the value it expects, for an answer only the hidden test catches. Relayed records are
+    # stored as such: the forged cell earns what the wrong answer earns
+    relay = T.set_solution(c.full(), "zeros_impl", """import gradlab.observe as _obs
+_real_record = record
+def record(key, value, **kw):
+    if key == "zeros/type":
+        value = "Tensor"
+    return _real_record(key, value, **kw)
+def make_zeros(n):  # wrong for n = 0, which only the hidden test tries
+    if _obs._current is not None:
+        _obs._current.values["zeros/type"] = "Tensor"
+    return torch.zeros(n) if n else []""")
+    case("relay_predictable_record", relay, "graded", 4)
     return cases
 
 
@@ -400,4 +425,4 @@ FLAGS: dict[str, list[str]] = {}
 LEAK_CASES = ["trace_hook_forgery", "record_forgery_from_frames", "string_built_builtin", "builtin_in_added_cell",
               "leak_hidden_in_class_name", "extra_result_lines", "print_running_cell", "stash_and_print_later",
               "hidden_marker_in_solution", "visible_message_smuggle", "leak_hidden_tests", "leak_in_exception_name",
-              "blank", "full", "partial"]
+              "fake_checking", "relay_predictable_record", "blank", "full", "partial"]
