@@ -172,7 +172,10 @@ class Worker:
     def __init__(self, db_url: str, *, jobs: int = 1, unsafe: bool = False):
         self.db_url, self.jobs, self.unsafe = db_url, max(1, jobs), unsafe
         self.name = f"{socket.gethostname()}:{os.getpid()}"
-        self._slots = iter(range(1 << 30))
+        # slots (and so sandbox uids as root, whose RLIMIT_NPROC is per uid) of their own, apart from
+        # another worker's on the same machine
+        base = (os.getpid() % 65536) * 64
+        self._slots = iter(range(base, base + 64 * 1024))
         self._local = threading.local()
         self.cache: str | None = None
 
@@ -194,7 +197,7 @@ class Worker:
             store_result(self.db_url, key, error_output(
                 f"the run failed on the grading workers {attempt} times (last: {type(e).__name__}: {str(e)[:200]})"),
                 self.name)
-            return
+            raise   # the job stays 'failed' in procrastinate's table, for the instructor to see
         store_result(self.db_url, key, out.to_json(), self.name)
 
     def _has_result(self, key: str) -> bool:
