@@ -336,3 +336,46 @@ def test_on_submit_burst_with_a_killed_worker_and_a_postgres_restart(course, clu
                "jobs_put_back": log.count("goes to another worker"), "pg_restart_at_s": restarted - start, "kill_at_s": killed - start}
     (ARTIFACTS / "figures.json").write_text(json.dumps(figures, indent=1))
     print(json.dumps(figures, indent=1))
+
+
+# -- Kubernetes: checked, not deployed (as the rest of deploy/) ----------------------------------------
+def test_worker_deployment_and_on_submit_watcher_manifests():
+    import ast
+
+    import yaml
+    z2jh = ROOT / "deploy" / "z2jh"
+    docs = list(yaml.safe_load_all((z2jh / "workers.yaml").read_text()))
+    worker = next(d for d in docs if d["kind"] == "Deployment")
+    pod = worker["spec"]["template"]["spec"]
+    (box,) = pod["containers"]
+    assert box["command"][:4] == ["python", "-m", "autograder", "worker"]
+    assert "--unsafe-no-sandbox" not in box["command"]   # a worker grades only in its sandbox
+    # what bubblewrap needs inside a pod, and nothing more
+    assert pod["hostUsers"] is False and box["securityContext"]["procMount"] == "Unmasked"
+    assert box["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert box["securityContext"]["allowPrivilegeEscalation"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True and not pod["automountServiceAccountToken"]
+    # the gradebook URL from the secret, never on a command line; no course volume in a worker pod
+    env = {e["name"]: e for e in box["env"]}
+    assert env["GRADLAB_GRADEBOOK_URL"]["valueFrom"]["secretKeyRef"]["name"] == "gradlab-gradebook"
+    assert not any("postgresql" in str(a) for a in box["command"])
+    claims = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    assert claims == [], claims
+    assert box["resources"]["limits"]["cpu"] == "1" and box["command"][-2:] == ["--jobs", "1"]
+    policy = next(d for d in docs if d["kind"] == "NetworkPolicy")
+    assert policy["spec"]["podSelector"]["matchLabels"] == worker["spec"]["selector"]["matchLabels"]
+    assert [p["port"] for p in policy["spec"]["egress"][0]["ports"]] == [5432]
+
+    service = list(yaml.safe_load_all((z2jh / "course-service.yaml").read_text()))
+    course = next(d for d in service if d["kind"] == "Deployment")["spec"]["template"]["spec"]
+    watcher = next(c for c in course["containers"] if "serve" in c.get("command", []))
+    assert watcher["image"] == box["image"]   # one image: the worker runs what the course side planned
+    assert {m["mountPath"] for m in watcher["volumeMounts"]} >= {"/srv/course", "/srv/nbgrader/exchange"}
+    config = next(d for d in service if d["kind"] == "ConfigMap")["data"]["nbgrader_config.py"]
+    from autograder import service as on_submit
+    cfg = {}
+    for line in config.splitlines():
+        if line.strip().startswith("c.OnSubmit."):
+            key, value = line.strip()[len("c.OnSubmit."):].split("=", 1)
+            cfg[key.strip()] = ast.literal_eval(value.strip())
+    assert on_submit.Policy(cfg["feedback_policy"], cfg["feedbacks_per_hour"]).feedback in on_submit.POLICIES
