@@ -162,6 +162,8 @@ class Service:
             for s in subs:
                 self._retry(s, None)
             return []
+        self.echo("on-submit: where the batch's time went (s): " + ", ".join(
+            f"{k} {v:.1f}" for k, v in batch.timing.items() if k.endswith("_s")))
         released = []
         for s in subs:
             r = results.get((s.student_id, s.assignment))

@@ -379,3 +379,67 @@ def test_worker_deployment_and_on_submit_watcher_manifests():
             key, value = line.strip()[len("c.OnSubmit."):].split("=", 1)
             cfg[key.strip()] = ast.literal_eval(value.strip())
     assert on_submit.Policy(cfg["feedback_policy"], cfg["feedbacks_per_hour"]).feedback in on_submit.POLICIES
+
+
+# -- figures: throughput against grade --jobs ----------------------------------------------------------
+def _workers_alive(db_url: str) -> int:
+    import psycopg
+
+    from autograder import queue
+    with psycopg.connect(queue.conninfo(db_url)) as conn:
+        return conn.execute("SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - "
+                            "interval '5 seconds'").fetchone()[0]
+
+
+@pytest.mark.hub
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_throughput_of_1_and_2_workers_against_grade_jobs_1_and_2(course, tmp_path):
+    """The same class graded four ways, in one run: ``grade --jobs 1/2`` and ``grade --queue`` with 1
+    and 2 worker processes; the same scores each time, and the queue's overhead per notebook."""
+    _sandbox()
+    from autograder import pipeline, queue
+    staged = tmp_path / "submitted"
+    for i in range(8):
+        d = staged / f"t{i}" / ASSIGNMENT
+        d.mkdir(parents=True)
+        (d / "check.ipynb").write_text(student_notebook(f"t{i}", full=i % 2 == 0))
+    target = pipeline.CourseTarget.resolve(str(course.root), None)
+
+    def grade(name: str, jobs: int, runner=None) -> tuple[float, dict]:
+        kw = {"runner": runner} if runner else {}
+        batch = pipeline.Batch(str(staged), str(tmp_path / name), source=str(course.root / "solutions"), jobs=jobs,
+                               target=target, force=True, echo=lambda m: None, **kw)
+        t = time.monotonic()
+        results = batch.grade()
+        return time.monotonic() - t, {r["student_id"]: r["score"] for r in results}
+
+    runs = {}
+    for jobs in (1, 2):
+        runs[f"grade --jobs {jobs}"] = grade(f"local{jobs}", jobs)
+    runner = queue.QueueRunner(course.db_url)
+    try:
+        for n in (1, 2):
+            course.start("worker", "--jobs", "1", log=f"bench-worker{n}.log")
+            deadline = time.monotonic() + 120
+            while _workers_alive(course.db_url) < n:
+                assert time.monotonic() < deadline, "the workers did not start"
+                time.sleep(0.2)
+            runs[f"grade --queue, {n} worker(s)"] = grade(f"queue{n}", 64, runner)
+    finally:
+        runner.close()
+    scores = [s for _, s in runs.values()]
+    assert all(s == scores[0] for s in scores), runs
+    assert sorted(set(scores[0].values())) == [0.0, 1.0]
+    notebooks = len(scores[0]) + 1   # and the reference run
+    seconds = {k: round(t, 1) for k, (t, _) in runs.items()}
+    figures = {"notebooks": notebooks, "wall_s": seconds,
+               "queue_over_local_1": round(seconds["grade --queue, 1 worker(s)"] / seconds["grade --jobs 1"], 2),
+               "queue_over_local_2": round(seconds["grade --queue, 2 worker(s)"] / seconds["grade --jobs 2"], 2),
+               "overhead_s_per_notebook_1": round((seconds["grade --queue, 1 worker(s)"] - seconds["grade --jobs 1"])
+                                                  / notebooks, 2),
+               "overhead_s_per_notebook_2": round((seconds["grade --queue, 2 worker(s)"] - seconds["grade --jobs 2"])
+                                                  / notebooks, 2)}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "throughput.json").write_text(json.dumps(figures, indent=1))
+    print(json.dumps(figures, indent=1))
