@@ -50,7 +50,11 @@ def cmd_grade(args) -> int:
     target = pipeline.CourseTarget.resolve(course_dir, args.db_url)
     if args.course and not source and os.path.isdir(os.path.join(target.root, "solutions")):
         source = os.path.join(target.root, "solutions")   # that course's source notebooks
-    runner = _queue_runner(args, target) if args.queue else None
+    try:
+        runner = _queue_runner(args, target) if args.queue else None
+    except Exception as e:  # noqa: BLE001 — no PostgreSQL gradebook, no procrastinate, the database away
+        print(f"grade --queue: {type(e).__name__}: {safe_db_url(str(e))[:500]}", file=sys.stderr)
+        return 2
     batch = pipeline.Batch(submissions, out, source=source, jobs=args.jobs or (64 if runner else None),
                            limits=_limits(args), target=target, force=args.force or args.demo,
                            unsafe=args.unsafe_no_sandbox, **({"runner": runner} if runner else {}))

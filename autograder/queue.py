@@ -275,6 +275,7 @@ class QueueRunner:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._stop = False
+        self._said = 0.0   # when the "no worker" line was last said
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),),
                                         name="gradlab-queue", daemon=True)
         self._thread.start()
@@ -382,6 +383,15 @@ class QueueRunner:
                 self.echo(f"queue: worker {job.worker_id} stopped; task {key[:12]} goes to another worker")
                 await self.app.job_manager.retry_job(job)
         await self.app.job_manager.prune_stalled_workers(STALLED_S)
+        with self._lock:
+            waiting = len(self._waiting)
+        if waiting and time.monotonic() - self._said > 60:
+            row = await self.app.connector.execute_query_one_async(
+                "SELECT count(*) AS n FROM procrastinate_workers WHERE last_heartbeat > now() - interval '10 seconds'")
+            if not row["n"]:
+                self._said = time.monotonic()
+                self.echo(f"queue: {waiting} notebook(s) waiting and no worker is running: start "
+                          "`python -m autograder worker` on a machine that reaches this database")
 
 
 def _failed():

@@ -26,7 +26,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from conftest import require  # noqa: E402
-
 from test_hub import tiny_notebook  # noqa: E402
 
 ASSIGNMENT = "00_class_check"
