@@ -425,6 +425,17 @@ def test_throughput_of_1_and_2_workers_against_grade_jobs_1_and_2(course, tmp_pa
                 assert time.monotonic() < deadline, "the workers did not start"
                 time.sleep(0.2)
             runs[f"grade --queue, {n} worker(s)"] = grade(f"queue{n}", 64, runner)
+        # the queue's own cost per notebook, with idle workers: submit -> result, less the sandbox's time
+        from autograder import run
+        from autograder.limits import Limits
+        dispatch = []
+        for _ in range(4):
+            task = queue.Task.make(run.build_payload(_reference_plan(), seed=secrets.randbits(255), limits=Limits()),
+                                   Limits(), "en", None)
+            t = time.monotonic()
+            out = runner.submit(task, Limits()).result(timeout=300)
+            assert out.status.code == "graded"
+            dispatch.append(time.monotonic() - t - out.seconds)
     finally:
         runner.close()
     scores = [s for _, s in runs.values()]
@@ -439,6 +450,8 @@ def test_throughput_of_1_and_2_workers_against_grade_jobs_1_and_2(course, tmp_pa
                                                   / notebooks, 2),
                "overhead_s_per_notebook_2": round((seconds["grade --queue, 2 worker(s)"] - seconds["grade --jobs 2"])
                                                   / notebooks, 2)}
+    figures["queue_cost_s_per_notebook_idle_median"] = round(statistics.median(dispatch), 2)
+    figures["queue_cost_s_per_notebook_idle_max"] = round(max(dispatch), 2)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "throughput.json").write_text(json.dumps(figures, indent=1))
     print(json.dumps(figures, indent=1))
