@@ -271,6 +271,7 @@ class QueueRunner:
         self.db_url, self.queue, self.echo = db_url, UNSAFE_QUEUE if unsafe else QUEUE, echo
         ensure_schema(db_url)
         self._waiting: dict[str, tuple[cf.Future, Limits]] = {}
+        self._answered: set[str] = set()
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -297,13 +298,30 @@ class QueueRunner:
         return future
 
     def close(self) -> None:
+        """Stop the loop and delete the rows this runner read (students' raw outputs are kept no
+        longer than the batch that judged them; the results of a lost runner can be deleted by age)."""
+        import psycopg
+
         self._stop = True
         self._thread.join(10)
+        with self._lock:
+            keys = sorted(self._answered)
+        try:
+            with psycopg.connect(conninfo(self.db_url), autocommit=True, connect_timeout=5) as conn:
+                conn.execute("DELETE FROM gradlab_results WHERE key = ANY(%s)", (keys,))
+        except psycopg.Error as e:
+            self.echo(f"queue: the batch's {len(keys)} result rows were not deleted ({type(e).__name__})")
 
     # -- the loop thread ----------------------------------------------------------------------
     async def _main(self) -> None:
         self.app = _app(self.db_url)
-        await self.app.open_async()
+        while True:   # the database may be restarting just now
+            try:
+                await self.app.open_async()
+                break
+            except Exception as e:  # noqa: BLE001
+                self.echo(f"queue: cannot reach the database yet ({type(e).__name__}); retrying")
+                await asyncio.sleep(1.0)
         self._ready.set()
         last_janitor = 0.0
         try:
@@ -350,7 +368,8 @@ class QueueRunner:
             "SELECT key, output::text AS output FROM gradlab_results WHERE key = ANY(%(keys)s)", keys=keys)
         for row in rows:
             text = row["output"]
-            limits = self._waiting.get(row["key"], (None, Limits()))[1]
+            with self._lock:
+                limits = self._waiting.get(row["key"], (None, Limits()))[1]
             cap = 2 * limits.result_mb * MB + 1 * MB   # base64 of the capped results, plus the log
             try:
                 output = json.loads(text) if len(text) <= cap else error_output("the worker's result was too large")
@@ -361,6 +380,7 @@ class QueueRunner:
     def _resolve(self, key: str, output: dict) -> None:
         with self._lock:
             future, limits = self._waiting.pop(key, (None, None))
+            self._answered.add(key)
         if future is not None and not future.done():
             try:
                 future.set_result(read_output(output, limits))

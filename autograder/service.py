@@ -52,7 +52,23 @@ class Policy:
         policy = cls(str(section.get("feedback_policy", cls.feedback)), int(section.get("feedbacks_per_hour", cls.per_hour)))
         if policy.feedback not in POLICIES:
             raise ValueError(f"OnSubmit.feedback_policy must be one of {POLICIES}, not {policy.feedback!r}")
+        if policy.per_hour < 1:
+            raise ValueError("OnSubmit.feedbacks_per_hour must be at least 1 (feedback_policy 'none' gives none)")
         return policy
+
+    def next_allowed(self, times: list[float], now: float) -> float | None:
+        """None when a student whose pages went out at ``times`` may get one ``now``; otherwise when
+        they may (the oldest page of the hour's last ``per_hour`` plus an hour).
+
+        Examples::
+
+            >>> Policy("score", 2).next_allowed([0.0, 600.0], now=900.0)
+            3600.0
+            >>> Policy("score", 2).next_allowed([0.0, 600.0], now=3700.0) is None
+            True
+        """
+        recent = sorted(t for t in times if now - t < HOUR_S)
+        return None if len(recent) < self.per_hour else recent[len(recent) - self.per_hour] + HOUR_S
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,9 +146,8 @@ class Service:
             newest[(s.student_id, s.assignment)] = s
         ready = []
         for s in newest.values():
-            recent = sorted(t for t in self.state["released"].get(s.student_id, []) if now - t < HOUR_S)
-            if len(recent) >= self.policy.per_hour:
-                when = recent[len(recent) - self.policy.per_hour] + HOUR_S
+            when = self.policy.next_allowed(self.state["released"].get(s.student_id, []), now)
+            if when is not None:
                 if seen.get(s.name, {}).get("status") != "held":
                     self._release_pages(s, {stem: _held_page(s, when, self.policy.per_hour)
                                             for stem in self._notebooks(s.assignment)})

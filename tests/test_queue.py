@@ -196,6 +196,53 @@ def test_worker_without_sandbox_refuses_and_says_why(tmp_path):
     assert "refusing to take work" in proc.stderr and "bubblewrap" in proc.stderr, proc.stderr[-2000:]
 
 
+def test_on_submit_policy_score_page_and_exchange_scan(tmp_path):
+    from traitlets.config import Config
+
+    from autograder import service
+    cfg = Config()
+    assert service.Policy.of(cfg) == service.Policy("none", 3)   # nothing before the deadline, as before
+    cfg.OnSubmit.feedback_policy, cfg.OnSubmit.feedbacks_per_hour = "score", 2
+    policy = service.Policy.of(cfg)
+    assert policy == service.Policy("score", 2)
+    for bad in ({"feedback_policy": "all"}, {"feedbacks_per_hour": 0}):
+        c = Config()
+        for k, v in bad.items():
+            setattr(c.OnSubmit, k, v)
+        with pytest.raises(ValueError):
+            service.Policy.of(c)
+    # the hourly limit: a third page within the hour waits for the first to be an hour old
+    assert policy.next_allowed([], 0.0) is None and policy.next_allowed([10.0], 20.0) is None
+    assert policy.next_allowed([10.0, 20.0, 4000.0], 4100.0) is None
+    assert policy.next_allowed([10.0, 3000.0, 3500.0], 3600.0) == 3000.0 + 3600.0
+
+    # the exchange's inbound names; a link or a malformed name is no submission
+    inbound = tmp_path / "inbound"
+    for name in ("ann+00_class_check+2026-12-06 10:00:00.000001 UTC+ab12", "bob+00_class_check+2026-12-06 10:01:00 UTC",
+                 "junk", "a+b"):
+        (inbound / name).mkdir(parents=True)
+    (inbound / "eve+00_class_check+2026-12-06 10:02:00 UTC").symlink_to(tmp_path)
+    found = service.Inbound.scan(str(inbound))
+    assert [(s.student_id, s.assignment) for s in found] == [("ann", ASSIGNMENT), ("bob", ASSIGNMENT)]
+    # staging copies regular files only, never through a link
+    src = inbound / found[0].name
+    (src / "check.ipynb").write_text("{}")
+    (tmp_path / "secret.txt").write_text("the grader's")
+    (src / "leak.ipynb").symlink_to(tmp_path / "secret.txt")
+    service._stage(str(src), str(tmp_path / "staged"))
+    assert sorted(os.listdir(tmp_path / "staged")) == ["check.ipynb"]
+
+    # the score page: pass/fail and points per cell, never a test's message (hidden or not)
+    record = {"status": "graded", "notebooks": {"check": {"status": "graded", "grades": {
+        "test_double": {"score": 0.0, "max_score": 1.0, "manual": False},
+        "explain": {"score": None, "max_score": 2.0, "manual": True}},
+        "cells": {"test_double": {"verdict": "failed", "errors": [
+            {"ename": "AssertionError", "evalue": "double(-2.5) should be -5.0 <hidden input>"}]}}}}}
+    page = service.score_page(found[0], record, "check")
+    assert "test_double" in page and "failed" in page and "0 / 1" in page and "by hand" in page
+    assert "double(-2.5)" not in page and "AssertionError" not in page and "<hidden" not in page
+
+
 @pytest.mark.hub
 @pytest.mark.timeout(300)
 def test_a_task_that_fails_every_time_gets_an_error_row_and_the_rest_goes_on(course):
@@ -222,6 +269,8 @@ def test_a_task_that_fails_every_time_gets_an_error_row_and_the_rest_goes_on(cou
             assert conn.execute("SELECT count(*) FROM gradlab_results").fetchone()[0] == 2
     finally:
         runner.close()
+    with psycopg.connect(queue.conninfo(course.db_url)) as conn:   # the batch's raw outputs went with it
+        assert conn.execute("SELECT count(*) FROM gradlab_results").fetchone()[0] == 0
 
 
 # -- the done-when scenario ---------------------------------------------------------------------------
