@@ -1,4 +1,4 @@
-"""``python -m autograder``: release, grade, feedback, export, report, validate, bench, doctor.
+"""``python -m autograder``: release, grade, feedback, export, report, validate, bench, doctor, worker, serve.
 
 Every subcommand has ``--help``. The Makefile's forms are ``python -m autograder release`` and
 ``python -m autograder grade --demo --jobs N``.
@@ -79,17 +79,17 @@ def cmd_grade(args) -> int:
 
 
 def _queue_runner(args, target):
-    """``grade --queue``: every notebook through the workers of the course's PostgreSQL (autograder/queue.py)."""
-    from .queue import QueueRunner
+    """``grade --queue``: every notebook through the workers of the course's PostgreSQL (autograder/workqueue.py)."""
+    from .workqueue import QueueRunner
     return QueueRunner(target.db_url, unsafe=args.unsafe_no_sandbox, echo=lambda m: print(m, file=sys.stderr))
 
 
 def cmd_worker(args) -> int:
     import logging
 
-    from . import pipeline, queue
+    from . import pipeline, workqueue
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s worker %(levelname)s %(message)s")
-    worker = queue.Worker(pipeline.CourseTarget.resolve(args.course, args.db_url).db_url, jobs=args.jobs or 1,
+    worker = workqueue.Worker(pipeline.CourseTarget.resolve(args.course, args.db_url).db_url, jobs=args.jobs or 1,
                           unsafe=args.unsafe_no_sandbox)
     problem = worker.check()
     if problem:

@@ -2,7 +2,7 @@
 
 Every ``interval`` seconds the course side looks at the nbgrader exchange's inbound folder. The new
 submissions found (a student's newest per assignment; an older one not yet graded is superseded)
-are graded as one batch through the workers (``queue.QueueRunner``), judged and recorded here as
+are graded as one batch through the workers (``workqueue.QueueRunner``), judged and recorded here as
 ``grade`` does, and each student's page is put in the exchange's feedback folder under the name
 ``nbgrader fetch_feedback`` looks for (``notebook_hash(submission_secret, notebook)``), one student
 at a time. While a batch runs, new submissions wait for the next one: under a burst a student waits
@@ -102,7 +102,7 @@ class Service:
 
     def __init__(self, course_dir: str | None, db_url: str | None = None, *, jobs: int = 64,
                  echo=lambda m: print(m, file=sys.stderr, flush=True)):
-        from .queue import QueueRunner
+        from .workqueue import QueueRunner
 
         cfg = course.course_config(course_dir, db_url)
         self.policy = Policy.of(cfg)

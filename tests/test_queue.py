@@ -1,4 +1,4 @@
-"""Grading on several machines: the procrastinate queue on the course's PostgreSQL (autograder/queue.py,
+"""Grading on several machines: the procrastinate queue on the course's PostgreSQL (autograder/workqueue.py,
 autograder/service.py, ``worker`` / ``serve`` / ``grade --queue``).
 
 A throwaway PostgreSQL cluster (``hub.postgres.Cluster``) for the module, one database per test. The
@@ -148,11 +148,11 @@ def _reference_plan(seed_source=None):
 
 # -- unit tests -------------------------------------------------------------------------------------
 def test_payload_and_task_hold_no_batch_seed():
-    from autograder import queue, run
+    from autograder import run, workqueue
     from autograder.limits import Limits
     seed = secrets.randbits(255)
     payload = run.build_payload(_reference_plan(), seed=seed, limits=Limits())
-    task = queue.Task.make(payload, Limits(), "en", None)
+    task = workqueue.Task.make(payload, Limits(), "en", None)
     text = json.dumps(dataclasses.asdict(task))
     raw = seed.to_bytes(32, "big")
     import base64
@@ -163,9 +163,9 @@ def test_payload_and_task_hold_no_batch_seed():
     assert keys and all(isinstance(k, str) and k for k in keys)   # each test cell got its one-way key
     assert request["results_fd"] == -1                             # the executing process sets its own
     # the key decides what is run: another seed (or language) is another task, the same is the same
-    again = queue.Task.make(run.build_payload(_reference_plan(), seed=seed, limits=Limits()), Limits(), "en", None)
-    other = queue.Task.make(run.build_payload(_reference_plan(), seed=seed + 1, limits=Limits()), Limits(), "en", None)
-    assert again.key == task.key != other.key != queue.Task.make(payload, Limits(), "zh_CN", None).key
+    again = workqueue.Task.make(run.build_payload(_reference_plan(), seed=seed, limits=Limits()), Limits(), "en", None)
+    other = workqueue.Task.make(run.build_payload(_reference_plan(), seed=seed + 1, limits=Limits()), Limits(), "en", None)
+    assert again.key == task.key != other.key != workqueue.Task.make(payload, Limits(), "zh_CN", None).key
 
 
 def test_a_workers_raw_run_is_read_as_hostile_data():
@@ -247,30 +247,58 @@ def test_on_submit_policy_score_page_and_exchange_scan(tmp_path):
 @pytest.mark.timeout(300)
 def test_a_task_that_fails_every_time_gets_an_error_row_and_the_rest_goes_on(course):
     _sandbox()
-    from autograder import queue, run
+    from autograder import run, workqueue
     from autograder.limits import Limits
     course.start("worker", "--jobs", "1", log="worker.log")
-    runner = queue.QueueRunner(course.db_url)
+    runner = workqueue.QueueRunner(course.db_url)
     try:
-        broken = queue.Task(key="broken-" + secrets.token_hex(8), payload="[]", limits=dataclasses.asdict(Limits()),
+        broken = workqueue.Task(key="broken-" + secrets.token_hex(8), payload="[]", limits=dataclasses.asdict(Limits()),
                             lang="en", assets={})   # execute refuses it: an exception in the worker, each time
-        good = queue.Task.make(run.build_payload(_reference_plan(), seed=secrets.randbits(255), limits=Limits()),
+        good = workqueue.Task.make(run.build_payload(_reference_plan(), seed=secrets.randbits(255), limits=Limits()),
                                Limits(), "en", None)
         f_broken, f_good = runner.submit(broken, Limits()), runner.submit(good, Limits())
         out = f_broken.result(timeout=200)
         assert out.status.code == "error"
-        assert f"failed on the grading workers {queue.MAX_ATTEMPTS} times" in out.notes[0], out.notes
+        assert f"failed on the grading workers {workqueue.MAX_ATTEMPTS} times" in out.notes[0], out.notes
         ok = f_good.result(timeout=200)
         assert ok.status.code == "graded" and ok.cells, ok
         import psycopg
-        with psycopg.connect(queue.conninfo(course.db_url)) as conn:
+        with psycopg.connect(workqueue.conninfo(course.db_url)) as conn:
             assert conn.execute("SELECT attempts, status FROM procrastinate_jobs WHERE args->>'key' = %s",
-                                (broken.key,)).fetchone() == (queue.MAX_ATTEMPTS, "failed")
+                                (broken.key,)).fetchone() == (workqueue.MAX_ATTEMPTS, "failed")
             assert conn.execute("SELECT count(*) FROM gradlab_results").fetchone()[0] == 2
     finally:
         runner.close()
-    with psycopg.connect(queue.conninfo(course.db_url)) as conn:   # the batch's raw outputs went with it
+    with psycopg.connect(workqueue.conninfo(course.db_url)) as conn:   # the batch's raw outputs went with it
         assert conn.execute("SELECT count(*) FROM gradlab_results").fetchone()[0] == 0
+
+
+@pytest.mark.hub
+@pytest.mark.timeout(300)
+def test_on_submit_visible_policy_releases_the_grade_page_and_a_held_page_over_the_limit(course):
+    """``visible``: the page ``grade`` writes (no hidden-test text) where fetch_feedback finds it;
+    a second submission within the hour, over a limit of 1, gets a page saying when instead."""
+    _sandbox()
+    course.config(feedback_policy="visible", feedbacks_per_hour=1)
+    course.start("worker", "--jobs", "1", log="worker.log")
+    course.start("serve", "--interval", "1", log="serve.log")
+    first = course.submit("ann", full=False)
+    deadline = time.time() + 240
+    while not course.page(first).exists():
+        assert time.time() < deadline, (course.root.parent / "serve.log").read_text()[-3000:]
+        time.sleep(0.2)
+    page = course.page(first).read_text()
+    assert "test_double" in page or "double" in page
+    assert "-2.5" not in page and "record(" not in page   # the hidden test's input and text stay hidden
+    second = course.submit("ann", full=True)
+    while not course.page(second).exists():
+        assert time.time() < deadline, (course.root.parent / "serve.log").read_text()[-3000:]
+        time.sleep(0.2)
+    held = course.page(second).read_text()
+    assert "feedbacks in the last hour" in held and "UTC" in held
+    state = json.loads((course.root / ".on-submit" / "state.json").read_text())
+    assert state["seen"][second["folder"].name]["status"] == "held"
+    assert state["seen"][first["folder"].name]["status"] == "released"
 
 
 # -- the done-when scenario ---------------------------------------------------------------------------
@@ -310,7 +338,7 @@ def test_on_submit_burst_with_a_killed_worker_and_a_postgres_restart(course, clu
     _sandbox()
     import psycopg
 
-    from autograder import queue
+    from autograder import workqueue
     course.config(feedback_policy="score", feedbacks_per_hour=5)
     workers = [course.start("worker", "--jobs", "1", log=f"worker{i}.log") for i in range(2)]
     course.start("serve", "--interval", "1", log="serve.log")
@@ -363,7 +391,7 @@ def test_on_submit_burst_with_a_killed_worker_and_a_postgres_restart(course, clu
     released = [json.loads(line) for line in (course.root / ".on-submit" / "released.jsonl").read_text().splitlines()]
     burst = [r for r in released if r["student_id"].startswith("s")]
     assert sorted(r["student_id"] for r in burst) == sorted(s["who"] for s in subs)
-    with psycopg.connect(queue.conninfo(course.db_url)) as conn:
+    with psycopg.connect(workqueue.conninfo(course.db_url)) as conn:
         left = conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing')").fetchone()[0]
         assert left == 0
         dup = conn.execute("SELECT key FROM gradlab_results GROUP BY key HAVING count(*) > 1").fetchall()
@@ -433,8 +461,8 @@ def test_worker_deployment_and_on_submit_watcher_manifests():
 def _workers_alive(db_url: str) -> int:
     import psycopg
 
-    from autograder import queue
-    with psycopg.connect(queue.conninfo(db_url)) as conn:
+    from autograder import workqueue
+    with psycopg.connect(workqueue.conninfo(db_url)) as conn:
         return conn.execute("SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat > now() - "
                             "interval '5 seconds'").fetchone()[0]
 
@@ -446,7 +474,7 @@ def test_throughput_of_1_and_2_workers_against_grade_jobs_1_and_2(course, tmp_pa
     """The same class graded four ways, in one run: ``grade --jobs 1/2`` and ``grade --queue`` with 1
     and 2 worker processes; the same scores each time, and the queue's overhead per notebook."""
     _sandbox()
-    from autograder import pipeline, queue
+    from autograder import pipeline, workqueue
     staged = tmp_path / "submitted"
     for i in range(8):
         d = staged / f"t{i}" / ASSIGNMENT
@@ -465,7 +493,7 @@ def test_throughput_of_1_and_2_workers_against_grade_jobs_1_and_2(course, tmp_pa
     runs = {}
     for jobs in (1, 2):
         runs[f"grade --jobs {jobs}"] = grade(f"local{jobs}", jobs)
-    runner = queue.QueueRunner(course.db_url)
+    runner = workqueue.QueueRunner(course.db_url)
     try:
         for n in (1, 2):
             course.start("worker", "--jobs", "1", log=f"bench-worker{n}.log")
@@ -479,7 +507,7 @@ def test_throughput_of_1_and_2_workers_against_grade_jobs_1_and_2(course, tmp_pa
         from autograder.limits import Limits
         dispatch = []
         for _ in range(4):
-            task = queue.Task.make(run.build_payload(_reference_plan(), seed=secrets.randbits(255), limits=Limits()),
+            task = workqueue.Task.make(run.build_payload(_reference_plan(), seed=secrets.randbits(255), limits=Limits()),
                                    Limits(), "en", None)
             t = time.monotonic()
             out = runner.submit(task, Limits()).result(timeout=300)

@@ -51,7 +51,7 @@ RESULTS_DDL = """CREATE TABLE IF NOT EXISTS gradlab_results (
     output jsonb NOT NULL,
     worker text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now())"""
-log = logging.getLogger("autograder.queue")
+log = logging.getLogger("autograder.workqueue")
 
 
 class QueueError(RuntimeError):
