@@ -171,8 +171,8 @@ def test_payload_and_task_hold_no_batch_seed():
 def test_a_workers_raw_run_is_read_as_hostile_data():
     from autograder import run
     from autograder.limits import MB, Limits
-    lines = b"\n".join([json.dumps({"index": 1, "grade_id": "t", "outcome": "ok"}).encode(), b"not json",
-                        json.dumps({"done": True}).encode()])
+    lines = b"".join(json.dumps(d).encode() + b"\n" for d in ({"index": 1, "grade_id": "t", "outcome": "ok"},
+                                                                 {"done": True}))
     good = run.RawRun(lines, len(lines), b"", 0, False, 1.0, 0)
     out = run.read(run.RawRun.from_json(json.loads(json.dumps(good.to_json()))), Limits())
     assert out.status.code == "graded" and [c.index for c in out.cells] == [1]
