@@ -517,6 +517,15 @@ def test_throughput_of_1_and_2_workers_against_grade_jobs_1_and_2(course, tmp_pa
         runner.close()
     scores = [s for _, s in runs.values()]
     assert all(s == scores[0] for s in scores), runs
+
+    def made(name: str) -> dict[str, bytes]:   # what a batch leaves for people: the CSVs and the pages
+        out = tmp_path / name
+        files = [out / "grades.csv", out / "grades_detail.csv", *sorted((out / "feedback").rglob("*.html"))]
+        return {str(f.relative_to(out)): f.read_bytes() for f in files}
+    local = made("local1")
+    assert len(local) == 2 + 8
+    for name in ("local2", "queue1", "queue2"):
+        assert made(name) == local, name   # byte for byte: nothing in them depends on where a notebook ran
     assert sorted(set(scores[0].values())) == [0.0, 1.0]
     notebooks = len(scores[0]) + 1   # and the reference run
     seconds = {k: round(t, 1) for k, (t, _) in runs.items()}
