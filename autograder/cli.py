@@ -1,4 +1,4 @@
-"""``python -m autograder``: release, grade, feedback, export, report, validate, bench, doctor.
+"""``python -m autograder``: release, grade, feedback, export, report, validate, bench, doctor, worker, serve.
 
 Every subcommand has ``--help``. The Makefile's forms are ``python -m autograder release`` and
 ``python -m autograder grade --demo --jobs N``.
@@ -50,8 +50,14 @@ def cmd_grade(args) -> int:
     target = pipeline.CourseTarget.resolve(course_dir, args.db_url)
     if args.course and not source and os.path.isdir(os.path.join(target.root, "solutions")):
         source = os.path.join(target.root, "solutions")   # that course's source notebooks
-    batch = pipeline.Batch(submissions, out, source=source, jobs=args.jobs, limits=_limits(args), target=target,
-                           force=args.force or args.demo, unsafe=args.unsafe_no_sandbox)
+    try:
+        runner = _queue_runner(args, target) if args.queue else None
+    except Exception as e:  # noqa: BLE001 — no PostgreSQL gradebook, no procrastinate, the database away
+        print(f"grade --queue: {type(e).__name__}: {safe_db_url(str(e))[:500]}", file=sys.stderr)
+        return 2
+    batch = pipeline.Batch(submissions, out, source=source, jobs=args.jobs or (64 if runner else None),
+                           limits=_limits(args), target=target, force=args.force or args.demo,
+                           unsafe=args.unsafe_no_sandbox, **({"runner": runner} if runner else {}))
     try:
         results = batch.grade()
     except SandboxUnavailable as e:
@@ -62,12 +68,42 @@ def cmd_grade(args) -> int:
               "complete the batch", file=sys.stderr)
         return 4
     finally:
+        if runner:
+            runner.close()
         if demo_tmp:
             shutil.rmtree(demo_tmp, ignore_errors=True)
     print(format_table(results))
     print(f"\ngradebook: {os.path.join(os.path.abspath(out), 'grades.csv')} and {safe_db_url(target.db_url)}",
           file=sys.stderr)
     return 0
+
+
+def _queue_runner(args, target):
+    """``grade --queue``: every notebook through the workers of the course's PostgreSQL (autograder/workqueue.py)."""
+    from .workqueue import QueueRunner
+    return QueueRunner(target.db_url, unsafe=args.unsafe_no_sandbox, echo=lambda m: print(m, file=sys.stderr))
+
+
+def cmd_worker(args) -> int:
+    import logging
+
+    from . import pipeline, workqueue
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s worker %(levelname)s %(message)s")
+    worker = workqueue.Worker(pipeline.CourseTarget.resolve(args.course, args.db_url).db_url, jobs=args.jobs or 1,
+                          unsafe=args.unsafe_no_sandbox)
+    problem = worker.check()
+    if problem:
+        print(f"worker: refusing to take work: the sandbox cannot start on this machine: {problem}. Fix that (see "
+              "`python -m autograder doctor`), or pass --unsafe-no-sandbox (such a worker takes only the work of a "
+              "batch started with --unsafe-no-sandbox, whose rows are flagged)", file=sys.stderr)
+        return 3
+    worker.serve()
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from . import service
+    return service.main(args)
 
 
 def cmd_doctor(args) -> int:
@@ -173,8 +209,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the course's db_url)")
     p.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="run student code without the sandbox (only when it cannot start; every row is flagged)")
+    p.add_argument("--queue", action="store_true",
+                   help="run the notebooks on the workers of the course's PostgreSQL (python -m autograder worker)")
     _add_limits(p)
     p.set_defaults(func=cmd_grade)
+
+    for name, func, text in (("worker", cmd_worker, "run queued notebooks in this machine's sandbox"),
+                             ("serve", cmd_serve, "on submit: grade each new exchange submission through the "
+                                                  "workers and release its feedback page (course config's policy)")):
+        p = sub.add_parser(name, help=text, description=text + " (README: 'Grading on several machines').")
+        p.add_argument("--course", default=None, metavar="DIR", help="the nbgrader course folder (its config)")
+        p.add_argument("--db-url", default=None, metavar="URL", help="the course's PostgreSQL gradebook URL")
+        p.add_argument("--jobs", "-j", type=int, default=None, help="notebooks run at once (worker: default 1)")
+        p.add_argument("--unsafe-no-sandbox", action="store_true", help=argparse.SUPPRESS if name == "serve" else
+                       "run without the sandbox (takes only the work of --unsafe-no-sandbox batches)")
+        if name == "serve":
+            p.add_argument("--interval", type=float, default=2.0, help="seconds between two looks at the exchange")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("doctor", help="check that the grading sandbox can start here",
                        description="Checks bubblewrap, unprivileged user namespaces and a Python the sandbox "

@@ -82,14 +82,15 @@ class Batch:
 
     def __init__(self, submissions: str, out: str, *, source: str | None = None, jobs: int | None = None,
                  limits: Limits | None = None, target: CourseTarget | None = None, force: bool = False,
-                 unsafe: bool = False, skip_experiments: bool = True, echo=lambda m: print(m, file=sys.stderr)):
+                 unsafe: bool = False, skip_experiments: bool = True, echo=lambda m: print(m, file=sys.stderr),
+                 runner=run.run_notebook):
         self.submissions = os.path.abspath(submissions)
         self.store = ResultStore(out)
         self.source = os.path.abspath(source or course.default_source())
         self.jobs = max(1, jobs or len(os.sched_getaffinity(0)))
         self.limits = limits or Limits()
         self.target = target or CourseTarget.resolve(None, None)
-        self.force, self.unsafe, self.echo, self.skip = force, unsafe, echo, skip_experiments
+        self.force, self.unsafe, self.echo, self.skip, self.runner = force, unsafe, echo, skip_experiments, runner
         self.seed = secrets.randbits(255)  # the batch secret: only one-way keys of it reach a sandbox
         self._slots = itertools.count()
         self._local = threading.local()
@@ -104,7 +105,7 @@ class Batch:
         return self._local.slot
 
     def _run(self, nb_plan, release_dir: str | None, lang: str = "en") -> RunOutput:
-        out = run.run_notebook(nb_plan, seed=self.seed, limits=self.limits, slot=self._slot(),
+        out = self.runner(nb_plan, seed=self.seed, limits=self.limits, slot=self._slot(),
                                assignment_dir=release_dir, cache_dir=self.cache, unsafe=self.unsafe, lang=lang)
         kind = "reference" if nb_plan.student_id == "<reference>" else "student"
         imports, cells = out.timing.get("imports_s", 0.0), out.timing.get("cells_s", 0.0)

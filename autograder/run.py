@@ -9,6 +9,7 @@ longer than ``Limits.timeout_s`` is killed with its whole PID namespace.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 
 from . import cgroup, sandbox
 from .limits import MB, Limits
@@ -24,6 +26,57 @@ from .records import CellRun, NotebookPlan, RunOutput, Status
 
 OUTCOME_STATUS = {"timeout": Status.TIMEOUT, "memory": Status.MEMORY, "process_limit": Status.PROCESS_LIMIT}
 LOG_BYTES = 4000
+
+
+@dataclass(frozen=True)
+class RawRun:
+    """What one sandbox run left before anything of it is believed: the bytes of its results pipe
+    (capped while read), the start of its log, and what the parent saw (exit status, timeout, OOM
+    kills). A worker on another machine sends this, not a ``RunOutput``: the course side reads it
+    with ``read``, the same rules as a local run, and treats every field as an adversary's data.
+
+    Examples::
+
+        >>> raw = RawRun.from_json(RawRun(b"", 0, b"bwrap: no", 1, False, 0.1, 0).to_json())
+        >>> read(raw, Limits()).status.code
+        'error'
+    """
+    results: bytes
+    results_size: int
+    log: bytes
+    returncode: int | None
+    timed_out: bool
+    seconds: float
+    oom_kills: int
+
+    def box(self, limits: Limits) -> dict:
+        """``_read``'s view of the run, the sizes capped as ``_drain`` caps them."""
+        return {"results": self.results[:limits.result_mb * MB], "results_size": self.results_size,
+                "log": self.log[:LOG_BYTES]}
+
+    def to_json(self) -> dict:
+        return {"results": base64.b64encode(self.results).decode(), "results_size": self.results_size,
+                "log": base64.b64encode(self.log).decode(), "returncode": self.returncode,
+                "timed_out": self.timed_out, "seconds": self.seconds, "oom_kills": self.oom_kills}
+
+    @classmethod
+    def from_json(cls, d) -> RawRun:
+        """A run as another process stored it; any field of the wrong type reads as absent."""
+        d = d if isinstance(d, dict) else {}
+
+        def blob(key: str) -> bytes:
+            try:
+                return base64.b64decode(d.get(key) or "", validate=True) if isinstance(d.get(key), str) else b""
+            except ValueError:
+                return b""
+
+        def number(key: str, kind=int, default=0):
+            v = d.get(key)
+            return kind(v) if isinstance(v, int | float) and not isinstance(v, bool) else default
+
+        results = blob("results")
+        return cls(results, max(number("results_size"), len(results)), blob("log"), number("returncode", int, None),
+                   d.get("timed_out") is True, max(0.0, number("seconds", float, 0.0)), max(0, number("oom_kills")))
 
 
 def _drain(stream, limit: int, box: dict, key: str) -> None:
@@ -40,16 +93,60 @@ def _drain(stream, limit: int, box: dict, key: str) -> None:
     box[key + "_size"] = size
 
 
+def build_payload(plan: NotebookPlan, *, seed: int, limits: Limits) -> bytes:
+    """The runner's input for ``plan``, less the one thing local to the process that executes it.
+
+    Built where the batch secret lives (the course side): each test cell carries a one-way key of
+    ``seed`` (``plan.plan_json``), never ``seed`` itself, so the payload can cross a queue to a
+    worker on another machine. ``execute`` adds the results pipe's descriptor, which only the
+    executing process knows.
+
+    Examples::
+
+        >>> data = build_payload(p, seed=batch.seed, limits=Limits())        # doctest: +SKIP
+        >>> out = execute(data, limits=Limits(), assignment_dir=assets)      # doctest: +SKIP
+    """
+    return plan_json(plan, seed=seed, cell_timeout_s=limits.cell_timeout_s, max_procs=limits.max_procs,
+                     results_fd=-1)
+
+
 def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0,
                  assignment_dir: str | None = None, cache_dir: str | None = None, unsafe: bool = False,
                  lang: str = "en") -> RunOutput:
     """Run ``plan`` in a sandbox (or, with ``unsafe``, in a bare subprocess) and read its results.
 
     ``lang``: the submission's language, which the visible tests' messages are given in."""
+    return execute(build_payload(plan, seed=seed, limits=limits), limits=limits, slot=slot,
+                   assignment_dir=assignment_dir, cache_dir=cache_dir, unsafe=unsafe, lang=lang)
+
+
+def execute(payload: bytes, *, limits: Limits, slot: int = 0, assignment_dir: str | None = None,
+            cache_dir: str | None = None, unsafe: bool = False, lang: str = "en") -> RunOutput:
+    """Run a ``build_payload`` payload in a fresh sandbox of this machine and read its results
+    (``execute_raw`` then ``read``; the arguments are ``execute_raw``'s)."""
+    return read(execute_raw(payload, limits=limits, slot=slot, assignment_dir=assignment_dir, cache_dir=cache_dir,
+                            unsafe=unsafe, lang=lang), limits)
+
+
+def execute_raw(payload: bytes, *, limits: Limits, slot: int = 0, assignment_dir: str | None = None,
+            cache_dir: str | None = None, unsafe: bool = False, lang: str = "en") -> RawRun:
+    """Run a ``build_payload`` payload in a fresh sandbox of this machine; what it left, unread.
+
+    Args:
+        payload: the runner's input (JSON) as ``build_payload`` made it; its ``results_fd`` is set here.
+        limits: time, memory, processes and result size of the run.
+        slot: the grading thread's slot (the sandbox's uid when the grader runs as root).
+        assignment_dir: a world-readable folder of the release's data files, or None.
+        cache_dir: a world-readable copy of the generated-data cache, or None.
+        unsafe: run in a bare subprocess (only when the sandbox cannot start; the caller flags it).
+        lang: the visible tests' language.
+    """
+    request = json.loads(payload)   # before any descriptor is opened: a malformed payload leaks nothing
+    if not isinstance(request, dict):
+        raise ValueError("a payload is a JSON object (run.build_payload)")
     started = time.monotonic()
     r, w = os.pipe()
-    data = plan_json(plan, seed=seed, cell_timeout_s=limits.cell_timeout_s, max_procs=limits.max_procs,
-                     results_fd=w)
+    data = json.dumps({**request, "results_fd": w}).encode()
     cwd = None
     if unsafe:
         cwd = tempfile.mkdtemp(prefix="gradlab-unsafe-")
@@ -106,8 +203,14 @@ def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0
         for t in readers:
             t.join(10)
         results.close()
-    out = _read(box, proc.returncode, timed_out, time.monotonic() - started, limits)
-    if scope.oom_kills and out.status is not Status.TIMEOUT:
+    return RawRun(box.get("results", b""), box.get("results_size", 0), box.get("log", b""), proc.returncode,
+                  timed_out, round(time.monotonic() - started, 2), scope.oom_kills)
+
+
+def read(raw: RawRun, limits: Limits) -> RunOutput:
+    """The run's results as the grader believes them: one result per cell, in order, capped."""
+    out = _read(raw.box(limits), raw.returncode, raw.timed_out, raw.seconds, limits)
+    if raw.oom_kills and out.status is not Status.TIMEOUT:
         # the kernel killed a process of the sandbox (its processes and tmpfs together passed the
         # limit) and the parent stopped the rest: that is a memory stop, not a crash of the kernel
         out.status = Status.MEMORY
