@@ -82,7 +82,8 @@ class Batch:
 
     def __init__(self, submissions: str, out: str, *, source: str | None = None, jobs: int | None = None,
                  limits: Limits | None = None, target: CourseTarget | None = None, force: bool = False,
-                 unsafe: bool = False, skip_experiments: bool = True, echo=lambda m: print(m, file=sys.stderr)):
+                 unsafe: bool = False, skip_experiments: bool = True, echo=lambda m: print(m, file=sys.stderr),
+                 runner=None):
         self.submissions = os.path.abspath(submissions)
         self.store = ResultStore(out)
         self.source = os.path.abspath(source or course.default_source())
@@ -96,6 +97,9 @@ class Batch:
         self.timing: dict[str, float] = {}   # where the time went (seconds, summed over slots)
         self._lock = threading.Lock()
         self.cache: str | None = None
+        # every notebook, reference and student, runs through this one callable:
+        # ``runner(nb_plan, *, seed, limits, slot, assignment_dir, cache_dir, unsafe, lang) -> RunOutput``
+        self.runner = runner or run.run_notebook
 
     # -- run in a slot ------------------------------------------------------------------------
     def _slot(self) -> int:
@@ -104,7 +108,7 @@ class Batch:
         return self._local.slot
 
     def _run(self, nb_plan, release_dir: str | None, lang: str = "en") -> RunOutput:
-        out = run.run_notebook(nb_plan, seed=self.seed, limits=self.limits, slot=self._slot(),
+        out = self.runner(nb_plan, seed=self.seed, limits=self.limits, slot=self._slot(),
                                assignment_dir=release_dir, cache_dir=self.cache, unsafe=self.unsafe, lang=lang)
         kind = "reference" if nb_plan.student_id == "<reference>" else "student"
         imports, cells = out.timing.get("imports_s", 0.0), out.timing.get("cells_s", 0.0)
