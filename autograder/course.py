@@ -31,6 +31,7 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from .gradebook import safe_db_url
+from .notebook import hidden_text
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -287,7 +288,7 @@ def release(assignments: list[str] | None = None, source: str | None = None,
 
 
 def _cells_info(source_nb, release_nb) -> dict:
-    cells, grade_ids, hidden = [], [], set()
+    cells, grade_ids = [], []
     for cell in source_nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         gid = meta.get("grade_id")
@@ -299,8 +300,6 @@ def _cells_info(source_nb, release_nb) -> dict:
         elif meta.get("grade"):
             kind = "answer" if meta.get("solution") else "test"
             cells.append({"id": gid, "kind": kind, "points": float(meta.get("points", 0))})
-            if kind == "test":
-                hidden.update(line.strip() for line in cell.source.splitlines() if len(line.strip()) >= 10)
     locked = {}
     for cell in release_nb.cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -308,7 +307,7 @@ def _cells_info(source_nb, release_nb) -> dict:
             # of the released cell itself: nbgrader's stored checksum can predate the release's
             # own clearing of hidden parts, which would flag every honest student
             locked[meta["grade_id"]] = utils.compute_checksum(cell)
-    return {"cells": cells, "grade_ids": grade_ids, "hidden_lines": sorted(hidden, key=len, reverse=True),
+    return {"cells": cells, "grade_ids": grade_ids, "hidden_lines": hidden_text(source_nb),
             "locked_checksums": locked, "max_score": sum(c["points"] for c in cells)}
 
 

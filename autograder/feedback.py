@@ -24,7 +24,6 @@ other page is written once, by :func:`write_feedback`, after recording.
 """
 from __future__ import annotations
 
-import ast
 import datetime
 import html
 import os
@@ -37,10 +36,7 @@ from dataclasses import dataclass, field
 
 from . import i18n
 from .gradebook import safe_db_url
-
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-SCAFFOLD = re.compile(r"__gradlab__\.seal\('[0-9a-f]*'\)|__gradlab_value__ = \(|__gradlab_value__")
-MAX_MESSAGE = 300
+from .notebook import ANSI, hidden_line_numbers, redact, safe_ename, secrets_in
 
 STATUS_TEXT = {
     "graded": "Graded automatically.",
@@ -69,22 +65,11 @@ font-size:.9em;word-break:break-word} .pass{color:#1a7f37;font-weight:600} .fail
 """
 
 
-def redact(message: str, hidden_lines: list[str]) -> str:
-    """Strip ANSI codes, hide verbatim test code, cap the length."""
-    text = SCAFFOLD.sub("", ANSI.sub("", message or ""))
-    for line in hidden_lines:
-        if line and line in text:
-            text = text.replace(line, "[hidden]")
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " …"
-
-
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
 def _row(cell: dict, grade: dict | None, summary: dict | None, hidden: list[str]) -> str:
-    from .judge import safe_ename
     gid, kind, points = cell["id"], cell["kind"], cell["points"]
     if grade is None:
         result, earned = '<span class="fail">not graded</span>', 0.0
@@ -164,8 +149,6 @@ def write_pages(folder: str, result: dict, info: dict, lang: str = "en") -> list
 
 # ============================================================================================
 # pages from the course gradebook (manual grading included)
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-SCHEME_BEGIN, SCHEME_END = "=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ==="
 # IPython's frame headers, and Python's (``File "<ipython-input-3-…>", line 1``: the grader's runner)
 FRAME = re.compile(r'^(?:Cell In\s*\[(\d+)\]|Input In \[(\d+)\]|(?:File ")?<ipython-input-(\d+)-[0-9a-f]+>"?),? (?:line )?(\d+)')
 
@@ -200,60 +183,6 @@ class NotebookFeedback:
     notes: list[str] = field(default_factory=list)   # from the grading run (e.g. a Status's text): shown as is
 
 
-def _blocks(source: str, begin: str, end: str) -> list[list[str]]:
-    """The lines strictly between each ``begin``/``end`` pair of ``source``."""
-    blocks, cur = [], None
-    for line in source.splitlines():
-        if begin in line:
-            cur = []
-        elif end in line and cur is not None:
-            blocks.append(cur)
-            cur = None
-        elif cur is not None:
-            cur.append(line)
-    if cur is not None:
-        blocks.append(cur)
-    return blocks
-
-
-def _literals(lines: list[str]) -> list[str]:
-    """String literals of at least 4 characters in ``lines`` (hidden assert messages and inputs)."""
-    out = []
-    for m in re.finditer(r"(?:[rbuRBU]|[fF][rR]?)?(\"[^\"\n]*\"|'[^'\n]*')", "\n".join(lines)):
-        try:
-            value = ast.literal_eval(m.group(1))
-        except (ValueError, SyntaxError):
-            value = m.group(1)[1:-1]
-        if isinstance(value, str) and len(value.strip()) >= 4:
-            out.append(value.strip())
-    return out
-
-
-def secrets_of(sources: list[str]) -> list[str]:
-    """Text that must never reach a student: hidden-test lines and literals, mark-scheme lines."""
-    found = {HIDDEN_BEGIN, HIDDEN_END, SCHEME_BEGIN, SCHEME_END}   # a message quoting a cell shows no region marker
-    for src in sources:
-        for block in _blocks(src, HIDDEN_BEGIN, HIDDEN_END):
-            found.update(line.strip() for line in block if len(line.strip()) >= 4)
-            found.update(_literals(block))
-        for block in _blocks(src, SCHEME_BEGIN, SCHEME_END):
-            found.update(line.strip() for line in block if len(line.strip()) >= 4)
-    return sorted(found, key=len, reverse=True)
-
-
-def _hidden_line_numbers(source: str) -> set[int]:
-    """1-based line numbers of ``source`` inside (or on the delimiters of) hidden-test regions."""
-    out, inside = set(), False
-    for i, line in enumerate(source.split("\n"), start=1):
-        if HIDDEN_BEGIN in line:
-            inside = True
-        if inside:
-            out.add(i)
-        if HIDDEN_END in line:
-            inside = False
-    return out
-
-
 def failure_message(cell, secret_text: list[str]) -> str:
     """What a student may read about the error output of an executed test ``cell`` ('' if none).
 
@@ -263,8 +192,6 @@ def failure_message(cell, secret_text: list[str]) -> str:
     message only when the test cell's own frame of the traceback lies in the visible part of the
     cell (a failure inside the hidden tests, or one that cannot be located, shows only the type).
     """
-    from .judge import safe_ename
-
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     if not errors:
         return ""
@@ -280,7 +207,7 @@ def failure_message(cell, secret_text: list[str]) -> str:
         if m and int(next(g for g in m.groups()[:3] if g)) == cell.get("execution_count"):
             line = int(m.group(4))
             break
-    if line is None or line in _hidden_line_numbers(cell.get("source", "")):
+    if line is None or line in hidden_line_numbers(cell.get("source", "")):
         return f"{ename} (in a hidden test)"
     value = redact(value, secret_text)
     return f"{ename}: {value}" if value else ename
@@ -315,7 +242,7 @@ def notebook_feedback(gb, autograded_root: str, assignment: str, student_id: str
     kinds = {c.name: ("answer" if c.name in {s.name for s in source_nb.solution_cells} else "test")
              for c in source_nb.grade_cells}
     kinds.update({c.name: "task" for c in source_nb.task_cells})
-    secret_text = secrets_of([c.source or "" for c in source_nb.source_cells])
+    secret_text = secrets_in([c.source or "" for c in source_nb.source_cells])
     nb_path = os.path.join(autograded_root, student_id, assignment, notebook + ".ipynb")
     executed = _autograded_cells(nb_path)
     comments = {c.name: (c.manual_comment if c.manual_comment is not None else c.auto_comment) or ""

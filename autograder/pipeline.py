@@ -34,6 +34,7 @@ from .gradebook import (
     write_autograded,
 )
 from .limits import Limits
+from .notebook import ANSI, Markers, hidden_text
 from .records import CellRun, NotebookResult, RunOutput, Status, Submission, SubmissionResult
 
 
@@ -317,40 +318,8 @@ def _exchange_files(sub: Submission, folder: str) -> None:
         atomic_write(os.path.join(folder, "submission_secret.txt"), text)
 
 
-def hidden_text(source_nb) -> list[str]:
-    """What must never reach a student from this notebook: its test cells' hidden regions (lines,
-    string literals, and the names they define that appear nowhere else) and mark schemes — not the
-    visible tests, whose messages students read."""
-    import ast
-
-    from .feedback import secrets_of
-    tests = [c.source for c in source_nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
-    found = secrets_of(tests + [c.source for c in source_nb.cells if c.cell_type == "markdown"])
-    parts = [(c, t) for c in source_nb.cells for h, t in plan.segments(c.source) if not h]
-    visible = "\n".join(t for _, t in parts)
-    # what the release shows a student (visible test parts, locked prose and code) is no secret: an
-    # exercise's own name in a hidden string literal must not redact it from every message
-    shown = "\n".join(t for c, t in parts if not c.metadata.get("nbgrader", {}).get("solution"))
-    found = [piece for piece in found if piece not in shown]
-    names = set()
-    for src in tests:
-        for hidden, text in plan.segments(src):
-            try:
-                tree = ast.parse(text) if hidden else None
-            except SyntaxError:
-                continue
-            for node in ast.walk(tree) if tree else ():
-                name = (node.id if isinstance(node, ast.Name) else getattr(node, "name", None)
-                        if isinstance(node, ast.FunctionDef | ast.ClassDef) else None)
-                if isinstance(name, str) and len(name) >= 8 and name not in visible:
-                    names.add(name)
-    return sorted(set(found) | names, key=len, reverse=True)
-
-
 def _redacted(o: dict | None, secret: list[str]) -> dict | None:
     """A student cell's output with hidden-test text it smuggled out replaced by "[hidden]"."""
-    from .feedback import ANSI
-
     def clean(text: str) -> str:
         for piece in secret:
             if piece in text:
@@ -371,7 +340,7 @@ def _redacted(o: dict | None, secret: list[str]) -> dict | None:
 def _neutral(source: str) -> str:
     """A student's cell as ``autograded/`` keeps it: a hidden-test marker in it would make nbgrader's
     ClearHiddenTests (generate_feedback) fail on a cell that is not a test, so it is broken up."""
-    for marker in (plan.HIDDEN_BEGIN, plan.HIDDEN_END, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+    for marker in Markers().hidden:
         source = source.replace(marker, marker.replace("HIDDEN", "HIDDEN\u200b"))
     return source
 

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 import torch
 
-from autograder import course, discover, feedback, gradebook, judge, plan, runner
+from autograder import course, discover, gradebook, judge, notebook, plan, runner
 from autograder.cli import build_parser
 from autograder.records import Status
 from grading import tiny_course as T
@@ -69,9 +69,9 @@ def test_release_is_deterministic(tmp_path):
 def test_feedback_redacts_hidden_lines():
     hidden = ["torch.testing.assert_close(sigmoid(big), ref)"]
     msg = "\x1b[31mboom\x1b[0m: torch.testing.assert_close(sigmoid(big), ref) failed" + "!" * 500
-    out = feedback.redact(msg, hidden)
+    out = notebook.redact(msg, hidden)
     assert "assert_close" not in out and "[hidden]" in out and "\x1b" not in out
-    assert len(out) <= feedback.MAX_MESSAGE + 2
+    assert len(out) <= notebook.MAX_MESSAGE + 2
 
 
 def test_status_order():
@@ -122,8 +122,8 @@ def test_forbidden_uses_static_scan():
 
 def test_scrub_removes_pieces_of_hidden_tests():
     hidden = ["torch.testing.assert_close(record('x', sigmoid(hidden_check_7f3a)), ref)"]
-    assert "hidden_check" not in judge.scrub("oops: record('x', sigmoid(hidden_check_7f3", hidden)
-    assert judge.scrub("a plain message", hidden) == "a plain message"
+    assert "hidden_check" not in notebook.scrub("oops: record('x', sigmoid(hidden_check_7f3", hidden)
+    assert notebook.scrub("a plain message", hidden) == "a plain message"
 
 
 def test_csv_cells_are_neutralised():

@@ -235,9 +235,10 @@ def _error_cell(line: int, evalue: str, ename: str = "AssertionError", count: in
 
 
 def test_failure_message_shows_visible_failures_only():
-    from autograder.feedback import failure_message, secrets_of
+    from autograder.feedback import failure_message
+    from autograder.notebook import secrets_in
 
-    secret = secrets_of([HIDDEN_CELL, "Answer.\n=== BEGIN MARK SCHEME ===\nscheme line 77a\n=== END MARK SCHEME ==="])
+    secret = secrets_in([HIDDEN_CELL, "Answer.\n=== BEGIN MARK SCHEME ===\nscheme line 77a\n=== END MARK SCHEME ==="])
     assert {"hidden message 4e2c", "secret_input_91 = torch.full((3,), 1.5)", "scheme line 77a"} <= set(secret)
     assert "visible: double(x) should be 2x" not in secret
     # a visible failure: its message, with any hidden text in it replaced
