@@ -46,7 +46,6 @@ def build(dest: str, source: str, n: int) -> tuple[str, list[tuple[str, str]]]:
 
 def nbgrader_autograde(root: str, source: str, submitted: str, assignments: list[str]) -> tuple[float, dict]:
     """Plain nbgrader in a fresh course folder: (seconds of the autograde commands, scores)."""
-    from nbgrader.api import Gradebook
     os.makedirs(root)
     shutil.copytree(source, os.path.join(root, "source"), ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copytree(submitted, os.path.join(root, "submitted"))
@@ -70,7 +69,7 @@ def nbgrader_autograde(root: str, source: str, submitted: str, assignments: list
     seconds = time.monotonic() - t
     print(f"nbgrader autograde CPU: {_cpu(resource.RUSAGE_CHILDREN) - cpu0:.1f} s (kernels included)", flush=True)
     scores = {}
-    with Gradebook("sqlite:///" + os.path.join(root, "gradebook.db")) as gb:
+    with course.Course.load(root).gradebook() as gb:
         for a in assignments:
             for sub in gb.find_assignment(a).submissions:
                 scores[(sub.student.id, a)] = round(sub.score, 6)
@@ -94,7 +93,7 @@ def main(args) -> int:
         limits = Limits(timeout_s=float(args.timeout), cell_timeout_s=int(args.cell_timeout),
                         memory_mb=int(args.memory), max_procs=int(args.max_procs))
         batch = pipeline.Batch(submitted, os.path.join(tmp, "out"), source=source, jobs=args.jobs, limits=limits,
-                               target=pipeline.CourseTarget.resolve(os.path.join(tmp, "course"), None), force=True,
+                               target=course.Course.load(os.path.join(tmp, "course")), force=True,
                                echo=lambda m: None)
         t, cpu0 = time.monotonic(), _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
         results = batch.grade()

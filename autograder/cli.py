@@ -15,8 +15,7 @@ import tempfile
 
 from .limits import Limits
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMO_OUT = os.path.join(REPO_ROOT, "artifacts", "grading-demo")
+DEMO_OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts", "grading-demo")
 
 
 def _limits(args) -> Limits:
@@ -26,7 +25,9 @@ def _limits(args) -> Limits:
 
 def cmd_grade(args) -> int:
     from . import pipeline
-    from .gradebook import GradebookError, format_table, safe_db_url
+    from .course import Course
+    from .files import redact_db_url
+    from .gradebook import GradebookError, format_table
     from .sandbox import SandboxUnavailable
 
     source, submissions, out = args.source, args.submissions, args.out
@@ -47,9 +48,9 @@ def cmd_grade(args) -> int:
         print(f"grade: no such directory: {submissions}", file=sys.stderr)
         return 2
     course_dir = args.course or (os.path.join(out, "course") if args.demo else None)
-    target = pipeline.CourseTarget.resolve(course_dir, args.db_url)
-    if args.course and not source and os.path.isdir(os.path.join(target.root, "solutions")):
-        source = os.path.join(target.root, "solutions")   # that course's source notebooks
+    target = Course.load(course_dir, args.db_url)
+    if args.course and not source and os.path.isdir(target.path("source")):
+        source = target.path("source")   # that course's source notebooks
     batch = pipeline.Batch(submissions, out, source=source, jobs=args.jobs, limits=_limits(args), target=target,
                            force=args.force or args.demo, unsafe=args.unsafe_no_sandbox)
     try:
@@ -65,7 +66,7 @@ def cmd_grade(args) -> int:
         if demo_tmp:
             shutil.rmtree(demo_tmp, ignore_errors=True)
     print(format_table(results))
-    print(f"\ngradebook: {os.path.join(os.path.abspath(out), 'grades.csv')} and {safe_db_url(target.db_url)}",
+    print(f"\ngradebook: {os.path.join(os.path.abspath(out), 'grades.csv')} and {redact_db_url(target.db_url)}",
           file=sys.stderr)
     return 0
 
@@ -100,9 +101,9 @@ def cmd_doctor(args) -> int:
 def cmd_validate(args) -> int:
     from nbgrader.validator import Validator
 
-    from . import course
+    from .course import Course
 
-    validator = Validator(config=course.course_config())
+    validator = Validator(config=Course.load().config)
     status = 0
     for path in args.notebooks:
         results = validator.validate(path)

@@ -13,7 +13,7 @@ The first columns are those of ``grades.csv`` (student_id, assignment, score, ma
 
 ``--format canvas|moodle`` writes the LMS's own gradebook-import file (:mod:`autograder.lms`).
 
-``final_grades(db_url)`` is the function ``grade`` uses for ``OUT/grades.csv``'s points.
+``final_grades(course)`` is the function ``grade`` uses for ``OUT/grades.csv``'s points.
 Every CSV cell that a spreadsheet would read as a formula is neutralised (:func:`csv_safe`).
 """
 from __future__ import annotations
@@ -22,11 +22,10 @@ import csv
 import io
 import os
 import sys
-import warnings
 from dataclasses import astuple, dataclass, fields
 
 from .feedback import write_file
-from .gradebook import safe_db_url
+from .files import redact_db_url
 
 
 @dataclass(frozen=True)
@@ -60,13 +59,10 @@ def _points(grades) -> tuple[float, float]:
     return auto, manual
 
 
-def final_grades(db_url: str, assignments: list[str] | None = None) -> list[FinalGrade]:
-    """Every (student, assignment) of the gradebook at ``db_url``, sorted by assignment then student."""
-    from nbgrader.api import Gradebook
-
+def final_grades(course, assignments: list[str] | None = None) -> list[FinalGrade]:
+    """Every (student, assignment) of the ``course``'s gradebook, sorted by assignment then student."""
     rows = []
-    with warnings.catch_warnings(), Gradebook(db_url) as gb:
-        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
+    with course.gradebook() as gb:
         students = sorted(s.id for s in gb.students)
         for a in sorted(gb.assignments, key=lambda a: a.name):
             if assignments and a.name not in assignments:
@@ -127,10 +123,10 @@ def write_csv(path: str, rows: list[FinalGrade]) -> str:
 # --------------------------------------------------------------------------------------------
 # `python -m autograder export OUT` (cli.py: `export.build_subparser(sub)`)
 def cmd_export(args) -> int:
-    from . import course
+    from .course import Course
 
-    db_url = course.db_url_of(course.course_config(args.course, args.db_url))
-    rows = final_grades(db_url, args.assignment or None)
+    course = Course.load(args.course, args.db_url)
+    rows = final_grades(course, args.assignment or None)
     try:
         text = _formatted(rows, args)
     except ValueError as e:   # lms.RosterError included: a student the LMS could not be told about
@@ -143,7 +139,7 @@ def cmd_export(args) -> int:
     path = args.to or os.path.join(args.out, name)
     write_file(path, text)
     pending = sum(r.needs_manual_grade for r in rows)
-    print(f"wrote {len(rows)} row(s) from {safe_db_url(db_url)} to {path}"
+    print(f"wrote {len(rows)} row(s) from {redact_db_url(course.db_url)} to {path}"
           + (f"; {pending} still need manual grading (needs_manual_grade=1)" if pending else ""), file=sys.stderr)
     return 0
 

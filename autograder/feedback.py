@@ -31,11 +31,10 @@ import re
 import secrets
 import stat
 import sys
-import warnings
 from dataclasses import dataclass, field
 
 from . import i18n
-from .gradebook import safe_db_url
+from .files import redact_db_url
 from .notebook import ANSI, hidden_line_numbers, redact, safe_ename, secrets_in
 
 STATUS_TEXT = {
@@ -235,15 +234,15 @@ def _outcome(kind: str, g, message: str) -> str:
     return "passed" if (g.score or 0) >= (g.max_score or 0) else "partial"
 
 
-def notebook_feedback(gb, autograded_root: str, assignment: str, student_id: str, notebook: str) -> NotebookFeedback:
-    """The feedback of one submitted notebook, from gradebook ``gb`` and ``autograded_root``."""
+def notebook_feedback(gb, course, assignment: str, student_id: str, notebook: str) -> NotebookFeedback:
+    """The feedback of one submitted notebook, from gradebook ``gb`` and the ``course``'s ``autograded/``."""
     sub = gb.find_submission_notebook(notebook, assignment, student_id)
     source_nb = sub.notebook
     kinds = {c.name: ("answer" if c.name in {s.name for s in source_nb.solution_cells} else "test")
              for c in source_nb.grade_cells}
     kinds.update({c.name: "task" for c in source_nb.task_cells})
     secret_text = secrets_in([c.source or "" for c in source_nb.source_cells])
-    nb_path = os.path.join(autograded_root, student_id, assignment, notebook + ".ipynb")
+    nb_path = course.path("autograded", student_id, assignment, notebook)
     executed = _autograded_cells(nb_path)
     comments = {c.name: (c.manual_comment if c.manual_comment is not None else c.auto_comment) or ""
                 for c in sub.comments}
@@ -264,14 +263,12 @@ def notebook_feedback(gb, autograded_root: str, assignment: str, student_id: str
                             autograded=os.path.exists(nb_path), cells=cells)
 
 
-def collect(db_url: str, autograded_root: str, assignments: list[str] | None = None,
+def collect(course, assignments: list[str] | None = None,
             students: list[str] | None = None) -> list[NotebookFeedback]:
-    """Feedback of every submitted notebook in the gradebook (optionally only some assignments/students)."""
-    from nbgrader.api import Gradebook
-
+    """Feedback of every submitted notebook in the ``course``'s gradebook (optionally only some
+    assignments/students)."""
     out = []
-    with warnings.catch_warnings(), Gradebook(db_url) as gb:
-        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
+    with course.gradebook() as gb:
         for a in gb.assignments:
             if assignments and a.name not in assignments:
                 continue
@@ -279,7 +276,7 @@ def collect(db_url: str, autograded_root: str, assignments: list[str] | None = N
                 if students and sub.student.id not in students:
                     continue
                 for nb in sorted(sub.notebooks, key=lambda n: n.name):
-                    out.append(notebook_feedback(gb, autograded_root, a.name, sub.student.id, nb.name))
+                    out.append(notebook_feedback(gb, course, a.name, sub.student.id, nb.name))
     return out
 
 
@@ -393,27 +390,25 @@ def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> No
                 write_file(dst, secrets.token_hex(64))
 
 
-def write_feedback(db_url: str, course_root: str, out: str | None = None, *, assignments: list[str] | None = None,
-                   students: list[str] | None = None, notes: dict[tuple[str, str], list[str]] | None = None,
-                   autograded_dir: str = "autograded", submitted_dir: str = "submitted",
-                   feedback_dir: str = "feedback") -> list[NotebookFeedback]:
-    """Write every submitted notebook's page to ``course_root/feedback/`` and ``out/feedback/``.
+def write_feedback(course, out: str | None = None, *, assignments: list[str] | None = None,
+                   students: list[str] | None = None,
+                   notes: dict[tuple[str, str], list[str]] | None = None) -> list[NotebookFeedback]:
+    """Write every submitted notebook's page to the ``course``'s ``feedback/`` and ``out/feedback/``.
 
-    Reads the gradebook at ``db_url`` and ``course_root/autograded/``. ``out`` None writes the
-    course's folder only. ``notes`` maps (student_id, assignment) to sentences a student may read
-    (e.g. ``Status.text`` of a timeout), shown on each page of that submission. Returns what was
+    Reads the course's gradebook and ``autograded/``. ``out`` None writes the course's folder
+    only. ``notes`` maps (student_id, assignment) to sentences a student may read (e.g.
+    ``Status.text`` of a timeout), shown on each page of that submission. Returns what was
     written, one record per page.
     """
-    root = os.path.abspath(course_root)
-    pages = collect(db_url, os.path.join(root, autograded_dir), assignments, students)
+    pages = collect(course, assignments, students)
     for fb in pages:
         fb.notes = list((notes or {}).get((fb.student_id, fb.assignment), []))
         page = i18n.localize_page(render_feedback(fb), i18n.notebook_language(
-            os.path.join(root, autograded_dir, fb.student_id, fb.assignment, fb.notebook + ".ipynb")))
-        course_fb = os.path.join(root, feedback_dir, fb.student_id, fb.assignment)
+            course.path("autograded", fb.student_id, fb.assignment, fb.notebook)))
+        course_fb = course.path("feedback", fb.student_id, fb.assignment)
         write_file(os.path.join(course_fb, fb.notebook + ".html"), page)
-        _exchange_files(course_fb, os.path.join(root, autograded_dir, fb.student_id, fb.assignment),
-                        os.path.join(root, submitted_dir, fb.student_id, fb.assignment))
+        _exchange_files(course_fb, course.path("autograded", fb.student_id, fb.assignment),
+                        course.path("submitted", fb.student_id, fb.assignment))
         if out:
             write_file(os.path.join(os.path.abspath(out), "feedback", fb.student_id, fb.assignment,
                                     fb.notebook + ".html"), page)
@@ -423,15 +418,14 @@ def write_feedback(db_url: str, course_root: str, out: str | None = None, *, ass
 # --------------------------------------------------------------------------------------------
 # `python -m autograder feedback OUT` (cli.py: `feedback.build_subparser(sub)`)
 def cmd_feedback(args) -> int:
-    from . import course
+    from .course import Course
 
-    cfg = course.course_config(args.course, args.db_url)
-    db_url = course.db_url_of(cfg)
-    pages = write_feedback(db_url, cfg.CourseDirectory.root, args.out, assignments=args.assignment or None,
-                           students=args.student or None)
+    course = Course.load(args.course, args.db_url)
+    pages = write_feedback(course, args.out, assignments=args.assignment or None, students=args.student or None)
     pending = sum(p.pending for p in pages)
-    print(f"wrote {len(pages)} feedback page(s) from {safe_db_url(db_url)} to {os.path.join(os.path.abspath(args.out), 'feedback')} "
-          f"and {course.course_dir(cfg, 'feedback')}" + (f"; {pending} still need manual grading" if pending else ""))
+    print(f"wrote {len(pages)} feedback page(s) from {redact_db_url(course.db_url)} to "
+          f"{os.path.join(os.path.abspath(args.out), 'feedback')} and {course.path('feedback')}"
+          + (f"; {pending} still need manual grading" if pending else ""))
     return 0
 
 

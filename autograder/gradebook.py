@@ -19,9 +19,9 @@ import csv
 import io
 import json
 import os
-import re
 import tempfile
-import warnings
+
+from .files import redact_db_url
 
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "needs_manual_grade",
                "flags", "notes"]
@@ -44,11 +44,6 @@ def atomic_write(path: str, data: str | bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-
-
-def safe_db_url(db_url: str) -> str:
-    """``db_url`` without a password (for messages)."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", db_url)
 
 
 # -- OUT ----------------------------------------------------------------------------------------
@@ -164,43 +159,30 @@ def format_table(results: list[dict]) -> str:
 
 
 # -- the course's nbgrader gradebook ----------------------------------------------------------
-def _gradebook(db_url: str):
-    from nbgrader.api import Gradebook
-    if db_url.startswith("sqlite:///"):
-        os.makedirs(os.path.dirname(db_url[len("sqlite:///"):]) or ".", exist_ok=True)
-    try:
-        return Gradebook(db_url)
-    except Exception as e:  # noqa: BLE001
-        raise GradebookError(f"cannot open the gradebook {safe_db_url(db_url)}: {type(e).__name__}: {e}") from e
-
-
-def register_assignment(db_url: str, template_db_url: str, assignment: str) -> None:
-    """Make the course gradebook know ``assignment`` as nbgrader generate_assignment made it in the
-    template gradebook (notebooks, grade/solution/task/source cells); idempotent."""
-    from nbgrader.api import Gradebook
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with Gradebook(template_db_url) as src, _gradebook(db_url) as gb:
-            try:
-                a = src.find_assignment(assignment)
-                gb.update_or_create_assignment(assignment)
-                for nb in a.notebooks:
-                    gb.update_or_create_notebook(nb.name, assignment)
-                    for c in nb.grade_cells:
-                        gb.update_or_create_grade_cell(c.name, nb.name, assignment, max_score=c.max_score,
-                                                       cell_type=c.cell_type)
-                    for c in nb.solution_cells:
-                        gb.update_or_create_solution_cell(c.name, nb.name, assignment)
-                    for c in nb.task_cells:
-                        gb.update_or_create_task_cell(c.name, nb.name, assignment, max_score=c.max_score,
-                                                      cell_type=c.cell_type)
-                    for c in nb.source_cells:
-                        gb.update_or_create_source_cell(c.name, nb.name, assignment, cell_type=c.cell_type,
-                                                        locked=c.locked, source=c.source, checksum=c.checksum)
-            except Exception as e:  # noqa: BLE001
-                gb.db.rollback()
-                raise GradebookError(f"cannot register {assignment} in the gradebook {safe_db_url(db_url)}: "
-                                     f"{type(e).__name__}: {e}") from e
+def register_assignment(course, template, assignment: str) -> None:
+    """Make the ``course``'s gradebook know ``assignment`` as nbgrader generate_assignment made it in
+    the ``template`` course's gradebook (notebooks, grade/solution/task/source cells); idempotent."""
+    with template.gradebook() as src, course.gradebook() as gb:
+        try:
+            a = src.find_assignment(assignment)
+            gb.update_or_create_assignment(assignment)
+            for nb in a.notebooks:
+                gb.update_or_create_notebook(nb.name, assignment)
+                for c in nb.grade_cells:
+                    gb.update_or_create_grade_cell(c.name, nb.name, assignment, max_score=c.max_score,
+                                                   cell_type=c.cell_type)
+                for c in nb.solution_cells:
+                    gb.update_or_create_solution_cell(c.name, nb.name, assignment)
+                for c in nb.task_cells:
+                    gb.update_or_create_task_cell(c.name, nb.name, assignment, max_score=c.max_score,
+                                                  cell_type=c.cell_type)
+                for c in nb.source_cells:
+                    gb.update_or_create_source_cell(c.name, nb.name, assignment, cell_type=c.cell_type,
+                                                    locked=c.locked, source=c.source, checksum=c.checksum)
+        except Exception as e:  # noqa: BLE001
+            gb.db.rollback()
+            raise GradebookError(f"cannot register {assignment} in the gradebook {redact_db_url(course.db_url)}: "
+                                 f"{type(e).__name__}: {redact_db_url(str(e))}") from None
 
 
 def _submission(gb, assignment: str, student: str, timestamp):
@@ -232,36 +214,36 @@ def _submission(gb, assignment: str, student: str, timestamp):
     return sub
 
 
-def record_submission(db_url: str, result: dict) -> None:
-    """Write one submission's automatic scores (``result``: the stored record) in one transaction."""
+def record_submission(course, result: dict) -> None:
+    """Write one submission's automatic scores (``result``: the stored record) in the ``course``'s
+    gradebook, in one transaction."""
     from nbgrader import utils
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with _gradebook(db_url) as gb:
-            try:
-                stamp = None
-                if result.get("timestamp"):
-                    try:
-                        stamp = utils.parse_utc(result["timestamp"])
-                    except Exception:  # noqa: BLE001 — a student's timestamp.txt may be anything
-                        stamp = None
-                sub = _submission(gb, result["assignment"], result["student_id"], stamp)
-                for nb in sub.notebooks:
-                    graded = result.get("notebooks", {}).get(nb.name, {}).get("grades", {})
-                    answers = {c.name for c in nb.notebook.solution_cells}
-                    for grade in nb.grades:
-                        g = graded.get(grade.name)
-                        if grade.name not in answers:       # autograded: always the new score
-                            grade.auto_score = float(g["auto_score"]) if g else 0.0
-                            grade.needs_manual_grade = False
-                        elif g is not None and grade.manual_score is None:  # not yet graded by hand
-                            grade.auto_score = g["auto_score"]
-                            grade.needs_manual_grade = bool(g["needs_manual_grade"])
-                gb.db.commit()
-            except Exception as e:  # noqa: BLE001
-                gb.db.rollback()
-                raise GradebookError(f"{result['student_id']}/{result['assignment']}: writing the gradebook "
-                                     f"{safe_db_url(db_url)} failed: {type(e).__name__}: {e}") from e
+    with course.gradebook() as gb:
+        try:
+            stamp = None
+            if result.get("timestamp"):
+                try:
+                    stamp = utils.parse_utc(result["timestamp"])
+                except Exception:  # noqa: BLE001 — a student's timestamp.txt may be anything
+                    stamp = None
+            sub = _submission(gb, result["assignment"], result["student_id"], stamp)
+            for nb in sub.notebooks:
+                graded = result.get("notebooks", {}).get(nb.name, {}).get("grades", {})
+                answers = {c.name for c in nb.notebook.solution_cells}
+                for grade in nb.grades:
+                    g = graded.get(grade.name)
+                    if grade.name not in answers:       # autograded: always the new score
+                        grade.auto_score = float(g["auto_score"]) if g else 0.0
+                        grade.needs_manual_grade = False
+                    elif g is not None and grade.manual_score is None:  # not yet graded by hand
+                        grade.auto_score = g["auto_score"]
+                        grade.needs_manual_grade = bool(g["needs_manual_grade"])
+            gb.db.commit()
+        except Exception as e:  # noqa: BLE001
+            gb.db.rollback()
+            raise GradebookError(f"{result['student_id']}/{result['assignment']}: writing the gradebook "
+                                 f"{redact_db_url(course.db_url)} failed: {type(e).__name__}: "
+                                 f"{redact_db_url(str(e))}") from None
 
 
 def write_autograded(folder: str, notebook: str, cells: list[dict], metadata: dict) -> str:

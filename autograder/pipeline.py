@@ -2,7 +2,7 @@
 
 This process is the only writer (gradebook, ``autograded/``, OUT) and never runs student code.
 Notebooks, not submissions, are the unit of work: ``jobs`` threads each start one sandbox at a
-time (one torch thread each: DESIGN §6 measured two 1-thread processes at 1.9x one). The
+time (one torch thread each: two 1-thread processes were measured at 1.9x one on two cores). The
 reference run of every needed source notebook (same per-batch seed, the student never sees it)
 goes first, and is cached in ``OUT/.reference/<source hash>-<seed>.json``.
 """
@@ -24,33 +24,19 @@ import time
 import nbformat
 
 from . import __version__, course, discover, i18n, judge, plan, run, sandbox
+from .course import Course
+from .files import redact_db_url
 from .gradebook import (
     GradebookError,
     ResultStore,
     atomic_write,
     record_submission,
     register_assignment,
-    safe_db_url,
     write_autograded,
 )
 from .limits import Limits
 from .notebook import ANSI, Markers, hidden_text
 from .records import CellRun, NotebookResult, RunOutput, Status, Submission, SubmissionResult
-
-
-@dataclasses.dataclass(frozen=True)
-class CourseTarget:
-    """Where results are recorded: the course folder (``autograded/``) and its gradebook."""
-    root: str
-    db_url: str
-    autograded: str = "autograded"
-
-    @classmethod
-    def resolve(cls, course_dir: str | None, db_url: str | None) -> CourseTarget:
-        """``--course DIR`` (its ``nbgrader_config.py`` when present) / ``--db-url``; default: this course."""
-        cfg = course.course_config(course_dir, db_url)   # nbgrader's config chain for that course
-        return cls(cfg.CourseDirectory.root, course.db_url_of(cfg),
-                   cfg.CourseDirectory.get("autograded_directory") or "autograded")
 
 
 def _row(sub: Submission, status: Status, h: str, max_score: float, note: str) -> dict:
@@ -82,7 +68,7 @@ class Batch:
     """One ``grade`` run (see the module docstring)."""
 
     def __init__(self, submissions: str, out: str, *, source: str | None = None, jobs: int | None = None,
-                 limits: Limits | None = None, target: CourseTarget | None = None, force: bool = False,
+                 limits: Limits | None = None, target: Course | None = None, force: bool = False,
                  unsafe: bool = False, skip_experiments: bool = True, echo=lambda m: print(m, file=sys.stderr),
                  runner=None):
         self.submissions = os.path.abspath(submissions)
@@ -90,7 +76,7 @@ class Batch:
         self.source = os.path.abspath(source or course.default_source())
         self.jobs = max(1, jobs or len(os.sched_getaffinity(0)))
         self.limits = limits or Limits()
-        self.target = target or CourseTarget.resolve(None, None)
+        self.target = target or Course.load()   # where results are recorded: its gradebook and autograded/
         self.force, self.unsafe, self.echo, self.skip = force, unsafe, echo, skip_experiments
         self.seed = secrets.randbits(255)  # the batch secret: only one-way keys of it reach a sandbox
         self._slots = itertools.count()
@@ -130,7 +116,7 @@ class Batch:
                              d.get("timing", {}))
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        out = self._run(plan.reference(source_nb, assignment=assignment, notebook=stem,
+        out = self._run(plan.reference(source_nb, assignment=assignment, notebook=stem, stub=self.target.stub,
                                        skip_experiments=self.skip), release_dir)
         d = dataclasses.asdict(out)
         d["status"] = out.status.code
@@ -172,7 +158,7 @@ class Batch:
             for a in needed:
                 atomic_write(os.path.join(self.store.out, "assignments", a + ".json"),
                              json.dumps(templates.info[a], indent=1))
-                register_assignment(self.target.db_url, "sqlite:///" + os.path.join(templates.root, "gradebook.db"), a)
+                register_assignment(self.target, templates.course, a)
             self.timing["templates_s"] = time.monotonic() - t
             self._grade_pending(pending, sources, templates)
         finally:
@@ -187,19 +173,18 @@ class Batch:
         from . import export, feedback
 
         try:
-            finals = {(g.student_id, g.assignment): g for g in export.final_grades(self.target.db_url, assignments or None)}
+            finals = {(g.student_id, g.assignment): g for g in export.final_grades(self.target, assignments or None)}
         except Exception as e:  # the gradebook went away after recording: the CSV still gets every row
             self.store.write_csv()
-            raise GradebookError(f"reading the final grades back from the gradebook {safe_db_url(self.target.db_url)} "
-                                 f"failed: {type(e).__name__}: {safe_db_url(str(e))[:500]}") from None
+            raise GradebookError(f"reading the final grades back from the gradebook {redact_db_url(self.target.db_url)} "
+                                 f"failed: {type(e).__name__}: {redact_db_url(str(e))[:500]}") from None
         results = self.store.all_results()
         graded = [r for r in results if (r["student_id"], r["assignment"]) in finals and r["assignment"] in assignments]
         for r in graded:  # one submission at a time: a bad file of one student is that student's row
             try:
-                feedback.write_feedback(self.target.db_url, self.target.root, self.store.out,
+                feedback.write_feedback(self.target, self.store.out,
                                         assignments=[r["assignment"]], students=[r["student_id"]],
-                                        notes={(r["student_id"], r["assignment"]): list(r.get("notes", []))},
-                                        autograded_dir=self.target.autograded)
+                                        notes={(r["student_id"], r["assignment"]): list(r.get("notes", []))})
             except Exception as e:  # noqa: BLE001 — the batch always finishes
                 note = f"feedback page not written: {type(e).__name__}: {str(e)[:300]}"
                 if note not in r.get("notes", []):
@@ -248,7 +233,7 @@ class Batch:
         except ValueError as e:
             return None, str(e)
         p = plan.make(source_nb, nb, student_id=sub.student_id, assignment=sub.assignment, notebook=stem,
-                      skip_experiments=self.skip)
+                      stub=self.target.stub, skip_experiments=self.skip)
         if p.problem:
             return p, p.problem
         # the visible tests speak the language the student worked in (the feedback page shows them)
@@ -289,8 +274,8 @@ class Batch:
         stored = stored_record(result, info)
         recorded = any(n.status is not Status.ERROR for n in result.notebooks)
         if recorded:
-            record_submission(self.target.db_url, stored)
-            folder = os.path.join(self.target.root, self.target.autograded, sub.student_id, sub.assignment)
+            record_submission(self.target, stored)
+            folder = self.target.path("autograded", sub.student_id, sub.assignment)
             for stem, (p, out, nbr) in autograded.items():
                 write_autograded(folder, stem + ".ipynb", _autograded_cells(p, out, sources[sub.assignment][stem], nbr),
                                  i18n.autograded_metadata(sources[sub.assignment][stem].metadata, sub, stem))

@@ -16,7 +16,6 @@ test cell is paired with the solution cell above it (whose forbidden built-ins f
 from __future__ import annotations
 
 import ast
-import functools
 import json
 
 import nbformat
@@ -25,14 +24,6 @@ from .notebook import Role, grade_id, meta, role, segments, tags, text
 from .records import CellPlan, NotebookPlan
 
 EXPERIMENT_TAG = "experiment"
-
-
-@functools.cache
-def stub() -> str:
-    """What the release puts in a solution cell (the course's ClearSolutions.code_stub)."""
-    from . import course
-
-    return course.course_config().ClearSolutions.code_stub["python"]
 
 
 def parse(data: bytes):
@@ -69,10 +60,11 @@ def solution_of(source_nb) -> dict[str, str]:
     return out
 
 
-def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook: str,
+def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook: str, stub: str,
          skip_experiments: bool = True) -> NotebookPlan:
     """The plan of ``submitted_nb`` graded against ``source_nb`` (the reference run: the source itself).
 
+    ``stub``: what the release puts in a solution cell (``Course.stub``), run for a deleted one.
     ``skip_experiments=False`` runs the cells tagged ``experiment`` too (the check that skipping
     them changes no score)."""
     skip = EXPERIMENT_TAG if skip_experiments else object()
@@ -84,7 +76,7 @@ def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook:
         gid = grade_id(cell)
         if gid in source and gid not in seen:
             seen.add(gid)
-            cells.append((gid, _from_source(source[gid], cell)))
+            cells.append((gid, _from_source(source[gid], cell, stub)))
         elif cell.get("cell_type") == "code" and skip not in tags(cell):
             cells.append(("", CellPlan(0, "student", None, text(cell))))
         elif cell.get("cell_type") == "markdown":
@@ -99,20 +91,20 @@ def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook:
             continue
         before = set(order[:order.index(gid)])
         pos = max((i + 1 for i, (g, _) in enumerate(cells) if g in before), default=0)
-        cells.insert(pos, (gid, _from_source(source[gid], None)))
+        cells.insert(pos, (gid, _from_source(source[gid], None, stub)))
         seen.add(gid)
     planned = tuple(CellPlan(i, p.kind, p.grade_id, p.source, p.points, p.unchanged) for i, (_, p) in enumerate(cells)
                     if not (p.kind == "setup" and p.grade_id and skip in tags(source[p.grade_id])))
     return NotebookPlan(student_id, assignment, notebook, planned, forbidden(source_nb))
 
 
-def _from_source(src, submitted) -> CellPlan:
+def _from_source(src, submitted, stub: str) -> CellPlan:
     kind, gid = role(src), grade_id(src)
     points = float(meta(src).get("points", 0) or 0)
     if kind in (Role.TEST, Role.SETUP, Role.MARKDOWN):
         return CellPlan(0, kind.value, gid, text(src), points)
     if kind is Role.SOLUTION:
-        return CellPlan(0, kind.value, gid, text(submitted) if submitted is not None else stub(), points,
+        return CellPlan(0, kind.value, gid, text(submitted) if submitted is not None else stub, points,
                         submitted is None or _unchanged(submitted))
     return CellPlan(0, kind.value, gid, text(submitted) if submitted is not None else "", points,  # answer, task
                     submitted is None or _unchanged(submitted))
@@ -128,10 +120,10 @@ def _unchanged(cell) -> bool:
         return False
 
 
-def reference(source_nb, *, assignment: str, notebook: str, skip_experiments: bool = True) -> NotebookPlan:
+def reference(source_nb, *, assignment: str, notebook: str, stub: str, skip_experiments: bool = True) -> NotebookPlan:
     """The trusted run: the source notebook itself (solutions and hidden tests)."""
     return make(source_nb, source_nb, student_id="<reference>", assignment=assignment, notebook=notebook,
-                skip_experiments=skip_experiments)
+                stub=stub, skip_experiments=skip_experiments)
 
 
 def _is_checking(test) -> bool:

@@ -39,7 +39,8 @@ import warnings
 from dataclasses import asdict, dataclass, field
 
 from .feedback import write_file
-from .gradebook import ResultStore, safe_db_url
+from .files import redact_db_url
+from .gradebook import ResultStore
 
 TOP_FAILURES = 3
 # a failure "kind" is its message with the numbers taken out: "expected 4.595, got -4.595" and
@@ -198,7 +199,7 @@ def collect(db_url: str, out: str) -> ClassReport:
                                               statistics.fmean(scores) if scores else 0.0,
                                               statistics.median(scores) if scores else 0.0))
     return ClassReport(datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                       safe_db_url(db_url), assignments, cells, sorted(pending, key=lambda p: (p.assignment, p.student_id)),
+                       redact_db_url(db_url), assignments, cells, sorted(pending, key=lambda p: (p.assignment, p.student_id)),
                        _incidents(out, late))
 
 
@@ -356,16 +357,16 @@ def build(db_url: str, out: str, *, autograded: str | None, source: str | None, 
 # --------------------------------------------------------------------------------------------
 # `python -m autograder report OUT` (cli.py: `report.build_subparser(sub)`)
 def cmd_report(args) -> int:
-    from . import course
+    from .course import Course
 
-    cfg = course.course_config(args.course, args.db_url)
-    db_url = course.db_url_of(cfg)
-    source = args.source or course.course_dir(cfg, "source")
-    index, rep = build(db_url, args.out, autograded=course.course_dir(cfg, "autograded"),
+    course = Course.load(args.course, args.db_url)
+    db_url = course.db_url
+    source = args.source or course.path("source")
+    index, rep = build(db_url, args.out, autograded=course.path("autograded"),
                        source=source if os.path.isdir(source) else None, similarity_check=not args.no_similarity,
                        threshold=args.threshold, min_tokens=args.min_tokens, max_share=args.max_share, lang=args.lang)
     print(f"wrote {index} ({len(rep.assignments)} assignment(s), {len(rep.pending)} answer(s) to grade, "
-          f"{len(rep.similarity)} similar pair(s)) from {safe_db_url(db_url)} in {rep.timing['total_s']:.1f} s",
+          f"{len(rep.similarity)} similar pair(s)) from {redact_db_url(db_url)} in {rep.timing['total_s']:.1f} s",
           file=sys.stderr)
     return 0
 

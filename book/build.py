@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # `python book/build.py`
 import nbformat
 
 from autograder import i18n, notebook
-from autograder.course import list_assignments, notebooks_of
+from autograder.course import Course, list_assignments, notebooks_of
 from book import editions, landing
 from book.execute import execute_all, with_outputs
 
@@ -192,14 +192,14 @@ def build(root: Path, out: Path, *, edition_names=EDITIONS, jobs: int = 1, repo_
     """Build the asked editions; return the seconds each stage took."""
     root, out = root.resolve(), out.resolve()
     t0 = time.perf_counter()
-    base = root / "solutions"
+    base = Path(Course.load(str(root)).path("source"))
     notebooks = [base / a / f"{stem}.ipynb" for a in list_assignments(str(base)) for stem in notebooks_of(str(base / a))]
     if only:
         notebooks = [p for p in notebooks
                      if any(fnmatch.fnmatch(f"{p.parent.name}/{p.name}", g) for g in only)]
     if not notebooks:
-        raise BookError(f"no notebook in {root / 'solutions'}" + (f" matches {only}" if only else ""))
-    print(f"book: {len(notebooks)} notebook(s) from {root / 'solutions'}")
+        raise BookError(f"no notebook in {base}" + (f" matches {only}" if only else ""))
+    print(f"book: {len(notebooks)} notebook(s) from {base}")
     executed = execute_all(notebooks, root, out / ".cache", jobs=jobs, timeout=timeout)
     chapters = []
     for p in notebooks:

@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import notebook
+from autograder.course import Course
 
 MARKERS = notebook.Markers()
 #: what a widget output becomes in the book (a static page has no kernel to drive it)
@@ -98,22 +99,12 @@ def instructor(executed):
 
 # --------------------------------------------------------------------------------------------
 # student edition
-def _course_config(root: Path):
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    cfg = Config()
-    if (root / "nbgrader_config.py").exists():
-        cfg.merge(PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config())
-    return cfg
-
-
 def release_sources(source, root: Path):
     """The release notebook nbgrader makes of ``source``: its ClearSolutions (the course's stubs),
     ClearHiddenTests and ClearMarkScheme, with the course's config (what ``make release`` runs)."""
     from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, ClearSolutions
 
-    cfg = _course_config(root)
+    cfg = Course.load(str(root)).config
     nb = copy.deepcopy(source)
     for pre in (ClearSolutions, ClearHiddenTests, ClearMarkScheme):
         nb, _ = pre(config=cfg).preprocess(nb, {})

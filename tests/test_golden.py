@@ -82,8 +82,7 @@ def _outputs(out: str, course_dir: str, roots: list[str]) -> dict[str, str]:
             for n in files:
                 path = os.path.join(dirpath, n)
                 found[os.path.join(prefix, os.path.relpath(path, base))] = _read(path)
-    db_url = "sqlite:///" + os.path.join(course_dir, "gradebook.db")
-    found["grades_final.csv"] = export.to_csv(export.final_grades(db_url))
+    found["grades_final.csv"] = export.to_csv(export.final_grades(course.Course.load(course_dir)))
     return {k: _mask(v, roots) for k, v in sorted(found.items())}
 
 
@@ -115,7 +114,7 @@ def graded(tmp_path_factory):
 
     batch = pipeline.Batch(subs, out, source=source, jobs=2,
                            limits=Limits(timeout_s=60, cell_timeout_s=20, memory_mb=2000),
-                           target=pipeline.CourseTarget.resolve(course_dir, None), echo=lambda m: None,
+                           target=course.Course.load(course_dir), echo=lambda m: None,
                            runner=runner)
     batch.seed = SEED   # the batch secret, fixed: the hidden tests draw the same inputs every time
     rows = batch.grade()

@@ -17,6 +17,7 @@ from grading import tiny_course as T
 from gradlab import observe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STUB = course.Course.load().stub   # what the release puts in a solution cell
 COMMANDS = ["release", "grade", "feedback", "export", "validate", "bench", "doctor"]
 
 
@@ -173,26 +174,31 @@ def test_plan_restores_locked_cells_and_skips_experiments():
     sub.cells[T.cell_index(sub, "test_double")].source = "pass"          # edited test: restored
     del sub.cells[T.cell_index(sub, "test_clip")]                         # deleted test: restored
     sub.cells.append(nbformat.v4.new_code_cell("helper = 1"))             # a student's own cell: runs
-    p = plan.make(src, sub, student_id="s", assignment="a1", notebook="ps1")
+    p = plan.make(src, sub, student_id="s", assignment="a1", notebook="ps1", stub=STUB)
     kinds = [(c.kind, c.grade_id) for c in p.cells if c.kind != "markdown"]
     assert ("test", "test_clip") in kinds and kinds.index(("test", "test_clip")) == kinds.index(("solution", "clip_impl")) + 1
     assert next(c for c in p.cells if c.grade_id == "test_double").source == T.TEST_DOUBLE
     assert not any("train_for_an_hour" in c.source for c in p.cells)
     assert ("student", None) in kinds
-    full = plan.make(src, sub, student_id="s", assignment="a1", notebook="ps1", skip_experiments=False)
+    full = plan.make(src, sub, student_id="s", assignment="a1", notebook="ps1", stub=STUB, skip_experiments=False)
     assert any("train_for_an_hour" in c.source for c in full.cells)
     assert plan.solution_of(src)["test_double"] == "double_impl"
-    other = plan.make(src, T.ps2_source(), student_id="s", assignment="a1", notebook="ps1")
+    other = plan.make(src, T.ps2_source(), student_id="s", assignment="a1", notebook="ps1", stub=STUB)
     assert other.problem and not other.cells
     with pytest.raises(ValueError):
         plan.parse(b"{not json")
 
 
 def test_gradebook_error_names_the_database(tmp_path):
-    bad = "sqlite:///" + str(tmp_path / "no" / "such" / "dir" / "\0gradebook.db")
-    with pytest.raises(Exception) as exc:
+    bad = course.Course.load(str(tmp_path), "sqlite:///" + str(tmp_path / "no" / "such" / "dir" / "\0gradebook.db"))
+    with pytest.raises(gradebook.GradebookError) as exc:
         gradebook.record_submission(bad, {"student_id": "s", "assignment": "a1", "notebooks": {}})
-    assert "gradebook" in str(exc.value)
+    assert "gradebook" in str(exc.value) and "gradebook.db" in str(exc.value)
+    secret = course.Course.load(str(tmp_path), "postgresql://grader:p@ss:w/rd@127.0.0.1:1/gradebook")
+    with pytest.raises(gradebook.GradebookError) as exc:
+        with secret.gradebook():
+            pass
+    assert "127.0.0.1:1/gradebook" in str(exc.value) and "ss:w" not in str(exc.value) and "rd@" not in str(exc.value)
 
 
 def test_hidden_regions_lose_their_oracles_in_the_students_run():
@@ -227,9 +233,9 @@ def test_plan_json_holds_no_secret_and_no_oracle(tmp_path):
     from grading import tiny_course as T
     nb = nbformat.from_dict(T.ps1_source())
     secret = 123456789123456789
-    student = json.loads(plan.plan_json(plan.make(nb, nb, student_id="s", assignment="a1", notebook="ps1"),
+    student = json.loads(plan.plan_json(plan.make(nb, nb, student_id="s", assignment="a1", notebook="ps1", stub=STUB),
                                         seed=secret, cell_timeout_s=1, max_procs=1, results_fd=3))
-    reference = json.loads(plan.plan_json(plan.reference(nb, assignment="a1", notebook="ps1"),
+    reference = json.loads(plan.plan_json(plan.reference(nb, assignment="a1", notebook="ps1", stub=STUB),
                                           seed=secret, cell_timeout_s=1, max_procs=1, results_fd=3))
     text = json.dumps(student)
     assert str(secret) not in text and student["checking"] is False and reference["checking"] is True
