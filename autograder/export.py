@@ -14,7 +14,7 @@ The first columns are those of ``grades.csv`` (student_id, assignment, score, ma
 ``--format canvas|moodle`` writes the LMS's own gradebook-import file (:mod:`autograder.lms`).
 
 ``final_grades(course)`` is the function ``grade`` uses for ``OUT/grades.csv``'s points.
-Every CSV cell that a spreadsheet would read as a formula is neutralised (:func:`csv_safe`).
+Every CSV cell that a spreadsheet would read as a formula is neutralised (:func:`autograder.files.csv_cell`).
 """
 from __future__ import annotations
 
@@ -24,8 +24,7 @@ import os
 import sys
 from dataclasses import astuple, dataclass, fields
 
-from .feedback import write_file
-from .files import redact_db_url
+from .files import csv_cell, redact_db_url, write_atomic
 
 
 @dataclass(frozen=True)
@@ -85,38 +84,18 @@ def final_grades(course, assignments: list[str] | None = None) -> list[FinalGrad
     return rows
 
 
-def csv_safe(value) -> str:
-    """``value`` as a CSV cell no spreadsheet runs as a formula (OWASP: prefix ``'``)."""
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, float):
-        return f"{value:g}"
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r", "|", "%") and not _is_number(text):
-        text = "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def to_csv(rows: list[FinalGrade]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
     for r in rows:
-        w.writerow([csv_safe(v) for v in astuple(r)])
+        w.writerow([csv_cell(v) for v in astuple(r)])
     return buf.getvalue()
 
 
 def write_csv(path: str, rows: list[FinalGrade]) -> str:
     """Write ``rows`` to ``path`` (group-readable as the umask allows); returns the path."""
-    write_file(path, to_csv(rows))
+    write_atomic(path, to_csv(rows))
     return path
 
 
@@ -137,7 +116,7 @@ def cmd_export(args) -> int:
         return 0
     name = "grades_final.csv" if args.format == "csv" else f"grades_{args.format}.csv"
     path = args.to or os.path.join(args.out, name)
-    write_file(path, text)
+    write_atomic(path, text)
     pending = sum(r.needs_manual_grade for r in rows)
     print(f"wrote {len(rows)} row(s) from {redact_db_url(course.db_url)} to {path}"
           + (f"; {pending} still need manual grading (needs_manual_grade=1)" if pending else ""), file=sys.stderr)

@@ -34,7 +34,7 @@ import sys
 from dataclasses import dataclass, field
 
 from . import i18n
-from .files import redact_db_url
+from .files import number_text, redact_db_url, write_atomic
 from .notebook import ANSI, hidden_line_numbers, redact, safe_ename, secrets_in
 
 STATUS_TEXT = {
@@ -64,10 +64,6 @@ font-size:.9em;word-break:break-word} .pass{color:#1a7f37;font-weight:600} .fail
 """
 
 
-def _fmt(x: float) -> str:
-    return f"{x:g}"
-
-
 def _row(cell: dict, grade: dict | None, summary: dict | None, hidden: list[str]) -> str:
     gid, kind, points = cell["id"], cell["kind"], cell["points"]
     if grade is None:
@@ -90,10 +86,10 @@ def _row(cell: dict, grade: dict | None, summary: dict | None, hidden: list[str]
             result = '<span class="pass">passed</span>'
         else:
             result = '<span class="pending">partial credit</span>'
-    shown = "–" if earned is None else _fmt(earned)
+    shown = "–" if earned is None else number_text(earned)
     label = {"test": "test", "answer": "written answer", "task": "task"}.get(kind, kind)
     return (f"<tr><td><code>{html.escape(gid)}</code></td><td>{label}</td><td>{result}</td>"
-            f'<td class="pts">{shown} / {_fmt(points)}</td></tr>')
+            f'<td class="pts">{shown} / {number_text(points)}</td></tr>')
 
 
 def render_page(result: dict, info: dict, stem: str) -> str:
@@ -118,7 +114,7 @@ def render_page(result: dict, info: dict, stem: str) -> str:
 <body>
 <h1>{html.escape(stem)}</h1>
 <p class="sub">Assignment <b>{html.escape(result['assignment'])}</b> · student <b>{html.escape(result['student_id'])}</b></p>
-<div class="score">{_fmt(score)} / {_fmt(nb_info['max_score'])} points</div>
+<div class="score">{number_text(score)} / {number_text(nb_info['max_score'])} points</div>
 <div class="status {cls}">{html.escape(STATUS_TEXT.get(status, status))}</div>
 <table><thead><tr><th>Graded cell</th><th>Kind</th><th>Result</th><th>Points</th></tr></thead>
 <tbody>
@@ -290,13 +286,13 @@ _KIND = {"test": "test", "answer": "written answer", "task": "task"}
 
 def _points_html(c: CellFeedback) -> str:
     if c.pending:
-        return f"– / {_fmt(c.max_points)}"
-    text = f"{_fmt(c.points)} / {_fmt(c.max_points)}"
+        return f"– / {number_text(c.max_points)}"
+    text = f"{number_text(c.points)} / {number_text(c.max_points)}"
     notes = []
     if c.manual_points is not None and c.auto_points is not None and c.manual_points != c.auto_points:
-        notes.append(f"set by your instructor (autograder: {_fmt(c.auto_points)})")
+        notes.append(f"set by your instructor (autograder: {number_text(c.auto_points)})")
     if c.extra_credit:
-        notes.append(f"includes {_fmt(c.extra_credit)} extra credit")
+        notes.append(f"includes {number_text(c.extra_credit)} extra credit")
     return text + "".join(f'<br><span class="sub">{html.escape(n)}</span>' for n in notes)
 
 
@@ -315,7 +311,7 @@ def render_feedback(fb: NotebookFeedback) -> str:
                           "the total above does not include them yet.")
     else:
         status = ("ok", "Graded. The total includes your instructor's manual grading.")
-    late = (f"<p class='sub'>Late submission penalty: −{_fmt(fb.late_penalty)} points.</p>"
+    late = (f"<p class='sub'>Late submission penalty: −{number_text(fb.late_penalty)} points.</p>"
             if fb.late_penalty else "")
     if fb.notes:
         late += "<ul class='notes'>" + "".join(f"<li>{html.escape(n)}</li>" for n in fb.notes) + "</ul>"
@@ -326,7 +322,7 @@ def render_feedback(fb: NotebookFeedback) -> str:
 <body>
 <h1>{html.escape(fb.notebook)}</h1>
 <p class="sub">Assignment <b>{html.escape(fb.assignment)}</b> · student <b>{html.escape(fb.student_id)}</b></p>
-<div class="score">{_fmt(fb.score)} / {_fmt(fb.max_score)} points</div>
+<div class="score">{number_text(fb.score)} / {number_text(fb.max_score)} points</div>
 <div class="status {status[0]}">{html.escape(status[1])}</div>
 {late}
 <table><thead><tr><th>Graded cell</th><th>Kind</th><th>Result</th><th>Points</th></tr></thead>
@@ -337,27 +333,6 @@ def render_feedback(fb: NotebookFeedback) -> str:
 function and check it against the visible tests before resubmitting.</p>
 </body></html>
 """
-
-
-def write_file(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, readable as the umask allows (group TAs included).
-
-    (``tempfile.mkstemp`` alone would leave the file 0600.)
-    """
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{os.path.basename(path)}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> None:
@@ -377,7 +352,7 @@ def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> No
                 text = read_file(os.path.join(folder, name), EXCHANGE_FILE_BYTES).decode("utf-8", "replace")
             except (ValueError, OSError):
                 continue
-            write_file(dst, "".join(ch for ch in text if ch.isprintable() or ch == "\n"))
+            write_atomic(dst, "".join(ch for ch in text if ch.isprintable() or ch == "\n"))
             break
         else:
             if name == "timestamp.txt":
@@ -385,9 +360,9 @@ def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> No
                          if n.endswith(".ipynb") for st in [os.lstat(os.path.join(d, n))] if stat.S_ISREG(st.st_mode)]
                 when = datetime.datetime.fromtimestamp(max(times) if times else datetime.datetime.now().timestamp(),
                                                        datetime.UTC)
-                write_file(dst, when.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
+                write_atomic(dst, when.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
             elif not os.path.exists(dst):
-                write_file(dst, secrets.token_hex(64))
+                write_atomic(dst, secrets.token_hex(64))
 
 
 def write_feedback(course, out: str | None = None, *, assignments: list[str] | None = None,
@@ -406,11 +381,11 @@ def write_feedback(course, out: str | None = None, *, assignments: list[str] | N
         page = i18n.localize_page(render_feedback(fb), i18n.notebook_language(
             course.path("autograded", fb.student_id, fb.assignment, fb.notebook)))
         course_fb = course.path("feedback", fb.student_id, fb.assignment)
-        write_file(os.path.join(course_fb, fb.notebook + ".html"), page)
+        write_atomic(os.path.join(course_fb, fb.notebook + ".html"), page)
         _exchange_files(course_fb, course.path("autograded", fb.student_id, fb.assignment),
                         course.path("submitted", fb.student_id, fb.assignment))
         if out:
-            write_file(os.path.join(os.path.abspath(out), "feedback", fb.student_id, fb.assignment,
+            write_atomic(os.path.join(os.path.abspath(out), "feedback", fb.student_id, fb.assignment,
                                     fb.notebook + ".html"), page)
     return pages
 

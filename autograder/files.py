@@ -15,6 +15,11 @@ import secrets
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%", "\uff1d")
 
 
+def number_text(x: float) -> str:
+    """A score as people read it: ``5`` for 5.0, ``0.5``, ``1e-06`` (``format(x, "g")``)."""
+    return f"{x:g}"
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -25,7 +30,10 @@ def _is_number(text: str) -> bool:
 
 def csv_cell(value) -> str:
     """``value`` as a CSV cell no spreadsheet runs: text starting with a ``FORMULA_START``
-    character gets a leading apostrophe (a number, negative ones included, stays a number).
+    character gets a leading apostrophe (a number, negative ones included, stays a number), and a
+    carriage return becomes a newline: Python's ``csv`` quotes a field holding the line terminator
+    (``\n``) but not a bare ``\r``, which a spreadsheet reads as the end of the row — a student's
+    text could otherwise start a row of its own.
 
     Examples:
         >>> [csv_cell(v) for v in ("=SUM(1,2)", "-3", "|cmd", 2.5, True, "ok")]
@@ -34,8 +42,8 @@ def csv_cell(value) -> str:
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, float):
-        return f"{value:g}"
-    text = str(value)
+        return number_text(value)
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
     if text[:1] in FORMULA_START and not _is_number(text):
         return "'" + text
     return text

@@ -19,9 +19,8 @@ import csv
 import io
 import json
 import os
-import tempfile
 
-from .files import redact_db_url
+from .files import csv_cell, number_text, redact_db_url, write_atomic
 
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "needs_manual_grade",
                "flags", "notes"]
@@ -30,20 +29,6 @@ DETAIL_COLUMNS = ["student_id", "assignment", "notebook", "grade_id", "score", "
 
 class GradebookError(RuntimeError):
     """Writing the course gradebook failed (the message names the database)."""
-
-
-def atomic_write(path: str, data: str | bytes) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 # -- OUT ----------------------------------------------------------------------------------------
@@ -70,7 +55,7 @@ class ResultStore:
         return bool(r) and r.get("input_hash") == input_hash and r.get("status") != "error"
 
     def put(self, result: dict) -> None:
-        atomic_write(self.result_path(result["student_id"], result["assignment"]),
+        write_atomic(self.result_path(result["student_id"], result["assignment"]),
                      json.dumps(result, indent=1, sort_keys=True))
 
     def all_results(self) -> list[dict]:
@@ -89,26 +74,9 @@ class ResultStore:
         """grades.csv (``finals``: (student, assignment) -> export.FinalGrade from the course gradebook,
         so that a graded row's score includes the manual points given in formgrader) and grades_detail.csv."""
         results = self.all_results()
-        atomic_write(os.path.join(self.out, "grades.csv"), grades_csv(results, finals))
-        atomic_write(os.path.join(self.out, "grades_detail.csv"), detail_csv(results))
+        write_atomic(os.path.join(self.out, "grades.csv"), grades_csv(results, finals))
+        write_atomic(os.path.join(self.out, "grades_detail.csv"), detail_csv(results))
         return os.path.join(self.out, "grades.csv")
-
-
-def csv_cell(value) -> str:
-    """A CSV cell a spreadsheet will not run: text starting with = + - @ or a control character
-    gets a leading apostrophe (OWASP's advice against formula injection)."""
-    text = str(value)
-    if text and (text[0] in "=+-@\t\r\n" or text[0] == "\uff1d"):
-        try:
-            float(text)  # a negative number stays a number
-            return text
-        except ValueError:
-            return "'" + text
-    return text
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"
 
 
 def grades_csv(results: list[dict], finals: dict | None = None) -> str:
@@ -121,7 +89,7 @@ def grades_csv(results: list[dict], finals: dict | None = None) -> str:
         final = (finals or {}).get((r["student_id"], r["assignment"]))
         score = final.score if final is not None and r["status"] == "graded" else r["score"]
         pending = final.needs_manual_grade if final is not None else r.get("needs_manual_grade")
-        w.writerow([csv_cell(r["student_id"]), csv_cell(r["assignment"]), _num(score), _num(r["max_score"]),
+        w.writerow([csv_cell(r["student_id"]), csv_cell(r["assignment"]), number_text(score), number_text(r["max_score"]),
                     r["status"], int(bool(pending)), csv_cell(" ".join(r.get("flags", []))),
                     csv_cell(" | ".join(r.get("notes", [])))])
     return buf.getvalue()
@@ -142,7 +110,7 @@ def detail_csv(results: list[dict]) -> str:
                 else:
                     outcome = "passed" if g["score"] >= g["max_score"] else "failed"
                 w.writerow([csv_cell(r["student_id"]), csv_cell(r["assignment"]), csv_cell(stem), csv_cell(gid),
-                            _num(g["score"]), _num(g["max_score"]), csv_cell(outcome)])
+                            number_text(g["score"]), number_text(g["max_score"]), csv_cell(outcome)])
     return buf.getvalue()
 
 
@@ -150,7 +118,7 @@ def format_table(results: list[dict]) -> str:
     """The gradebook as a plain-text table (what ``make grade`` prints)."""
     rows = [("student", "assignment", "score", "status", "flags")]
     for r in results:
-        rows.append((r["student_id"], r["assignment"], f"{_num(r['score'])}/{_num(r['max_score'])}"
+        rows.append((r["student_id"], r["assignment"], f"{number_text(r['score'])}/{number_text(r['max_score'])}"
                      + ("+" if r.get("needs_manual_grade") else ""), r["status"], " ".join(r.get("flags", []))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
@@ -264,5 +232,5 @@ def write_autograded(folder: str, notebook: str, cells: list[dict], metadata: di
             cell.outputs = [nbformat.from_dict(o) for o in sanitize.clean_outputs(c.get("outputs", []))]
             nb.cells.append(cell)
     path = os.path.join(folder, notebook)
-    atomic_write(path, nbformat.writes(nb))
+    write_atomic(path, nbformat.writes(nb))
     return path

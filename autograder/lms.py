@@ -19,7 +19,7 @@ roster is an error, never a silently dropped grade.
   ID number or username, matched in the import form's "Map from / Map to") and one numeric column
   per grade item (each mapped to its grade item in the form).
 
-Every cell goes through :func:`autograder.export.csv_safe`, so no spreadsheet runs a name as a
+Every cell goes through :func:`autograder.files.csv_cell`, so no spreadsheet runs a name as a
 formula.
 """
 from __future__ import annotations
@@ -28,7 +28,8 @@ import csv
 import io
 from dataclasses import dataclass
 
-from .export import FinalGrade, csv_safe
+from .export import FinalGrade
+from .files import csv_cell
 
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 # Moodle's import form maps an identifier column to one of these user fields
@@ -86,7 +87,7 @@ def _write(table: list[list]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")   # RFC 4180 line ends, as both LMSs export
     for row in table:
-        w.writerow([csv_safe(v) for v in row])
+        w.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
 
 

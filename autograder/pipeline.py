@@ -25,11 +25,10 @@ import nbformat
 
 from . import __version__, course, discover, i18n, judge, plan, run, sandbox
 from .course import Course
-from .files import redact_db_url
+from .files import redact_db_url, write_atomic
 from .gradebook import (
     GradebookError,
     ResultStore,
-    atomic_write,
     record_submission,
     register_assignment,
     write_autograded,
@@ -120,7 +119,7 @@ class Batch:
                                        skip_experiments=self.skip), release_dir)
         d = dataclasses.asdict(out)
         d["status"] = out.status.code
-        atomic_write(cache, json.dumps(d))
+        write_atomic(cache, json.dumps(d))
         return out
 
     # -- the batch --------------------------------------------------------------------------
@@ -156,7 +155,7 @@ class Batch:
             self.cache = sandbox.copy_cache(os.path.join(run_dir, "cache"))
             self.assets = {a: _assets(templates.release_dir(a), os.path.join(run_dir, "assets", a)) for a in needed}
             for a in needed:
-                atomic_write(os.path.join(self.store.out, "assignments", a + ".json"),
+                write_atomic(os.path.join(self.store.out, "assignments", a + ".json"),
                              json.dumps(templates.info[a], indent=1))
                 register_assignment(self.target, templates.course, a)
             self.timing["templates_s"] = time.monotonic() - t
@@ -293,14 +292,14 @@ def _exchange_files(sub: Submission, folder: str) -> None:
     size-capped, never through a link) and written anew, 0644, as printable text only."""
     if not sub.timestamp:
         return
-    atomic_write(os.path.join(folder, "timestamp.txt"), sub.timestamp)
+    write_atomic(os.path.join(folder, "timestamp.txt"), sub.timestamp)
     try:
         secret = discover.read_file(os.path.join(sub.path, "submission_secret.txt"), discover.EXCHANGE_FILE_BYTES)
     except (ValueError, OSError):
         return
     text = "".join(ch for ch in secret[:256].decode("ascii", "replace").strip() if ch.isalnum())
     if text:
-        atomic_write(os.path.join(folder, "submission_secret.txt"), text)
+        write_atomic(os.path.join(folder, "submission_secret.txt"), text)
 
 
 def _redacted(o: dict | None, secret: list[str]) -> dict | None:

@@ -38,8 +38,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 
-from .feedback import write_file
-from .files import redact_db_url
+from .files import redact_db_url, write_atomic
 from .gradebook import ResultStore
 
 TOP_FAILURES = 3
@@ -349,8 +348,8 @@ def build(db_url: str, out: str, *, autograded: str | None, source: str | None, 
         rep.timing["similarity_s"] = round(time.monotonic() - t, 3)
     rep.timing["total_s"] = round(time.monotonic() - t0, 3)
     index = os.path.join(folder, "index.html")
-    write_file(index, render(rep, figures, lang))
-    write_file(os.path.join(folder, "report.json"), json.dumps(asdict(rep), indent=1))
+    write_atomic(index, render(rep, figures, lang))
+    write_atomic(os.path.join(folder, "report.json"), json.dumps(asdict(rep), indent=1))
     return index, rep
 
 

@@ -128,9 +128,55 @@ def test_scrub_removes_pieces_of_hidden_tests():
 
 
 def test_csv_cells_are_neutralised():
-    assert gradebook.csv_cell("=SUM(1,2)") == "'=SUM(1,2)" and gradebook.csv_cell("@x") == "'@x"
-    assert gradebook.csv_cell("+1a") == "'+1a" and gradebook.csv_cell("-2.5") == "-2.5"
-    assert gradebook.csv_cell("ada") == "ada"
+    from autograder.files import csv_cell
+    assert csv_cell("=SUM(1,2)") == "'=SUM(1,2)" and csv_cell("@x") == "'@x"
+    assert csv_cell("+1a") == "'+1a" and csv_cell("-2.5") == "-2.5"
+    assert csv_cell("ada") == "ada"
+
+
+# every character a spreadsheet starts a formula, command or macro with, and a harmless control
+DANGEROUS = ["=1+2", "+SUM(A1)", "-cmd|' /C calc'!A0", "@SUM(A1)", "\tx", "\rx", "\nx", "|cmd", "%macro", "\uff1d1+2"]
+
+
+@pytest.mark.parametrize("which", ["grades.csv", "grades_detail.csv", "grades_final.csv"])
+def test_every_csv_neutralises_every_dangerous_first_character(which):
+    """One rule for every CSV the grader writes: each dangerous first character is neutralised in
+    ``grades.csv``/``grades_detail.csv`` (the run's) and ``grades_final.csv`` (the export)."""
+    import csv
+    import io
+
+    from autograder import export
+    rows = []
+    for text in DANGEROUS:
+        if which == "grades_final.csv":
+            rows.append(export.FinalGrade(text, text, 1.0, 2.0, "graded", False, 1.0, 0.0, 0.0, ""))
+        else:
+            rows.append({"student_id": text, "assignment": text, "score": 1.0, "max_score": 2.0, "status": "graded",
+                         "needs_manual_grade": False, "flags": [text], "notes": [text], "timestamp": None,
+                         "notebooks": {text: {"status": "graded", "score": 1.0, "grades": {text: {
+                             "score": 1.0, "auto_score": 1.0, "max_score": 2.0, "needs_manual_grade": False,
+                             "manual": False}}, "cells": {}}}})
+    text = {"grades.csv": lambda: gradebook.grades_csv(rows), "grades_detail.csv": lambda: gradebook.detail_csv(rows),
+            "grades_final.csv": lambda: export.to_csv(rows)}[which]()
+    parsed = list(csv.reader(io.StringIO(text, newline="")))
+    assert len(parsed) == 1 + len(rows), "a cell started a row of its own"
+    cells = [c for row in parsed[1:] for c in row]
+    for bad in DANGEROUS:
+        assert bad not in cells and "'" + bad.replace("\r", "\n") in cells, (which, bad)
+    assert not [c for c in cells if c and c[0] in "=+-@\t\r\n|%\uff1d"], cells
+    assert export.to_csv([export.FinalGrade("-2", "b", -2.5, 2.0, "graded", False, 0, 0, 0, "")]).splitlines()[1]         .startswith("-2,b,-2.5,2,"), "a negative number stays a number"
+
+
+def test_database_passwords_never_reach_a_message():
+    from autograder.files import redact_db_url
+    for password in ("p@ss", "p:ss", "p/ss", "a@b:c/d@e"):
+        url = f"postgresql+psycopg://grader:{password}@db.example:5432/gradebook"
+        shown = redact_db_url(f"writing {url} failed: could not connect to {url}")
+        assert password not in shown and "ss" not in shown and shown.count(
+            "postgresql+psycopg://grader:***@db.example:5432/gradebook") == 2, shown
+    assert redact_db_url("sqlite:////srv/c/gradebook.db") == "sqlite:////srv/c/gradebook.db"
+    from hub.postgres import redact
+    assert redact("postgresql://u:a@b@h/d") == "postgresql://u:***@h/d"
 
 
 # -- discover: the tree is hostile --------------------------------------------------------------
@@ -403,3 +449,44 @@ def test_nbcheck_rejects_an_oracle_outside_asserts_and_checking_blocks():
     assert "'want'" in " ".join(nbcheck.convention_problems("cell", leaked_name, forbid))
     recorded_inside = good.replace("    want = torch.sigmoid(z)\n", "    want = record('w', torch.sigmoid(z))\n")
     assert "record(...) inside" in " ".join(nbcheck.convention_problems("cell", recorded_inside, forbid))
+
+
+# the stages of ``grade`` in the order the data flows; each module belongs to one
+STAGES = (("discover",), ("plan",), ("run", "sandbox", "runner", "cgroup"), ("judge", "integrity"),
+          ("gradebook", "feedback", "export"))
+GROUND = ("notebook", "files", "records", "limits")   # what every stage may import
+
+
+def _imports(module: str) -> set[str]:
+    import ast
+    tree = ast.parse(open(os.path.join(ROOT, "autograder", module + ".py"), encoding="utf-8").read())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autograder."):
+            found.add(node.module.split(".")[1])
+    return found
+
+
+def test_no_stage_imports_a_later_one():
+    later = {}
+    for i, stage in enumerate(STAGES):
+        for module in stage:
+            later[module] = {m for s in STAGES[i + 1:] for m in s}
+    wrong = {m: sorted(_imports(m) & later[m]) for m in later if _imports(m) & later[m]}
+    assert not wrong, f"a stage imports a later one: {wrong}"
+    for module in GROUND:   # the ground floor imports nothing of the grader's
+        assert not _imports(module) - set(GROUND), (module, _imports(module))
+    assert _imports("judge") & {"feedback", "gradebook"} == set() and "course" not in _imports("plan")
+    assert not (_imports("notebook") | _imports("files")), "notebook.py and files.py stand on nothing of ours"
+
+
+def test_book_does_not_import_the_tests():
+    import ast
+    for name in os.listdir(os.path.join(ROOT, "book")):
+        if name.endswith(".py"):
+            tree = ast.parse(open(os.path.join(ROOT, "book", name), encoding="utf-8").read())
+            mods = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+            mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+            assert not {m for m in mods if m == "tests" or m.startswith("tests.")}, name

@@ -254,7 +254,8 @@ def test_failure_message_shows_visible_failures_only():
 
 
 def test_csv_cells_cannot_be_formulas():
-    from autograder.export import FinalGrade, csv_safe, to_csv
+    from autograder.export import FinalGrade, to_csv
+    from autograder.files import csv_cell as csv_safe
 
     assert [csv_safe(v) for v in ("=1+2", "+SUM(A1)", "@cmd", "-2+3", "\tx", "alice", -2.5, True)] == \
         ["'=1+2", "'+SUM(A1)", "'@cmd", "'-2+3", "'\tx", "alice", "-2.5", "1"]
@@ -263,7 +264,7 @@ def test_csv_cells_cannot_be_formulas():
 
 
 def test_result_files_follow_the_umask(tmp_path):
-    from autograder.feedback import write_file
+    from autograder.files import write_atomic as write_file
 
     old = os.umask(0o027)
     try:
