@@ -39,7 +39,7 @@ def cmd_grade(args) -> int:
         out = out or DEMO_OUT
         shutil.rmtree(out, ignore_errors=True)  # a demo run is regenerated as a whole
         demo_tmp = tempfile.mkdtemp(prefix="gradlab-demo-")
-        source, submissions = demo.build(demo_tmp, source=source)
+        source, submissions = demo.write_demo_class(demo_tmp, source=source)
         print(f"demo class: {len(os.listdir(submissions))} students, assignments from {source}", file=sys.stderr)
     if not submissions or not out:
         print("grade: SUBMISSIONS and --out are required (or use --demo)", file=sys.stderr)

@@ -64,7 +64,7 @@ font-size:.9em;word-break:break-word} .pass{color:#1a7f37;font-weight:600} .fail
 """
 
 
-def _row(cell: dict, grade: dict | None, summary: dict | None, hidden: list[str]) -> str:
+def _run_record_row(cell: dict, grade: dict | None, summary: dict | None, hidden: list[str]) -> str:
     gid, kind, points = cell["id"], cell["kind"], cell["points"]
     if grade is None:
         result, earned = '<span class="fail">not graded</span>', 0.0
@@ -101,7 +101,7 @@ def render_page(result: dict, info: dict, stem: str) -> str:
     score = nb["score"] if nb else 0.0
     cls = "ok" if status == "graded" else ("warn" if status in ("timeout", "memory") else "bad")
     rows = "\n".join(
-        _row(c, (nb or {}).get("grades", {}).get(c["id"]), (nb or {}).get("cells", {}).get(c["id"]),
+        _run_record_row(c, (nb or {}).get("grades", {}).get(c["id"]), (nb or {}).get("cells", {}).get(c["id"]),
              nb_info.get("hidden_lines", []))
         for c in nb_info["cells"])
     notes = [n for n in result.get("notes", []) if n.startswith(stem + ".ipynb") or ".ipynb" not in n]
@@ -208,7 +208,7 @@ def failure_message(cell, secret_text: list[str]) -> str:
     return f"{ename}: {value}" if value else ename
 
 
-def _autograded_cells(path: str) -> dict[str, dict]:
+def _graded_cells_of(path: str) -> dict[str, dict]:
     import nbformat
 
     try:
@@ -218,7 +218,7 @@ def _autograded_cells(path: str) -> dict[str, dict]:
     return {c.metadata.nbgrader["grade_id"]: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")}
 
 
-def _outcome(kind: str, g, message: str) -> str:
+def _cell_outcome(kind: str, g, message: str) -> str:
     if g.needs_manual_grade:
         return "pending"
     if kind == "test" and g.auto_score is None and g.manual_score is None:
@@ -239,7 +239,7 @@ def notebook_feedback(gb, course, assignment: str, student_id: str, notebook: st
     kinds.update({c.name: "task" for c in source_nb.task_cells})
     secret_text = secrets_in([c.source or "" for c in source_nb.source_cells])
     nb_path = course.path("autograded", student_id, assignment, notebook)
-    executed = _autograded_cells(nb_path)
+    executed = _graded_cells_of(nb_path)
     comments = {c.name: (c.manual_comment if c.manual_comment is not None else c.auto_comment) or ""
                 for c in sub.comments}
     order = {name: i for i, name in enumerate(executed)}
@@ -250,7 +250,7 @@ def notebook_feedback(gb, course, assignment: str, student_id: str, notebook: st
         cells.append(CellFeedback(
             grade_id=g.name, kind=kind, max_points=float(g.max_score or 0), auto_points=g.auto_score,
             manual_points=g.manual_score, extra_credit=float(g.extra_credit or 0), points=float(g.score or 0),
-            pending=bool(g.needs_manual_grade), outcome=_outcome(kind, g, message), message=message,
+            pending=bool(g.needs_manual_grade), outcome=_cell_outcome(kind, g, message), message=message,
             comment=comments.get(g.name, "")))
     penalty = float(sub.late_submission_penalty or 0)
     return NotebookFeedback(student_id=student_id, assignment=assignment, notebook=notebook,
@@ -259,7 +259,7 @@ def notebook_feedback(gb, course, assignment: str, student_id: str, notebook: st
                             autograded=os.path.exists(nb_path), cells=cells)
 
 
-def collect(course, assignments: list[str] | None = None,
+def collect_feedback(course, assignments: list[str] | None = None,
             students: list[str] | None = None) -> list[NotebookFeedback]:
     """Feedback of every submitted notebook in the ``course``'s gradebook (optionally only some
     assignments/students)."""
@@ -335,7 +335,7 @@ function and check it against the visible tests before resubmitting.</p>
 """
 
 
-def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> None:
+def _course_exchange_files(course_feedback: str, autograded: str, submitted: str) -> None:
     """``timestamp.txt`` and ``submission_secret.txt`` in a course feedback folder, for release_feedback.
 
     Copied from the autograded (or submitted) folder when the submission came through the
@@ -375,14 +375,14 @@ def write_feedback(course, out: str | None = None, *, assignments: list[str] | N
     ``Status.text`` of a timeout), shown on each page of that submission. Returns what was
     written, one record per page.
     """
-    pages = collect(course, assignments, students)
+    pages = collect_feedback(course, assignments, students)
     for fb in pages:
         fb.notes = list((notes or {}).get((fb.student_id, fb.assignment), []))
         page = i18n.localize_page(render_feedback(fb), i18n.notebook_language(
             course.path("autograded", fb.student_id, fb.assignment, fb.notebook)))
         course_fb = course.path("feedback", fb.student_id, fb.assignment)
         write_atomic(os.path.join(course_fb, fb.notebook + ".html"), page)
-        _exchange_files(course_fb, course.path("autograded", fb.student_id, fb.assignment),
+        _course_exchange_files(course_fb, course.path("autograded", fb.student_id, fb.assignment),
                         course.path("submitted", fb.student_id, fb.assignment))
         if out:
             write_atomic(os.path.join(os.path.abspath(out), "feedback", fb.student_id, fb.assignment,

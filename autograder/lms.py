@@ -83,7 +83,7 @@ def _unmatched(students, roster: dict[str, RosterEntry], need) -> list[str]:
     return sorted(s for s in students if s not in roster or not need(roster[s]))
 
 
-def _write(table: list[list]) -> str:
+def _csv_text(table: list[list]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")   # RFC 4180 line ends, as both LMSs export
     for row in table:
@@ -121,7 +121,7 @@ def canvas_csv(rows: list[FinalGrade], roster: dict[str, RosterEntry],
         e = roster[sid]
         table.append([e.name or sid, e.canvas_id, e.sis_user_id, e.sis_login_id, e.section]
                      + [scores[sid].get(a, "") for a in assignments])
-    return _write(table)
+    return _csv_text(table)
 
 
 def moodle_csv(rows: list[FinalGrade], roster: dict[str, RosterEntry], identifier: str = "email") -> str:
@@ -149,4 +149,4 @@ def moodle_csv(rows: list[FinalGrade], roster: dict[str, RosterEntry], identifie
     table = [[MOODLE_IDS[identifier]] + assignments]
     for sid in sorted(scores, key=lambda s: getattr(roster[s], identifier)):
         table.append([getattr(roster[sid], identifier)] + [scores[sid].get(a, "") for a in assignments])
-    return _write(table)
+    return _csv_text(table)

@@ -131,12 +131,12 @@ class Markers:
                    sol.code_stub.get("python", cls.code_stub), sol.text_stub)
 
 
-def segments(source: str, markers: Markers = Markers()) -> list[tuple[bool, str]]:
+def hidden_segments(source: str, markers: Markers = Markers()) -> list[tuple[bool, str]]:
     """``source`` cut into ``(hidden, text)`` pieces: the visible parts and the hidden-test regions
     (marker lines dropped), in order. A hidden region runs to its end marker or the cell's end.
 
     Examples:
-        >>> segments("a\\n### BEGIN HIDDEN TESTS\\nb\\n### END HIDDEN TESTS\\n")
+        >>> hidden_segments("a\\n### BEGIN HIDDEN TESTS\\nb\\n### END HIDDEN TESTS\\n")
         [(False, 'a\\n'), (True, 'b\\n')]
     """
     begin, end = markers.hidden
@@ -282,13 +282,13 @@ def hidden_text(source_nb, markers: Markers = Markers()) -> list[str]:
     string literal must not redact it from every message."""
     tests = [c.source for c in source_nb.cells if c.cell_type == "code" and meta(c).get("grade")]
     found = secrets_in(tests + [c.source for c in source_nb.cells if c.cell_type == "markdown"], markers)
-    parts = [(c, t) for c in source_nb.cells for h, t in segments(c.source, markers) if not h]
+    parts = [(c, t) for c in source_nb.cells for h, t in hidden_segments(c.source, markers) if not h]
     visible = "\n".join(t for _, t in parts)
     shown = "\n".join(t for c, t in parts if not meta(c).get("solution"))
     found = [piece for piece in found if piece not in shown]
     names = set()
     for src in tests:
-        for hidden, part in segments(src, markers):
+        for hidden, part in hidden_segments(src, markers):
             try:
                 tree = ast.parse(part) if hidden else None
             except SyntaxError:

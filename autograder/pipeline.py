@@ -38,7 +38,7 @@ from .notebook import ANSI, Markers, hidden_text
 from .records import CellRun, NotebookResult, RunOutput, Status, Submission, SubmissionResult
 
 
-def _row(sub: Submission, status: Status, h: str, max_score: float, note: str) -> dict:
+def _error_row(sub: Submission, status: Status, h: str, max_score: float, note: str) -> dict:
     return {"student_id": sub.student_id, "assignment": sub.assignment, "input_hash": h, "status": status.code,
             "score": 0.0, "max_score": max_score, "needs_manual_grade": False, "notebooks": {},
             "notes": [note], "flags": [], "timestamp": sub.timestamp}
@@ -216,7 +216,7 @@ class Batch:
                 try:
                     result = self._finish(sub, h, futures, refs, sources, templates)
                 except Exception as e:  # noqa: BLE001 — never lose a row
-                    result = _row(sub, Status.ERROR, h, 0.0, f"internal error: {type(e).__name__}: {e}")
+                    result = _error_row(sub, Status.ERROR, h, 0.0, f"internal error: {type(e).__name__}: {e}")
                 self.store.put(result)
                 self.store.write_csv()
                 self.timing["judge_and_record_s"] = self.timing.get("judge_and_record_s", 0.0) + time.monotonic() - t
@@ -243,7 +243,7 @@ class Batch:
         max_score = info["max_score"] if info else 0.0
         if sub.problem:
             status = Status.UNKNOWN_ASSIGNMENT if sub.problem == "unknown assignment" else Status.REJECTED
-            return _row(sub, status, h, max_score, sub.problem)
+            return _error_row(sub, status, h, max_score, sub.problem)
         result = SubmissionResult(sub.student_id, sub.assignment, Status.GRADED, timestamp=sub.timestamp,
                                   max_score=max_score, notes=list(sub.notes), input_hash=h)
         autograded = {}
@@ -276,17 +276,17 @@ class Batch:
             record_submission(self.target, stored)
             folder = self.target.path("autograded", sub.student_id, sub.assignment)
             for stem, (p, out, nbr) in autograded.items():
-                write_autograded(folder, stem + ".ipynb", _autograded_cells(p, out, sources[sub.assignment][stem], nbr),
+                write_autograded(folder, stem + ".ipynb", _autograded_notebook_cells(p, out, sources[sub.assignment][stem], nbr),
                                  i18n.autograded_metadata(sources[sub.assignment][stem].metadata, sub, stem))
-            _exchange_files(sub, folder)  # as nbgrader autograde copies them: generate/release_feedback need them
+            _copy_exchange_files(sub, folder)  # as nbgrader autograde copies them: generate/release_feedback need them
         folder = os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment)
         if not recorded:  # a recorded submission's pages come from the gradebook (_record_finals)
-            write_feedback(folder, stored, info, i18n.submission_language(next((f.path for f in sub.notebooks if f.path), None)))
-        _exchange_files(sub, folder)
+            _unrecorded_pages(folder, stored, info, i18n.submission_language(next((f.path for f in sub.notebooks if f.path), None)))
+        _copy_exchange_files(sub, folder)
         return stored
 
 
-def _exchange_files(sub: Submission, folder: str) -> None:
+def _copy_exchange_files(sub: Submission, folder: str) -> None:
     """The submission's ``timestamp.txt`` and ``submission_secret.txt`` (nbgrader's exchange pairs a
     feedback page with its submission by them), read as hostile input (``discover.read_file``:
     size-capped, never through a link) and written anew, 0644, as printable text only."""
@@ -339,7 +339,7 @@ def _judged_outputs(verdict) -> list[dict]:
              "traceback": [verdict.message if verdict.message.startswith(ename) else f"{ename}: {verdict.message}"]}]
 
 
-def _autograded_cells(p, out: RunOutput, source_nb, nbr: NotebookResult) -> list[dict]:
+def _autograded_notebook_cells(p, out: RunOutput, source_nb, nbr: NotebookResult) -> list[dict]:
     meta = {c.metadata.nbgrader["grade_id"]: dict(c.metadata) for c in source_nb.cells
             if c.metadata.get("nbgrader", {}).get("grade_id")}
     verdicts = {v.grade_id: v for v in nbr.cells}
@@ -413,7 +413,7 @@ def stored_record(result: SubmissionResult, info: dict | None) -> dict:
             "flags": result.flags, "timestamp": result.timestamp}
 
 
-def write_feedback(folder: str, stored: dict, info: dict | None, lang: str = "en") -> list[str]:
+def _unrecorded_pages(folder: str, stored: dict, info: dict | None, lang: str = "en") -> list[str]:
     """The page of a submission that never reaches the gradebook (every notebook errored), from
     this run's record: ``feedback.write_pages(folder, stored_record, assignment_info) -> [paths]``.
     Every other submission's pages are written once, from the gradebook, by ``_record_finals``."""

@@ -20,7 +20,7 @@ import json
 
 import nbformat
 
-from .notebook import Role, grade_id, meta, role, segments, tags, text
+from .notebook import Role, grade_id, hidden_segments, meta, role, tags, text
 from .records import CellPlan, NotebookPlan
 
 EXPERIMENT_TAG = "experiment"
@@ -254,7 +254,7 @@ def runnable(plan: NotebookPlan) -> list[dict]:
         else:
             try:
                 cell["parts"] = [{"hidden": h, "source": strip_oracles(t, forbidden) if h and student else t}
-                                 for h, t in segments(c.source)]
+                                 for h, t in hidden_segments(c.source)]
             except SyntaxError:  # a region that is not a module on its own: the cell is one hidden part
                 cell["parts"] = [{"hidden": True, "source": strip_oracles(c.source, forbidden) if student else c.source}]
         cells.append(cell)

@@ -326,7 +326,7 @@ def render(rep: ClassReport, figures: dict[str, str], lang: str = "en") -> str:
             f"<body>{''.join(parts)}</body></html>\n")
 
 
-def build(db_url: str, out: str, *, autograded: str | None, source: str | None, similarity_check: bool = True,
+def build_report(db_url: str, out: str, *, autograded: str | None, source: str | None, similarity_check: bool = True,
           lang: str | None = None, **similarity_args) -> tuple[str, ClassReport]:
     """Write ``OUT/report/`` (index.html, figures, report.json, similarity pages); returns (index path, report).
 
@@ -343,7 +343,7 @@ def build(db_url: str, out: str, *, autograded: str | None, source: str | None, 
     rep.timing["figures_s"] = round(time.monotonic() - t, 3)
     if similarity_check and autograded:
         t = time.monotonic()
-        checked = similarity.check(db_url, autograded, source, folder, **similarity_args)
+        checked = similarity.check_similarity(db_url, autograded, source, folder, **similarity_args)
         rep.similarity, rep.similarity_settings = checked.pairs, checked.settings
         rep.timing["similarity_s"] = round(time.monotonic() - t, 3)
     rep.timing["total_s"] = round(time.monotonic() - t0, 3)
@@ -361,7 +361,7 @@ def cmd_report(args) -> int:
     course = Course.load(args.course, args.db_url)
     db_url = course.db_url
     source = args.source or course.path("source")
-    index, rep = build(db_url, args.out, autograded=course.path("autograded"),
+    index, rep = build_report(db_url, args.out, autograded=course.path("autograded"),
                        source=source if os.path.isdir(source) else None, similarity_check=not args.no_similarity,
                        threshold=args.threshold, min_tokens=args.min_tokens, max_share=args.max_share, lang=args.lang)
     print(f"wrote {index} ({len(rep.assignments)} assignment(s), {len(rep.pending)} answer(s) to grade, "

@@ -165,11 +165,12 @@ def convention_problems(where: str, src: str, forbid) -> list[str]:
 
     import gradlab.checks
     from autograder.judge import forbidden_uses
-    from autograder.plan import _bound_names, _is_checking, segments, strip_oracles
+    from autograder.notebook import hidden_segments
+    from autograder.plan import _bound_names, _is_checking, strip_oracles
 
     helpers = set(gradlab.checks.__all__)
     problems = []
-    for hidden, text in segments(src):
+    for hidden, text in hidden_segments(src):
         if not hidden:
             continue
         try:

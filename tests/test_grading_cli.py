@@ -251,7 +251,8 @@ def test_hidden_regions_lose_their_oracles_in_the_students_run():
     """An assert that holds an expected value (it records, or reads a forbidden built-in, torch's
     reference modules or a name only a checking() block defines) goes; a property of the student's
     own outputs that nothing records stays."""
-    from autograder.plan import segments, strip_oracles
+    from autograder.notebook import hidden_segments as segments
+    from autograder.plan import strip_oracles
     src = ("x = f(1)\nassert x == 2, 'visible'\n### BEGIN HIDDEN TESTS\ny = f(seed(3))\n"
            "assert abs(record('y', y) - torch.sigmoid(t)) < 1e-6, 'hidden message'\n"
            "if checking():\n    want = g(t)\nassert torch.allclose(y, want), 'uses want'\n"
@@ -490,3 +491,20 @@ def test_book_does_not_import_the_tests():
             mods = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
             mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
             assert not {m for m in mods if m == "tests" or m.startswith("tests.")}, name
+
+
+# a command's protocol: each subcommand module has them, with one meaning
+PROTOCOL = {"main", "add_arguments", "build_subparser"}
+
+
+def test_no_function_name_means_two_things_in_the_grader():
+    import ast
+    import glob
+    where: dict[str, list[str]] = {}
+    for path in sorted(glob.glob(os.path.join(ROOT, "autograder", "**", "*.py"), recursive=True)):
+        tree = ast.parse(open(path, encoding="utf-8").read())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name not in PROTOCOL:
+                where.setdefault(node.name, []).append(os.path.relpath(path, ROOT))
+    twice = {name: paths for name, paths in where.items() if len(paths) > 1}
+    assert not twice, f"one name, two definitions: {twice}"

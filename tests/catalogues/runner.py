@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import nbformat
 
-from autograder.notebook import grade_id, is_grade, is_solution, segments
+from autograder.notebook import grade_id, hidden_segments, is_grade, is_solution
 
 from . import Wrong
 
@@ -58,7 +58,7 @@ class Outcome:
 
 def split_test(source: str) -> tuple[str, str]:
     """(the visible part above the hidden tests, the whole cell without the markers)."""
-    parts = segments(source)
+    parts = hidden_segments(source)
     first = next((i for i, (hidden, _) in enumerate(parts) if hidden), len(parts))
     return "".join(t for _, t in parts[:first]), "".join(t for _, t in parts)
 
