@@ -29,13 +29,12 @@ import warnings
 from dataclasses import dataclass, field
 
 import nbformat
-from nbgrader import utils
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from .files import redact_db_url
 from .gradebook import GradebookError
-from .notebook import Markers, hidden_text
+from .notebook import Markers, grade_id, hidden_text, meta
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -344,57 +343,24 @@ def release(assignments: list[str] | None = None, source: str | None = None,
     return assignments
 
 
-def _cells_info(source_nb, release_nb) -> dict:
-    cells, grade_ids = [], []
+def _cells_info(source_nb) -> dict:
+    """A source notebook's graded cells (id, kind, points), its secrets and its points."""
+    cells = []
     for cell in source_nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        gid = meta.get("grade_id")
-        if not gid:
-            continue
-        grade_ids.append(gid)
-        if meta.get("task"):
-            cells.append({"id": gid, "kind": "task", "points": float(meta.get("points", 0))})
-        elif meta.get("grade"):
-            kind = "answer" if meta.get("solution") else "test"
-            cells.append({"id": gid, "kind": kind, "points": float(meta.get("points", 0))})
-    locked = {}
-    for cell in release_nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade_id") and utils.is_locked(cell):
-            # of the released cell itself: nbgrader's stored checksum can predate the release's
-            # own clearing of hidden parts, which would flag every honest student
-            locked[meta["grade_id"]] = utils.compute_checksum(cell)
-    return {"cells": cells, "grade_ids": grade_ids, "hidden_lines": hidden_text(source_nb),
-            "locked_checksums": locked, "max_score": sum(c["points"] for c in cells)}
+        m, gid = meta(cell), grade_id(cell)
+        if gid and (m.get("task") or m.get("grade")):   # a graded solution, code or text, is graded by hand
+            kind = "task" if m.get("task") else "answer" if m.get("solution") else "test"
+            cells.append({"id": gid, "kind": kind, "points": float(m.get("points", 0))})
+    return {"cells": cells, "hidden_lines": hidden_text(source_nb), "max_score": sum(c["points"] for c in cells)}
 
 
 def assignment_info(course: Course, assignment: str) -> dict:
     """What the worker and the feedback pages need to know about an assignment's notebooks."""
     src = course.path("source", assignment=assignment)
-    rel = course.path("release", assignment=assignment)
-    notebooks = {}
-    for stem in notebooks_of(src):
-        source_nb = nbformat.read(os.path.join(src, stem + ".ipynb"), as_version=4)
-        release_nb = nbformat.read(os.path.join(rel, stem + ".ipynb"), as_version=4)
-        notebooks[stem] = _cells_info(source_nb, release_nb)
+    notebooks = {stem: _cells_info(nbformat.read(os.path.join(src, stem + ".ipynb"), as_version=4))
+                 for stem in notebooks_of(src)}
     return {"assignment": assignment, "notebooks": notebooks,
             "max_score": sum(nb["max_score"] for nb in notebooks.values())}
-
-
-def grade_ids_by_assignment(source: str) -> dict[str, set[str]]:
-    """All nbgrader grade ids of each assignment's source notebooks (to spot misfiled work)."""
-    out = {}
-    for a in list_assignments(source):
-        ids = set()
-        for stem in notebooks_of(os.path.join(source, a)):
-            try:
-                nb = nbformat.read(os.path.join(source, a, stem + ".ipynb"), as_version=4)
-            except Exception:  # noqa: BLE001
-                continue
-            ids |= {c.metadata.nbgrader["grade_id"] for c in nb.cells
-                    if c.metadata.get("nbgrader", {}).get("grade_id")}
-        out[a] = ids
-    return out
 
 
 class Templates:
@@ -407,9 +373,6 @@ class Templates:
         self.course = generate(source, self.assignments, self.root)
         os.chmod(self.root, 0o700)
         self.info = {a: assignment_info(self.course, a) for a in self.assignments}
-        self.hash = {a: tree_hash(os.path.join(source, a)) for a in self.assignments}
-        ids = grade_ids_by_assignment(source)
-        self.others = {a: {b: sorted(v) for b, v in ids.items() if b != a} for a in self.assignments}
 
     def release_dir(self, assignment: str) -> str:
         return self.course.path("release", assignment=assignment)
