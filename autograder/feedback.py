@@ -335,7 +335,7 @@ function and check it against the visible tests before resubmitting.</p>
 """
 
 
-def _course_exchange_files(course_feedback: str, autograded: str, submitted: str) -> None:
+def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> None:
     """``timestamp.txt`` and ``submission_secret.txt`` in a course feedback folder, for release_feedback.
 
     Copied from the autograded (or submitted) folder when the submission came through the
@@ -382,7 +382,7 @@ def write_feedback(course, out: str | None = None, *, assignments: list[str] | N
             course.path("autograded", fb.student_id, fb.assignment, fb.notebook)))
         course_fb = course.path("feedback", fb.student_id, fb.assignment)
         write_atomic(os.path.join(course_fb, fb.notebook + ".html"), page)
-        _course_exchange_files(course_fb, course.path("autograded", fb.student_id, fb.assignment),
+        _exchange_files(course_fb, course.path("autograded", fb.student_id, fb.assignment),
                         course.path("submitted", fb.student_id, fb.assignment))
         if out:
             write_atomic(os.path.join(os.path.abspath(out), "feedback", fb.student_id, fb.assignment,

@@ -65,7 +65,7 @@ def _float(enc: dict) -> float:
         raise Mismatch("not a float") from None
 
 
-def compare(ref, got, tol: tuple) -> None:
+def compare_observation(ref, got, tol: tuple) -> None:
     """Raise ``Mismatch`` unless ``got`` is ``ref`` (encoded by the runner) within ``tol``."""
     import torch
     if type(ref) is not type(got):
@@ -95,14 +95,14 @@ def compare(ref, got, tol: tuple) -> None:
             if not isinstance(ga, dict) or set(ra) != set(ga):
                 raise Mismatch("keys")
             for k in ra:
-                compare(ra[k], ga[k], tol)
+                compare_observation(ra[k], ga[k], tol)
         else:
             raise Mismatch("kind")
     elif isinstance(ref, list):
         if len(ref) != len(got):
             raise Mismatch("length")
         for a, b in zip(ref, got):
-            compare(a, b, tol)
+            compare_observation(a, b, tol)
     elif ref != got:
         raise Mismatch("values")
 
@@ -124,7 +124,7 @@ def observations_match(ref_obs: dict, ref_tol: dict, got_obs) -> bool:
     for key, ref in ref_obs.items():
         tol = ref_tol.get(key) if isinstance(ref_tol.get(key), list) and len(ref_tol.get(key)) == 2 else (None, None)
         try:
-            compare(ref, got_obs[key], tuple(tol))
+            compare_observation(ref, got_obs[key], tuple(tol))
         except (Mismatch, ValueError, TypeError, RuntimeError):
             return False
     return True

@@ -112,7 +112,7 @@ def _fingerprint(code: str, s: Settings, discount: set[int]):
     return fp
 
 
-def similar_pairs(codes: dict[str, str], given: str, s: Settings) -> list[tuple[str, str, float, float, int, tuple]]:
+def compare(codes: dict[str, str], given: str, s: Settings) -> list[tuple[str, str, float, float, int, tuple]]:
     """Every pair of ``codes`` (student -> own code) above the settings' bars: (a, b, sim_a, sim_b, matched, slices).
 
     ``given`` (stub + reference solution) is discounted, and so is any k-gram found in more than
@@ -202,7 +202,7 @@ def check_similarity(db_url: str, autograded: str, source: str | None, folder: s
             given = normalise(stub) + "\n" + normalise(reference)
             result.exercises.append(f"{assignment}/{nb_name}/{gid}")
             result.compared += len(codes) * (len(codes) - 1) // 2
-            for a, b, sim_a, sim_b, matched, slices in similar_pairs(codes, given, s):
+            for a, b, sim_a, sim_b, matched, slices in compare(codes, given, s):
                 page = f"similarity/pair-{len(result.pairs) + 1:03d}.html"
                 pair = Pair(assignment, nb_name, gid, a, b, round(sim_a, 4), round(sim_b, 4), matched, page)
                 _write_pair_page(os.path.join(folder, page), pair, codes[a], codes[b], slices)
