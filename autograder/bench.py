@@ -23,7 +23,7 @@ from . import course, pipeline
 from .limits import Limits
 
 
-def build(dest: str, source: str, n: int) -> tuple[str, list[tuple[str, str]]]:
+def write_full_class(dest: str, source: str, n: int) -> tuple[str, list[tuple[str, str]]]:
     """``dest/submitted/<student>/<assignment>/`` with ``n`` full submissions; returns (folder, pairs)."""
     assignments = course.list_assignments(source)
     release = os.path.join(dest, "release-course")
@@ -46,7 +46,6 @@ def build(dest: str, source: str, n: int) -> tuple[str, list[tuple[str, str]]]:
 
 def nbgrader_autograde(root: str, source: str, submitted: str, assignments: list[str]) -> tuple[float, dict]:
     """Plain nbgrader in a fresh course folder: (seconds of the autograde commands, scores)."""
-    from nbgrader.api import Gradebook
     os.makedirs(root)
     shutil.copytree(source, os.path.join(root, "source"), ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copytree(submitted, os.path.join(root, "submitted"))
@@ -64,20 +63,20 @@ def nbgrader_autograde(root: str, source: str, submitted: str, assignments: list
 
     for a in assignments:
         nbgrader("generate_assignment", a, "--force")
-    t, cpu0 = time.monotonic(), _cpu(resource.RUSAGE_CHILDREN)
+    t, cpu0 = time.monotonic(), _cpu_seconds(resource.RUSAGE_CHILDREN)
     for a in assignments:
         nbgrader("autograde", a, "--force")
     seconds = time.monotonic() - t
-    print(f"nbgrader autograde CPU: {_cpu(resource.RUSAGE_CHILDREN) - cpu0:.1f} s (kernels included)", flush=True)
+    print(f"nbgrader autograde CPU: {_cpu_seconds(resource.RUSAGE_CHILDREN) - cpu0:.1f} s (kernels included)", flush=True)
     scores = {}
-    with Gradebook("sqlite:///" + os.path.join(root, "gradebook.db")) as gb:
+    with course.Course.load(root).gradebook() as gb:
         for a in assignments:
             for sub in gb.find_assignment(a).submissions:
                 scores[(sub.student.id, a)] = round(sub.score, 6)
     return seconds, scores
 
 
-def _cpu(who) -> float:
+def _cpu_seconds(who) -> float:
     r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
 
@@ -86,7 +85,7 @@ def main(args) -> int:
     source = os.path.abspath(args.source or course.default_source())
     tmp = tempfile.mkdtemp(prefix="gradlab-bench-")
     try:
-        submitted, pairs = build(tmp, source, args.students)
+        submitted, pairs = write_full_class(tmp, source, args.students)
         assignments = sorted({a for _, a in pairs})
         print(f"{len(pairs)} full submissions of {', '.join(assignments)}", flush=True)
         t_nb, theirs = nbgrader_autograde(os.path.join(tmp, "nbgrader"), source, submitted, assignments)
@@ -94,12 +93,12 @@ def main(args) -> int:
         limits = Limits(timeout_s=float(args.timeout), cell_timeout_s=int(args.cell_timeout),
                         memory_mb=int(args.memory), max_procs=int(args.max_procs))
         batch = pipeline.Batch(submitted, os.path.join(tmp, "out"), source=source, jobs=args.jobs, limits=limits,
-                               target=pipeline.CourseTarget.resolve(os.path.join(tmp, "course"), None), force=True,
+                               target=course.Course.load(os.path.join(tmp, "course")), force=True,
                                echo=lambda m: None)
-        t, cpu0 = time.monotonic(), _cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN)
+        t, cpu0 = time.monotonic(), _cpu_seconds(resource.RUSAGE_SELF) + _cpu_seconds(resource.RUSAGE_CHILDREN)
         results = batch.grade()
         t_ours = time.monotonic() - t
-        cpu = (_cpu(resource.RUSAGE_SELF) + _cpu(resource.RUSAGE_CHILDREN) - cpu0
+        cpu = (_cpu_seconds(resource.RUSAGE_SELF) + _cpu_seconds(resource.RUSAGE_CHILDREN) - cpu0
                + batch.timing.get("reference_cpu_s", 0.0) + batch.timing.get("student_cpu_s", 0.0))
         print(f"autograder grade CPU: {cpu:.1f} s (parent + sandboxes as the runners report them)")
         ours = {(r["student_id"], r["assignment"]): round(r["score"], 6) for r in results}

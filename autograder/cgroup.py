@@ -33,7 +33,7 @@ V2_ROOTS = ("/sys/fs/cgroup", "/sys/fs/cgroup/unified")
 V1_ROOT = "/sys/fs/cgroup"
 
 
-def _read(path: str) -> str:
+def _read_control(path: str) -> str:
     try:
         with open(path, encoding="ascii") as f:
             return f.read()
@@ -41,14 +41,14 @@ def _read(path: str) -> str:
         return ""
 
 
-def _write(path: str, value: str) -> None:
+def _write_control(path: str, value: str) -> None:
     with open(path, "w", encoding="ascii") as f:
         f.write(value)
 
 
 def _own(hierarchy: str) -> str | None:
     """This process's cgroup path in a v1 ``hierarchy`` ("memory") or in v2 (``""``)."""
-    for line in _read("/proc/self/cgroup").splitlines():
+    for line in _read_control("/proc/self/cgroup").splitlines():
         num, controllers, path = line.split(":", 2)
         if (hierarchy == "" and num == "0") or hierarchy in controllers.split(","):
             return path
@@ -58,7 +58,7 @@ def _own(hierarchy: str) -> str | None:
 def _v2_root() -> str | None:
     """A cgroup2 mount whose root offers memory and pids, or None."""
     for root in V2_ROOTS:
-        ctl = _read(os.path.join(root, "cgroup.controllers")).split()
+        ctl = _read_control(os.path.join(root, "cgroup.controllers")).split()
         if "memory" in ctl and "pids" in ctl:
             return root
     return None
@@ -83,7 +83,7 @@ def _systemd_user() -> str | None:
         return "no systemd user session (no XDG_RUNTIME_DIR: log in through PAM, or `loginctl enable-linger`)"
     uid = os.getuid()
     manager = f"/sys/fs/cgroup/user.slice/user-{uid}.slice/user@{uid}.service/cgroup.controllers"
-    if "memory" not in _read(manager).split():
+    if "memory" not in _read_control(manager).split():
         return f"the memory controller is not delegated to user {uid}'s systemd manager ({manager})"
     try:
         proc = subprocess.run(["systemd-run", "--user", "--scope", "--quiet", "-p", "MemoryMax=64M", "true"],
@@ -142,9 +142,9 @@ class Scope:
                 _enable(parent)
                 d = os.path.join(parent, name)
                 os.mkdir(d)
-                _write(os.path.join(d, "memory.max"), mem)
+                _write_control(os.path.join(d, "memory.max"), mem)
                 _try_write(os.path.join(d, "memory.swap.max"), "0")
-                _write(os.path.join(d, "pids.max"), procs)
+                _write_control(os.path.join(d, "pids.max"), procs)
                 return cls(kind, (d,))
             if kind == "v1":
                 mdir, pdir = _v1_dirs()
@@ -153,9 +153,9 @@ class Scope:
                 m, p = os.path.join(mdir, "gradlab-" + name), os.path.join(pdir, "gradlab-" + name)
                 os.mkdir(m)
                 os.mkdir(p)
-                _write(os.path.join(m, "memory.limit_in_bytes"), mem)
+                _write_control(os.path.join(m, "memory.limit_in_bytes"), mem)
                 _try_write(os.path.join(m, "memory.memsw.limit_in_bytes"), mem)
-                _write(os.path.join(p, "pids.max"), procs)
+                _write_control(os.path.join(p, "pids.max"), procs)
                 return cls(kind, (m, p))
             if kind == "systemd-user":
                 return cls(kind, prefix=("systemd-run", "--user", "--scope", "--quiet", "--collect",
@@ -167,14 +167,14 @@ class Scope:
     def join(self) -> None:
         """In the forked child, before exec: move this process (and so all it starts) into the cgroup."""
         for d in self.dirs:
-            _write(os.path.join(d, "cgroup.procs"), "0")
+            _write_control(os.path.join(d, "cgroup.procs"), "0")
 
     def read_oom(self) -> int:
         """OOM kills in the cgroup so far (kept in ``oom_kills``)."""
         if self.kind == "v2":
-            text = _read(os.path.join(self.dirs[0], "memory.events"))
+            text = _read_control(os.path.join(self.dirs[0], "memory.events"))
         elif self.kind == "v1":
-            text = _read(os.path.join(self.dirs[0], "memory.oom_control"))
+            text = _read_control(os.path.join(self.dirs[0], "memory.oom_control"))
         else:
             return self.oom_kills
         for line in text.splitlines():
@@ -189,7 +189,7 @@ class Scope:
         self.read_oom()
         for d in self.dirs:
             for _ in range(500):
-                pids = _read(os.path.join(d, "cgroup.procs")).split()
+                pids = _read_control(os.path.join(d, "cgroup.procs")).split()
                 for pid in pids:
                     try:
                         os.kill(int(pid), 9)
@@ -223,13 +223,13 @@ def _sweep(folder: str, prefix: str) -> None:
 
 def _enable(folder: str) -> None:
     """``+memory +pids`` in ``folder``'s subtree_control (already there on systemd hosts)."""
-    have = _read(os.path.join(folder, "cgroup.subtree_control")).split()
+    have = _read_control(os.path.join(folder, "cgroup.subtree_control")).split()
     if "memory" not in have or "pids" not in have:
-        _write(os.path.join(folder, "cgroup.subtree_control"), "+memory +pids")
+        _write_control(os.path.join(folder, "cgroup.subtree_control"), "+memory +pids")
 
 
 def _try_write(path: str, value: str) -> None:
     try:
-        _write(path, value)
+        _write_control(path, value)
     except OSError:
         pass  # no swap accounting on this kernel: memory alone is limited

@@ -15,8 +15,7 @@ import tempfile
 
 from .limits import Limits
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMO_OUT = os.path.join(REPO_ROOT, "artifacts", "grading-demo")
+DEMO_OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts", "grading-demo")
 
 
 def _limits(args) -> Limits:
@@ -26,7 +25,9 @@ def _limits(args) -> Limits:
 
 def cmd_grade(args) -> int:
     from . import pipeline
-    from .gradebook import GradebookError, format_table, safe_db_url
+    from .course import Course
+    from .files import redact_db_url
+    from .gradebook import GradebookError, format_table
     from .sandbox import SandboxUnavailable
 
     source, submissions, out = args.source, args.submissions, args.out
@@ -38,7 +39,7 @@ def cmd_grade(args) -> int:
         out = out or DEMO_OUT
         shutil.rmtree(out, ignore_errors=True)  # a demo run is regenerated as a whole
         demo_tmp = tempfile.mkdtemp(prefix="gradlab-demo-")
-        source, submissions = demo.build(demo_tmp, source=source)
+        source, submissions = demo.write_demo_class(demo_tmp, source=source)
         print(f"demo class: {len(os.listdir(submissions))} students, assignments from {source}", file=sys.stderr)
     if not submissions or not out:
         print("grade: SUBMISSIONS and --out are required (or use --demo)", file=sys.stderr)
@@ -47,17 +48,17 @@ def cmd_grade(args) -> int:
         print(f"grade: no such directory: {submissions}", file=sys.stderr)
         return 2
     course_dir = args.course or (os.path.join(out, "course") if args.demo else None)
-    target = pipeline.CourseTarget.resolve(course_dir, args.db_url)
-    if args.course and not source and os.path.isdir(os.path.join(target.root, "solutions")):
-        source = os.path.join(target.root, "solutions")   # that course's source notebooks
+    target = Course.load(course_dir, args.db_url)
+    if args.course and not source and os.path.isdir(target.path("source")):
+        source = target.path("source")   # that course's source notebooks
     try:
         runner = _queue_runner(args, target) if args.queue else None
     except Exception as e:  # noqa: BLE001 — no PostgreSQL gradebook, no procrastinate, the database away
-        print(f"grade --queue: {type(e).__name__}: {safe_db_url(str(e))[:500]}", file=sys.stderr)
+        print(f"grade --queue: {type(e).__name__}: {redact_db_url(str(e))[:500]}", file=sys.stderr)
         return 2
     batch = pipeline.Batch(submissions, out, source=source, jobs=args.jobs or (64 if runner else None),
                            limits=_limits(args), target=target, force=args.force or args.demo,
-                           unsafe=args.unsafe_no_sandbox, **({"runner": runner} if runner else {}))
+                           unsafe=args.unsafe_no_sandbox, runner=runner)
     try:
         results = batch.grade()
     except SandboxUnavailable as e:
@@ -73,7 +74,7 @@ def cmd_grade(args) -> int:
         if demo_tmp:
             shutil.rmtree(demo_tmp, ignore_errors=True)
     print(format_table(results))
-    print(f"\ngradebook: {os.path.join(os.path.abspath(out), 'grades.csv')} and {safe_db_url(target.db_url)}",
+    print(f"\ngradebook: {os.path.join(os.path.abspath(out), 'grades.csv')} and {redact_db_url(target.db_url)}",
           file=sys.stderr)
     return 0
 
@@ -87,9 +88,10 @@ def _queue_runner(args, target):
 def cmd_worker(args) -> int:
     import logging
 
-    from . import pipeline, workqueue
+    from . import workqueue
+    from .course import Course
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s worker %(levelname)s %(message)s")
-    worker = workqueue.Worker(pipeline.CourseTarget.resolve(args.course, args.db_url).db_url, jobs=args.jobs or 1,
+    worker = workqueue.Worker(Course.load(args.course, args.db_url).db_url, jobs=args.jobs or 1,
                           unsafe=args.unsafe_no_sandbox)
     problem = worker.check()
     if problem:
@@ -136,9 +138,9 @@ def cmd_doctor(args) -> int:
 def cmd_validate(args) -> int:
     from nbgrader.validator import Validator
 
-    from . import course
+    from .course import Course
 
-    validator = Validator(config=course.course_config())
+    validator = Validator(config=Course.load().config)
     status = 0
     for path in args.notebooks:
         results = validator.validate(path)

@@ -1,5 +1,6 @@
-"""The course's assignments: release (source -> student version), registration in the course
-gradebook, grading templates, and the student's workspace.
+"""The course: :class:`Course` (its folders, gradebook and markers, resolved once from nbgrader's
+config chain), its assignments, the release (source -> student version), registration in the
+course gradebook, the grading templates, and the student's workspace.
 
 Release and templates go through nbgrader's ``generate_assignment`` in a *temporary* course dir
 with a temporary gradebook, never in place: a release must not depend on what an earlier run
@@ -7,15 +8,16 @@ left in ``gradebook.db`` or on timestamps, so that CI can regenerate ``course/``
 against the committed one. The assignments' structure (notebooks, graded cells, locked cells'
 sources and checksums) is then copied from that temporary gradebook into the course gradebook
 (:func:`register`), so that ``nbgrader autograde``, formgrader and ``nbgrader export`` work
-from the repository root. The grading template of an assignment is the same temp course dir
-kept for the run: its ``source/`` (hidden tests included) and ``gradebook.db`` are copied into
-each worker's private course dir.
+from the repository root. A grading run keeps such a temporary course (:class:`Templates`, 0700
+in the run's folder) for its whole batch: the release each sandbox gets its data files from, and
+the gradebook the course gradebook learns each assignment from. Hidden tests never leave it.
 
 A release never overwrites a notebook a student has worked on (:func:`modified_notebooks`);
 students work in a copy anyway (:func:`sync_workspace`, ``make lab``).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -24,13 +26,15 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from dataclasses import dataclass, field
 
 import nbformat
-from nbgrader import utils
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from .gradebook import safe_db_url
+from .files import redact_db_url
+from .gradebook import GradebookError
+from .notebook import Markers, grade_id, hidden_text, meta
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -39,15 +43,11 @@ PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _BIN = os.path.dirname(sys.executable)
 if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
-REPO_ROOT = os.path.dirname(PACKAGE_DIR)
 
 
-def course_config(root: str | None = None, db_url: str | None = None) -> Config:
-    """The course's nbgrader settings (``autograder/nbgrader_config.py``).
-
-    ``root`` moves the course (its ``solutions/``, ``course/``, ``submitted/``, ``autograded/``,
-    ``feedback/`` and, unless ``db_url`` says otherwise, ``gradebook.db``) to another folder.
-    """
+def _config(root: str | None = None, db_url: str | None = None) -> Config:
+    """The course's nbgrader settings: ``autograder/nbgrader_config.py``, then, for a course moved
+    to ``root``, nbgrader's own config chain for it (:func:`_course_config_files`), then ``db_url``."""
     cfg = PyFileConfigLoader("nbgrader_config.py", path=PACKAGE_DIR).load_config()
     if root:
         root = os.path.abspath(root)
@@ -76,28 +76,82 @@ def _course_config_files(root: str) -> list[Config]:
     return found
 
 
-def db_url_of(cfg: Config) -> str:
-    """The gradebook of the course ``cfg`` describes (nbgrader's default: ``<root>/gradebook.db``)."""
-    url = cfg.CourseDirectory.get("db_url")
-    return url or "sqlite:///" + os.path.join(os.path.abspath(cfg.CourseDirectory.root), "gradebook.db")
+@dataclass(frozen=True)
+class Course:
+    """One nbgrader course, resolved once and handed to every command and stage.
 
+    ``root`` holds its folders (nbgrader's ``CourseDirectory``: ``source`` = ``solutions/``,
+    ``release`` = ``course/``, ``submitted/``, ``autograded/``, ``feedback/``), ``db_url`` its
+    gradebook (nbgrader's default: ``sqlite:///<root>/gradebook.db``), ``markers`` the region
+    markers and stubs of its preprocessors.
 
-def course_dir(cfg: Config, kind: str) -> str:
-    """``<root>/<kind>`` of the course: kind is a CourseDirectory trait name without ``_directory``."""
-    defaults = {"source": "source", "release": "release", "submitted": "submitted",
-                "autograded": "autograded", "feedback": "feedback"}
-    name = cfg.CourseDirectory.get(kind + "_directory") or defaults[kind]
-    return os.path.join(os.path.abspath(cfg.CourseDirectory.root), name)
+    Examples:
+        >>> c = Course.load()
+        >>> os.path.relpath(c.path("source", assignment="01_x", notebook="a"), c.root)
+        'solutions/01_x/a.ipynb'
+    """
+    root: str
+    db_url: str
+    course_id: str
+    markers: Markers
+    config: Config = field(repr=False, compare=False)
+
+    @classmethod
+    def load(cls, root: str | None = None, db_url: str | None = None) -> Course:
+        """The course at ``root`` (default: this repository's) with its gradebook (default: the
+        config's ``db_url``, else nbgrader's): the one resolution of nbgrader's config chain."""
+        return cls.of(_config(root, db_url))
+
+    @classmethod
+    def of(cls, cfg: Config) -> Course:
+        """The course a complete nbgrader ``cfg`` describes (nbgrader's own defaults filled in)."""
+        from nbgrader.coursedir import CourseDirectory
+
+        cd = CourseDirectory(config=cfg)
+        return cls(os.path.abspath(cd.root), cd.db_url, cd.course_id, Markers.from_config(cfg), cfg)
+
+    @property
+    def stub(self) -> str:
+        """What the release puts in a solution code cell (``ClearSolutions.code_stub``)."""
+        return self.markers.code_stub
+
+    def path(self, step: str, student: str = "", assignment: str = "", notebook: str = "") -> str:
+        """``<root>/<step's folder>/<student>/<assignment>[/<notebook>.ipynb]`` by nbgrader's
+        ``CourseDirectory.format_path``; ``step`` names a folder trait (``source``, ``release``,
+        ``submitted``, ``autograded``, ``feedback``)."""
+        from nbgrader.coursedir import CourseDirectory
+
+        cd = CourseDirectory(config=self.config)
+        path = os.path.normpath(cd.format_path(getattr(cd, step + "_directory"), student or ".", assignment or "."))
+        return os.path.join(path, notebook + ".ipynb") if notebook else path
+
+    @contextlib.contextmanager
+    def gradebook(self):
+        """The course gradebook, open (nbgrader's ``Gradebook``, its SQLAlchemy warnings silenced);
+        a database that cannot be opened is a :class:`GradebookError` naming it, password redacted."""
+        from nbgrader.api import Gradebook
+
+        if self.db_url.startswith("sqlite:///"):   # a new course's folder: nbgrader creates the file, not the folder
+            os.makedirs(os.path.dirname(self.db_url[len("sqlite:///"):]) or ".", exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # nbgrader's own SQLAlchemy autoflush warnings
+            try:
+                gb = Gradebook(self.db_url)
+            except Exception as e:  # noqa: BLE001 — any driver error: say which database, never its secret
+                raise GradebookError(f"cannot open the gradebook {redact_db_url(self.db_url)}: {type(e).__name__}: "
+                                     f"{redact_db_url(str(e))[:300]}") from None
+            with gb:
+                yield gb
 
 
 def default_source() -> str:
-    cfg = course_config()
-    return os.path.join(cfg.CourseDirectory.root, cfg.CourseDirectory.source_directory)
+    """This repository's source notebooks (``solutions/``)."""
+    return Course.load().path("source")
 
 
 def default_release() -> str:
-    cfg = course_config()
-    return os.path.join(cfg.CourseDirectory.root, cfg.CourseDirectory.release_directory)
+    """This repository's student release (``course/``)."""
+    return Course.load().path("release")
 
 
 def list_assignments(source: str) -> list[str]:
@@ -132,25 +186,28 @@ def tree_hash(folder: str) -> str:
     return h.hexdigest()
 
 
-def generate(source: str, assignments: list[str], course: str) -> None:
-    """Run nbgrader generate_assignment for ``assignments`` in the fresh course dir ``course``."""
+def generate(source: str, assignments: list[str], course: str) -> Course:
+    """Run nbgrader generate_assignment for ``assignments`` in the fresh course dir ``course``
+    (nbgrader's own folder names and gradebook there; this course's stubs and markers); returns it."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    cfg = _config()
+    cfg.CourseDirectory.root = os.path.abspath(course)
+    cfg.CourseDirectory.source_directory = "source"    # nbgrader's own names in a scratch course
+    cfg.CourseDirectory.release_directory = "release"
+    cfg.CourseDirectory.pop("db_url", None)   # its own gradebook (nbgrader's default), never the course's
+    made = Course.of(cfg)
     os.makedirs(course, exist_ok=True)
     for a in assignments:
-        shutil.copytree(os.path.join(source, a), os.path.join(course, "source", a),
+        shutil.copytree(os.path.join(source, a), made.path("source", assignment=a),
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    cfg = course_config()
-    cfg.CourseDirectory.root = course
-    cfg.CourseDirectory.source_directory = "source"
-    cfg.CourseDirectory.release_directory = "release"
-    cfg.CourseDirectory.db_url = "sqlite:///" + os.path.join(course, "gradebook.db")
     api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
     for a in assignments:
         result = api.generate_assignment(a, force=True, create=True)
         if not result.get("success"):
             raise RuntimeError(f"nbgrader generate_assignment {a} failed:\n{result.get('log') or result.get('error')}")
+    return made
 
 
 class ModifiedRelease(RuntimeError):
@@ -227,7 +284,7 @@ def register(template_db_url: str, db_url: str, assignments: list[str], course_i
             gone = {nb.name for nb in dst.find_assignment(a).notebooks} - {nb.name for nb in new.notebooks}
             if gone and dst.find_assignment(a).submissions:
                 raise RuntimeError(f"cannot register {a}: notebook(s) {', '.join(sorted(gone))} vanished from the "
-                                   f"source but the assignment has submissions in {safe_db_url(db_url)}")
+                                   f"source but the assignment has submissions in {redact_db_url(db_url)}")
             for name in sorted(gone):
                 dst.remove_notebook(name, a)
             for nb in new.notebooks:
@@ -264,15 +321,15 @@ def release(assignments: list[str] | None = None, source: str | None = None,
         return []
     os.makedirs(release_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gradlab-release-") as tmp:
-        generate(source, assignments, os.path.join(tmp, "course"))
+        made = generate(source, assignments, os.path.join(tmp, "course"))
         modified = [p for a in assignments for p in modified_notebooks(
-            os.path.join(release_dir, a), os.path.join(tmp, "course", "release", a))]
+            os.path.join(release_dir, a), made.path("release", assignment=a))]
         if modified and not force:
             raise ModifiedRelease(modified)
         if db_url:
-            register("sqlite:///" + os.path.join(tmp, "course", "gradebook.db"), db_url, assignments, course_id)
+            register(made.db_url, db_url, assignments, course_id)
         for a in assignments:
-            new = os.path.join(tmp, "course", "release", a)
+            new = made.path("release", assignment=a)
             staged = os.path.join(release_dir, f".{a}.new")
             old = os.path.join(release_dir, f".{a}.old")
             for p in (staged, old):
@@ -286,59 +343,24 @@ def release(assignments: list[str] | None = None, source: str | None = None,
     return assignments
 
 
-def _cells_info(source_nb, release_nb) -> dict:
-    cells, grade_ids, hidden = [], [], set()
+def _cells_info(source_nb) -> dict:
+    """A source notebook's graded cells (id, kind, points), its secrets and its points."""
+    cells = []
     for cell in source_nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        gid = meta.get("grade_id")
-        if not gid:
-            continue
-        grade_ids.append(gid)
-        if meta.get("task"):
-            cells.append({"id": gid, "kind": "task", "points": float(meta.get("points", 0))})
-        elif meta.get("grade"):
-            kind = "answer" if meta.get("solution") else "test"
-            cells.append({"id": gid, "kind": kind, "points": float(meta.get("points", 0))})
-            if kind == "test":
-                hidden.update(line.strip() for line in cell.source.splitlines() if len(line.strip()) >= 10)
-    locked = {}
-    for cell in release_nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade_id") and utils.is_locked(cell):
-            # of the released cell itself: nbgrader's stored checksum can predate the release's
-            # own clearing of hidden parts, which would flag every honest student
-            locked[meta["grade_id"]] = utils.compute_checksum(cell)
-    return {"cells": cells, "grade_ids": grade_ids, "hidden_lines": sorted(hidden, key=len, reverse=True),
-            "locked_checksums": locked, "max_score": sum(c["points"] for c in cells)}
+        m, gid = meta(cell), grade_id(cell)
+        if gid and (m.get("task") or m.get("grade")):   # a graded solution, code or text, is graded by hand
+            kind = "task" if m.get("task") else "answer" if m.get("solution") else "test"
+            cells.append({"id": gid, "kind": kind, "points": float(m.get("points", 0))})
+    return {"cells": cells, "hidden_lines": hidden_text(source_nb), "max_score": sum(c["points"] for c in cells)}
 
 
-def assignment_info(course: str, assignment: str) -> dict:
+def assignment_info(course: Course, assignment: str) -> dict:
     """What the worker and the feedback pages need to know about an assignment's notebooks."""
-    src = os.path.join(course, "source", assignment)
-    rel = os.path.join(course, "release", assignment)
-    notebooks = {}
-    for stem in notebooks_of(src):
-        source_nb = nbformat.read(os.path.join(src, stem + ".ipynb"), as_version=4)
-        release_nb = nbformat.read(os.path.join(rel, stem + ".ipynb"), as_version=4)
-        notebooks[stem] = _cells_info(source_nb, release_nb)
+    src = course.path("source", assignment=assignment)
+    notebooks = {stem: _cells_info(nbformat.read(os.path.join(src, stem + ".ipynb"), as_version=4))
+                 for stem in notebooks_of(src)}
     return {"assignment": assignment, "notebooks": notebooks,
             "max_score": sum(nb["max_score"] for nb in notebooks.values())}
-
-
-def grade_ids_by_assignment(source: str) -> dict[str, set[str]]:
-    """All nbgrader grade ids of each assignment's source notebooks (to spot misfiled work)."""
-    out = {}
-    for a in list_assignments(source):
-        ids = set()
-        for stem in notebooks_of(os.path.join(source, a)):
-            try:
-                nb = nbformat.read(os.path.join(source, a, stem + ".ipynb"), as_version=4)
-            except Exception:  # noqa: BLE001
-                continue
-            ids |= {c.metadata.nbgrader["grade_id"] for c in nb.cells
-                    if c.metadata.get("nbgrader", {}).get("grade_id")}
-        out[a] = ids
-    return out
 
 
 class Templates:
@@ -348,15 +370,12 @@ class Templates:
         self.source = source
         self.root = os.path.join(root, "template")
         self.assignments = [a for a in assignments if os.path.isdir(os.path.join(source, a))]
-        generate(source, self.assignments, self.root)
+        self.course = generate(source, self.assignments, self.root)
         os.chmod(self.root, 0o700)
-        self.info = {a: assignment_info(self.root, a) for a in self.assignments}
-        self.hash = {a: tree_hash(os.path.join(source, a)) for a in self.assignments}
-        ids = grade_ids_by_assignment(source)
-        self.others = {a: {b: sorted(v) for b, v in ids.items() if b != a} for a in self.assignments}
+        self.info = {a: assignment_info(self.course, a) for a in self.assignments}
 
     def release_dir(self, assignment: str) -> str:
-        return os.path.join(self.root, "release", assignment)
+        return self.course.path("release", assignment=assignment)
 
 
 def solution_text(source: str) -> str:
@@ -422,7 +441,7 @@ def workspace_main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m autograder.course workspace",
                                 description=sync_workspace.__doc__.split("\n\n")[0])
     p.add_argument("release_dir", nargs="?", default=None, metavar="RELEASE", help="default: course/")
-    p.add_argument("workspace", nargs="?", default=os.path.join(REPO_ROOT, "workspace"), metavar="WORKSPACE",
+    p.add_argument("workspace", nargs="?", default=os.path.join(Course.load().root, "workspace"), metavar="WORKSPACE",
                    help="default: workspace/")
     args = p.parse_args(argv)
     created, added = sync_workspace(args.release_dir or default_release(), args.workspace)
@@ -439,23 +458,23 @@ def workspace_main(argv: list[str] | None = None) -> int:
 # --------------------------------------------------------------------------------------------
 # `python -m autograder release` (cli.py: `course.build_subparser(sub)`)
 def cmd_release(args) -> int:
-    cfg = course_config(args.course, args.db_url)
-    source = args.source or os.path.join(cfg.CourseDirectory.root, cfg.CourseDirectory.source_directory)
+    c = Course.load(args.course, args.db_url)
+    source = args.source or c.path("source")
     own_release = args.release_dir is None
-    release_dir = args.release_dir or os.path.join(cfg.CourseDirectory.root, cfg.CourseDirectory.release_directory)
+    release_dir = args.release_dir or c.path("release")
     # the course gradebook learns the assignments when the course's own release is regenerated
     # (or --db-url names one); a scratch --release-dir (CI's sync check) leaves it alone
-    db_url = args.db_url or (db_url_of(cfg) if own_release and not args.no_register else None)
+    db_url = args.db_url or (c.db_url if own_release and not args.no_register else None)
     try:
         done = release(args.assignments or None, source=source, release_dir=release_dir, force=args.force,
-                       db_url=db_url, course_id=cfg.CourseDirectory.get("course_id", ""))
+                       db_url=db_url, course_id=c.course_id)
     except (ModifiedRelease, FileNotFoundError, RuntimeError) as e:
         print(f"release: {e}", file=sys.stderr)
         return 1
     if not done:
         print(f"no assignments in {source}: nothing to release")
     for a in done:
-        print(f"released {a} -> {os.path.join(release_dir, a)}" + (f" (registered in {safe_db_url(db_url)})" if db_url else ""))
+        print(f"released {a} -> {os.path.join(release_dir, a)}" + (f" (registered in {redact_db_url(db_url)})" if db_url else ""))
     if own_release and done:
         # the translated editions are the English release with translated prose (autograder/i18n.py)
         from . import i18n

@@ -13,8 +13,8 @@ The first columns are those of ``grades.csv`` (student_id, assignment, score, ma
 
 ``--format canvas|moodle`` writes the LMS's own gradebook-import file (:mod:`autograder.lms`).
 
-``final_grades(db_url)`` is the function ``grade`` uses for ``OUT/grades.csv``'s points.
-Every CSV cell that a spreadsheet would read as a formula is neutralised (:func:`csv_safe`).
+``final_grades(course)`` is the function ``grade`` uses for ``OUT/grades.csv``'s points.
+Every CSV cell that a spreadsheet would read as a formula is neutralised (:func:`autograder.files.csv_cell`).
 """
 from __future__ import annotations
 
@@ -22,11 +22,9 @@ import csv
 import io
 import os
 import sys
-import warnings
 from dataclasses import astuple, dataclass, fields
 
-from .feedback import write_file
-from .gradebook import safe_db_url
+from .files import csv_cell, redact_db_url, write_atomic
 
 
 @dataclass(frozen=True)
@@ -60,13 +58,10 @@ def _points(grades) -> tuple[float, float]:
     return auto, manual
 
 
-def final_grades(db_url: str, assignments: list[str] | None = None) -> list[FinalGrade]:
-    """Every (student, assignment) of the gradebook at ``db_url``, sorted by assignment then student."""
-    from nbgrader.api import Gradebook
-
+def final_grades(course, assignments: list[str] | None = None) -> list[FinalGrade]:
+    """Every (student, assignment) of the ``course``'s gradebook, sorted by assignment then student."""
     rows = []
-    with warnings.catch_warnings(), Gradebook(db_url) as gb:
-        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
+    with course.gradebook() as gb:
         students = sorted(s.id for s in gb.students)
         for a in sorted(gb.assignments, key=lambda a: a.name):
             if assignments and a.name not in assignments:
@@ -89,48 +84,28 @@ def final_grades(db_url: str, assignments: list[str] | None = None) -> list[Fina
     return rows
 
 
-def csv_safe(value) -> str:
-    """``value`` as a CSV cell no spreadsheet runs as a formula (OWASP: prefix ``'``)."""
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, float):
-        return f"{value:g}"
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r", "|", "%") and not _is_number(text):
-        text = "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def to_csv(rows: list[FinalGrade]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
     for r in rows:
-        w.writerow([csv_safe(v) for v in astuple(r)])
+        w.writerow([csv_cell(v) for v in astuple(r)])
     return buf.getvalue()
 
 
 def write_csv(path: str, rows: list[FinalGrade]) -> str:
     """Write ``rows`` to ``path`` (group-readable as the umask allows); returns the path."""
-    write_file(path, to_csv(rows))
+    write_atomic(path, to_csv(rows))
     return path
 
 
 # --------------------------------------------------------------------------------------------
 # `python -m autograder export OUT` (cli.py: `export.build_subparser(sub)`)
 def cmd_export(args) -> int:
-    from . import course
+    from .course import Course
 
-    db_url = course.db_url_of(course.course_config(args.course, args.db_url))
-    rows = final_grades(db_url, args.assignment or None)
+    course = Course.load(args.course, args.db_url)
+    rows = final_grades(course, args.assignment or None)
     try:
         text = _formatted(rows, args)
     except ValueError as e:   # lms.RosterError included: a student the LMS could not be told about
@@ -141,9 +116,9 @@ def cmd_export(args) -> int:
         return 0
     name = "grades_final.csv" if args.format == "csv" else f"grades_{args.format}.csv"
     path = args.to or os.path.join(args.out, name)
-    write_file(path, text)
+    write_atomic(path, text)
     pending = sum(r.needs_manual_grade for r in rows)
-    print(f"wrote {len(rows)} row(s) from {safe_db_url(db_url)} to {path}"
+    print(f"wrote {len(rows)} row(s) from {redact_db_url(course.db_url)} to {path}"
           + (f"; {pending} still need manual grading (needs_manual_grade=1)" if pending else ""), file=sys.stderr)
     return 0
 

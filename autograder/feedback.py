@@ -24,7 +24,6 @@ other page is written once, by :func:`write_feedback`, after recording.
 """
 from __future__ import annotations
 
-import ast
 import datetime
 import html
 import os
@@ -32,15 +31,11 @@ import re
 import secrets
 import stat
 import sys
-import warnings
 from dataclasses import dataclass, field
 
 from . import i18n
-from .gradebook import safe_db_url
-
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-SCAFFOLD = re.compile(r"__gradlab__\.seal\('[0-9a-f]*'\)|__gradlab_value__ = \(|__gradlab_value__")
-MAX_MESSAGE = 300
+from .files import number_text, redact_db_url, write_atomic
+from .notebook import ANSI, hidden_line_numbers, redact, safe_ename, secrets_in
 
 STATUS_TEXT = {
     "graded": "Graded automatically.",
@@ -69,22 +64,7 @@ font-size:.9em;word-break:break-word} .pass{color:#1a7f37;font-weight:600} .fail
 """
 
 
-def redact(message: str, hidden_lines: list[str]) -> str:
-    """Strip ANSI codes, hide verbatim test code, cap the length."""
-    text = SCAFFOLD.sub("", ANSI.sub("", message or ""))
-    for line in hidden_lines:
-        if line and line in text:
-            text = text.replace(line, "[hidden]")
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " …"
-
-
-def _fmt(x: float) -> str:
-    return f"{x:g}"
-
-
-def _row(cell: dict, grade: dict | None, summary: dict | None, hidden: list[str]) -> str:
-    from .judge import safe_ename
+def _run_record_row(cell: dict, grade: dict | None, summary: dict | None, hidden: list[str]) -> str:
     gid, kind, points = cell["id"], cell["kind"], cell["points"]
     if grade is None:
         result, earned = '<span class="fail">not graded</span>', 0.0
@@ -106,10 +86,10 @@ def _row(cell: dict, grade: dict | None, summary: dict | None, hidden: list[str]
             result = '<span class="pass">passed</span>'
         else:
             result = '<span class="pending">partial credit</span>'
-    shown = "–" if earned is None else _fmt(earned)
+    shown = "–" if earned is None else number_text(earned)
     label = {"test": "test", "answer": "written answer", "task": "task"}.get(kind, kind)
     return (f"<tr><td><code>{html.escape(gid)}</code></td><td>{label}</td><td>{result}</td>"
-            f'<td class="pts">{shown} / {_fmt(points)}</td></tr>')
+            f'<td class="pts">{shown} / {number_text(points)}</td></tr>')
 
 
 def render_page(result: dict, info: dict, stem: str) -> str:
@@ -121,7 +101,7 @@ def render_page(result: dict, info: dict, stem: str) -> str:
     score = nb["score"] if nb else 0.0
     cls = "ok" if status == "graded" else ("warn" if status in ("timeout", "memory") else "bad")
     rows = "\n".join(
-        _row(c, (nb or {}).get("grades", {}).get(c["id"]), (nb or {}).get("cells", {}).get(c["id"]),
+        _run_record_row(c, (nb or {}).get("grades", {}).get(c["id"]), (nb or {}).get("cells", {}).get(c["id"]),
              nb_info.get("hidden_lines", []))
         for c in nb_info["cells"])
     notes = [n for n in result.get("notes", []) if n.startswith(stem + ".ipynb") or ".ipynb" not in n]
@@ -134,7 +114,7 @@ def render_page(result: dict, info: dict, stem: str) -> str:
 <body>
 <h1>{html.escape(stem)}</h1>
 <p class="sub">Assignment <b>{html.escape(result['assignment'])}</b> · student <b>{html.escape(result['student_id'])}</b></p>
-<div class="score">{_fmt(score)} / {_fmt(nb_info['max_score'])} points</div>
+<div class="score">{number_text(score)} / {number_text(nb_info['max_score'])} points</div>
 <div class="status {cls}">{html.escape(STATUS_TEXT.get(status, status))}</div>
 <table><thead><tr><th>Graded cell</th><th>Kind</th><th>Result</th><th>Points</th></tr></thead>
 <tbody>
@@ -164,8 +144,6 @@ def write_pages(folder: str, result: dict, info: dict, lang: str = "en") -> list
 
 # ============================================================================================
 # pages from the course gradebook (manual grading included)
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-SCHEME_BEGIN, SCHEME_END = "=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ==="
 # IPython's frame headers, and Python's (``File "<ipython-input-3-…>", line 1``: the grader's runner)
 FRAME = re.compile(r'^(?:Cell In\s*\[(\d+)\]|Input In \[(\d+)\]|(?:File ")?<ipython-input-(\d+)-[0-9a-f]+>"?),? (?:line )?(\d+)')
 
@@ -200,60 +178,6 @@ class NotebookFeedback:
     notes: list[str] = field(default_factory=list)   # from the grading run (e.g. a Status's text): shown as is
 
 
-def _blocks(source: str, begin: str, end: str) -> list[list[str]]:
-    """The lines strictly between each ``begin``/``end`` pair of ``source``."""
-    blocks, cur = [], None
-    for line in source.splitlines():
-        if begin in line:
-            cur = []
-        elif end in line and cur is not None:
-            blocks.append(cur)
-            cur = None
-        elif cur is not None:
-            cur.append(line)
-    if cur is not None:
-        blocks.append(cur)
-    return blocks
-
-
-def _literals(lines: list[str]) -> list[str]:
-    """String literals of at least 4 characters in ``lines`` (hidden assert messages and inputs)."""
-    out = []
-    for m in re.finditer(r"(?:[rbuRBU]|[fF][rR]?)?(\"[^\"\n]*\"|'[^'\n]*')", "\n".join(lines)):
-        try:
-            value = ast.literal_eval(m.group(1))
-        except (ValueError, SyntaxError):
-            value = m.group(1)[1:-1]
-        if isinstance(value, str) and len(value.strip()) >= 4:
-            out.append(value.strip())
-    return out
-
-
-def secrets_of(sources: list[str]) -> list[str]:
-    """Text that must never reach a student: hidden-test lines and literals, mark-scheme lines."""
-    found = {HIDDEN_BEGIN, HIDDEN_END, SCHEME_BEGIN, SCHEME_END}   # a message quoting a cell shows no region marker
-    for src in sources:
-        for block in _blocks(src, HIDDEN_BEGIN, HIDDEN_END):
-            found.update(line.strip() for line in block if len(line.strip()) >= 4)
-            found.update(_literals(block))
-        for block in _blocks(src, SCHEME_BEGIN, SCHEME_END):
-            found.update(line.strip() for line in block if len(line.strip()) >= 4)
-    return sorted(found, key=len, reverse=True)
-
-
-def _hidden_line_numbers(source: str) -> set[int]:
-    """1-based line numbers of ``source`` inside (or on the delimiters of) hidden-test regions."""
-    out, inside = set(), False
-    for i, line in enumerate(source.split("\n"), start=1):
-        if HIDDEN_BEGIN in line:
-            inside = True
-        if inside:
-            out.add(i)
-        if HIDDEN_END in line:
-            inside = False
-    return out
-
-
 def failure_message(cell, secret_text: list[str]) -> str:
     """What a student may read about the error output of an executed test ``cell`` ('' if none).
 
@@ -263,8 +187,6 @@ def failure_message(cell, secret_text: list[str]) -> str:
     message only when the test cell's own frame of the traceback lies in the visible part of the
     cell (a failure inside the hidden tests, or one that cannot be located, shows only the type).
     """
-    from .judge import safe_ename
-
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     if not errors:
         return ""
@@ -280,13 +202,13 @@ def failure_message(cell, secret_text: list[str]) -> str:
         if m and int(next(g for g in m.groups()[:3] if g)) == cell.get("execution_count"):
             line = int(m.group(4))
             break
-    if line is None or line in _hidden_line_numbers(cell.get("source", "")):
+    if line is None or line in hidden_line_numbers(cell.get("source", "")):
         return f"{ename} (in a hidden test)"
     value = redact(value, secret_text)
     return f"{ename}: {value}" if value else ename
 
 
-def _autograded_cells(path: str) -> dict[str, dict]:
+def _graded_cells_of(path: str) -> dict[str, dict]:
     import nbformat
 
     try:
@@ -296,7 +218,7 @@ def _autograded_cells(path: str) -> dict[str, dict]:
     return {c.metadata.nbgrader["grade_id"]: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")}
 
 
-def _outcome(kind: str, g, message: str) -> str:
+def _cell_outcome(kind: str, g, message: str) -> str:
     if g.needs_manual_grade:
         return "pending"
     if kind == "test" and g.auto_score is None and g.manual_score is None:
@@ -308,16 +230,16 @@ def _outcome(kind: str, g, message: str) -> str:
     return "passed" if (g.score or 0) >= (g.max_score or 0) else "partial"
 
 
-def notebook_feedback(gb, autograded_root: str, assignment: str, student_id: str, notebook: str) -> NotebookFeedback:
-    """The feedback of one submitted notebook, from gradebook ``gb`` and ``autograded_root``."""
+def notebook_feedback(gb, course, assignment: str, student_id: str, notebook: str) -> NotebookFeedback:
+    """The feedback of one submitted notebook, from gradebook ``gb`` and the ``course``'s ``autograded/``."""
     sub = gb.find_submission_notebook(notebook, assignment, student_id)
     source_nb = sub.notebook
     kinds = {c.name: ("answer" if c.name in {s.name for s in source_nb.solution_cells} else "test")
              for c in source_nb.grade_cells}
     kinds.update({c.name: "task" for c in source_nb.task_cells})
-    secret_text = secrets_of([c.source or "" for c in source_nb.source_cells])
-    nb_path = os.path.join(autograded_root, student_id, assignment, notebook + ".ipynb")
-    executed = _autograded_cells(nb_path)
+    secret_text = secrets_in([c.source or "" for c in source_nb.source_cells])
+    nb_path = course.path("autograded", student_id, assignment, notebook)
+    executed = _graded_cells_of(nb_path)
     comments = {c.name: (c.manual_comment if c.manual_comment is not None else c.auto_comment) or ""
                 for c in sub.comments}
     order = {name: i for i, name in enumerate(executed)}
@@ -328,7 +250,7 @@ def notebook_feedback(gb, autograded_root: str, assignment: str, student_id: str
         cells.append(CellFeedback(
             grade_id=g.name, kind=kind, max_points=float(g.max_score or 0), auto_points=g.auto_score,
             manual_points=g.manual_score, extra_credit=float(g.extra_credit or 0), points=float(g.score or 0),
-            pending=bool(g.needs_manual_grade), outcome=_outcome(kind, g, message), message=message,
+            pending=bool(g.needs_manual_grade), outcome=_cell_outcome(kind, g, message), message=message,
             comment=comments.get(g.name, "")))
     penalty = float(sub.late_submission_penalty or 0)
     return NotebookFeedback(student_id=student_id, assignment=assignment, notebook=notebook,
@@ -337,14 +259,12 @@ def notebook_feedback(gb, autograded_root: str, assignment: str, student_id: str
                             autograded=os.path.exists(nb_path), cells=cells)
 
 
-def collect(db_url: str, autograded_root: str, assignments: list[str] | None = None,
+def collect_feedback(course, assignments: list[str] | None = None,
             students: list[str] | None = None) -> list[NotebookFeedback]:
-    """Feedback of every submitted notebook in the gradebook (optionally only some assignments/students)."""
-    from nbgrader.api import Gradebook
-
+    """Feedback of every submitted notebook in the ``course``'s gradebook (optionally only some
+    assignments/students)."""
     out = []
-    with warnings.catch_warnings(), Gradebook(db_url) as gb:
-        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
+    with course.gradebook() as gb:
         for a in gb.assignments:
             if assignments and a.name not in assignments:
                 continue
@@ -352,7 +272,7 @@ def collect(db_url: str, autograded_root: str, assignments: list[str] | None = N
                 if students and sub.student.id not in students:
                     continue
                 for nb in sorted(sub.notebooks, key=lambda n: n.name):
-                    out.append(notebook_feedback(gb, autograded_root, a.name, sub.student.id, nb.name))
+                    out.append(notebook_feedback(gb, course, a.name, sub.student.id, nb.name))
     return out
 
 
@@ -366,13 +286,13 @@ _KIND = {"test": "test", "answer": "written answer", "task": "task"}
 
 def _points_html(c: CellFeedback) -> str:
     if c.pending:
-        return f"– / {_fmt(c.max_points)}"
-    text = f"{_fmt(c.points)} / {_fmt(c.max_points)}"
+        return f"– / {number_text(c.max_points)}"
+    text = f"{number_text(c.points)} / {number_text(c.max_points)}"
     notes = []
     if c.manual_points is not None and c.auto_points is not None and c.manual_points != c.auto_points:
-        notes.append(f"set by your instructor (autograder: {_fmt(c.auto_points)})")
+        notes.append(f"set by your instructor (autograder: {number_text(c.auto_points)})")
     if c.extra_credit:
-        notes.append(f"includes {_fmt(c.extra_credit)} extra credit")
+        notes.append(f"includes {number_text(c.extra_credit)} extra credit")
     return text + "".join(f'<br><span class="sub">{html.escape(n)}</span>' for n in notes)
 
 
@@ -391,7 +311,7 @@ def render_feedback(fb: NotebookFeedback) -> str:
                           "the total above does not include them yet.")
     else:
         status = ("ok", "Graded. The total includes your instructor's manual grading.")
-    late = (f"<p class='sub'>Late submission penalty: −{_fmt(fb.late_penalty)} points.</p>"
+    late = (f"<p class='sub'>Late submission penalty: −{number_text(fb.late_penalty)} points.</p>"
             if fb.late_penalty else "")
     if fb.notes:
         late += "<ul class='notes'>" + "".join(f"<li>{html.escape(n)}</li>" for n in fb.notes) + "</ul>"
@@ -402,7 +322,7 @@ def render_feedback(fb: NotebookFeedback) -> str:
 <body>
 <h1>{html.escape(fb.notebook)}</h1>
 <p class="sub">Assignment <b>{html.escape(fb.assignment)}</b> · student <b>{html.escape(fb.student_id)}</b></p>
-<div class="score">{_fmt(fb.score)} / {_fmt(fb.max_score)} points</div>
+<div class="score">{number_text(fb.score)} / {number_text(fb.max_score)} points</div>
 <div class="status {status[0]}">{html.escape(status[1])}</div>
 {late}
 <table><thead><tr><th>Graded cell</th><th>Kind</th><th>Result</th><th>Points</th></tr></thead>
@@ -413,27 +333,6 @@ def render_feedback(fb: NotebookFeedback) -> str:
 function and check it against the visible tests before resubmitting.</p>
 </body></html>
 """
-
-
-def write_file(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, readable as the umask allows (group TAs included).
-
-    (``tempfile.mkstemp`` alone would leave the file 0600.)
-    """
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".tmp-{os.getpid()}-{secrets.token_hex(4)}-{os.path.basename(path)}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> None:
@@ -453,7 +352,7 @@ def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> No
                 text = read_file(os.path.join(folder, name), EXCHANGE_FILE_BYTES).decode("utf-8", "replace")
             except (ValueError, OSError):
                 continue
-            write_file(dst, "".join(ch for ch in text if ch.isprintable() or ch == "\n"))
+            write_atomic(dst, "".join(ch for ch in text if ch.isprintable() or ch == "\n"))
             break
         else:
             if name == "timestamp.txt":
@@ -461,34 +360,32 @@ def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> No
                          if n.endswith(".ipynb") for st in [os.lstat(os.path.join(d, n))] if stat.S_ISREG(st.st_mode)]
                 when = datetime.datetime.fromtimestamp(max(times) if times else datetime.datetime.now().timestamp(),
                                                        datetime.UTC)
-                write_file(dst, when.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
+                write_atomic(dst, when.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
             elif not os.path.exists(dst):
-                write_file(dst, secrets.token_hex(64))
+                write_atomic(dst, secrets.token_hex(64))
 
 
-def write_feedback(db_url: str, course_root: str, out: str | None = None, *, assignments: list[str] | None = None,
-                   students: list[str] | None = None, notes: dict[tuple[str, str], list[str]] | None = None,
-                   autograded_dir: str = "autograded", submitted_dir: str = "submitted",
-                   feedback_dir: str = "feedback") -> list[NotebookFeedback]:
-    """Write every submitted notebook's page to ``course_root/feedback/`` and ``out/feedback/``.
+def write_feedback(course, out: str | None = None, *, assignments: list[str] | None = None,
+                   students: list[str] | None = None,
+                   notes: dict[tuple[str, str], list[str]] | None = None) -> list[NotebookFeedback]:
+    """Write every submitted notebook's page to the ``course``'s ``feedback/`` and ``out/feedback/``.
 
-    Reads the gradebook at ``db_url`` and ``course_root/autograded/``. ``out`` None writes the
-    course's folder only. ``notes`` maps (student_id, assignment) to sentences a student may read
-    (e.g. ``Status.text`` of a timeout), shown on each page of that submission. Returns what was
+    Reads the course's gradebook and ``autograded/``. ``out`` None writes the course's folder
+    only. ``notes`` maps (student_id, assignment) to sentences a student may read (e.g.
+    ``Status.text`` of a timeout), shown on each page of that submission. Returns what was
     written, one record per page.
     """
-    root = os.path.abspath(course_root)
-    pages = collect(db_url, os.path.join(root, autograded_dir), assignments, students)
+    pages = collect_feedback(course, assignments, students)
     for fb in pages:
         fb.notes = list((notes or {}).get((fb.student_id, fb.assignment), []))
         page = i18n.localize_page(render_feedback(fb), i18n.notebook_language(
-            os.path.join(root, autograded_dir, fb.student_id, fb.assignment, fb.notebook + ".ipynb")))
-        course_fb = os.path.join(root, feedback_dir, fb.student_id, fb.assignment)
-        write_file(os.path.join(course_fb, fb.notebook + ".html"), page)
-        _exchange_files(course_fb, os.path.join(root, autograded_dir, fb.student_id, fb.assignment),
-                        os.path.join(root, submitted_dir, fb.student_id, fb.assignment))
+            course.path("autograded", fb.student_id, fb.assignment, fb.notebook)))
+        course_fb = course.path("feedback", fb.student_id, fb.assignment)
+        write_atomic(os.path.join(course_fb, fb.notebook + ".html"), page)
+        _exchange_files(course_fb, course.path("autograded", fb.student_id, fb.assignment),
+                        course.path("submitted", fb.student_id, fb.assignment))
         if out:
-            write_file(os.path.join(os.path.abspath(out), "feedback", fb.student_id, fb.assignment,
+            write_atomic(os.path.join(os.path.abspath(out), "feedback", fb.student_id, fb.assignment,
                                     fb.notebook + ".html"), page)
     return pages
 
@@ -496,15 +393,14 @@ def write_feedback(db_url: str, course_root: str, out: str | None = None, *, ass
 # --------------------------------------------------------------------------------------------
 # `python -m autograder feedback OUT` (cli.py: `feedback.build_subparser(sub)`)
 def cmd_feedback(args) -> int:
-    from . import course
+    from .course import Course
 
-    cfg = course.course_config(args.course, args.db_url)
-    db_url = course.db_url_of(cfg)
-    pages = write_feedback(db_url, cfg.CourseDirectory.root, args.out, assignments=args.assignment or None,
-                           students=args.student or None)
+    course = Course.load(args.course, args.db_url)
+    pages = write_feedback(course, args.out, assignments=args.assignment or None, students=args.student or None)
     pending = sum(p.pending for p in pages)
-    print(f"wrote {len(pages)} feedback page(s) from {safe_db_url(db_url)} to {os.path.join(os.path.abspath(args.out), 'feedback')} "
-          f"and {course.course_dir(cfg, 'feedback')}" + (f"; {pending} still need manual grading" if pending else ""))
+    print(f"wrote {len(pages)} feedback page(s) from {redact_db_url(course.db_url)} to "
+          f"{os.path.join(os.path.abspath(args.out), 'feedback')} and {course.path('feedback')}"
+          + (f"; {pending} still need manual grading" if pending else ""))
     return 0
 
 

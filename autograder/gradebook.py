@@ -19,9 +19,8 @@ import csv
 import io
 import json
 import os
-import re
-import tempfile
-import warnings
+
+from .files import csv_cell, number_text, redact_db_url, write_atomic
 
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "needs_manual_grade",
                "flags", "notes"]
@@ -30,25 +29,6 @@ DETAIL_COLUMNS = ["student_id", "assignment", "notebook", "grade_id", "score", "
 
 class GradebookError(RuntimeError):
     """Writing the course gradebook failed (the message names the database)."""
-
-
-def atomic_write(path: str, data: str | bytes) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def safe_db_url(db_url: str) -> str:
-    """``db_url`` without a password (for messages)."""
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", db_url)
 
 
 # -- OUT ----------------------------------------------------------------------------------------
@@ -75,7 +55,7 @@ class ResultStore:
         return bool(r) and r.get("input_hash") == input_hash and r.get("status") != "error"
 
     def put(self, result: dict) -> None:
-        atomic_write(self.result_path(result["student_id"], result["assignment"]),
+        write_atomic(self.result_path(result["student_id"], result["assignment"]),
                      json.dumps(result, indent=1, sort_keys=True))
 
     def all_results(self) -> list[dict]:
@@ -94,26 +74,9 @@ class ResultStore:
         """grades.csv (``finals``: (student, assignment) -> export.FinalGrade from the course gradebook,
         so that a graded row's score includes the manual points given in formgrader) and grades_detail.csv."""
         results = self.all_results()
-        atomic_write(os.path.join(self.out, "grades.csv"), grades_csv(results, finals))
-        atomic_write(os.path.join(self.out, "grades_detail.csv"), detail_csv(results))
+        write_atomic(os.path.join(self.out, "grades.csv"), grades_csv(results, finals))
+        write_atomic(os.path.join(self.out, "grades_detail.csv"), detail_csv(results))
         return os.path.join(self.out, "grades.csv")
-
-
-def csv_cell(value) -> str:
-    """A CSV cell a spreadsheet will not run: text starting with = + - @ or a control character
-    gets a leading apostrophe (OWASP's advice against formula injection)."""
-    text = str(value)
-    if text and (text[0] in "=+-@\t\r\n" or text[0] == "\uff1d"):
-        try:
-            float(text)  # a negative number stays a number
-            return text
-        except ValueError:
-            return "'" + text
-    return text
-
-
-def _num(x: float) -> str:
-    return f"{x:g}"
 
 
 def grades_csv(results: list[dict], finals: dict | None = None) -> str:
@@ -126,7 +89,7 @@ def grades_csv(results: list[dict], finals: dict | None = None) -> str:
         final = (finals or {}).get((r["student_id"], r["assignment"]))
         score = final.score if final is not None and r["status"] == "graded" else r["score"]
         pending = final.needs_manual_grade if final is not None else r.get("needs_manual_grade")
-        w.writerow([csv_cell(r["student_id"]), csv_cell(r["assignment"]), _num(score), _num(r["max_score"]),
+        w.writerow([csv_cell(r["student_id"]), csv_cell(r["assignment"]), number_text(score), number_text(r["max_score"]),
                     r["status"], int(bool(pending)), csv_cell(" ".join(r.get("flags", []))),
                     csv_cell(" | ".join(r.get("notes", [])))])
     return buf.getvalue()
@@ -147,7 +110,7 @@ def detail_csv(results: list[dict]) -> str:
                 else:
                     outcome = "passed" if g["score"] >= g["max_score"] else "failed"
                 w.writerow([csv_cell(r["student_id"]), csv_cell(r["assignment"]), csv_cell(stem), csv_cell(gid),
-                            _num(g["score"]), _num(g["max_score"]), csv_cell(outcome)])
+                            number_text(g["score"]), number_text(g["max_score"]), csv_cell(outcome)])
     return buf.getvalue()
 
 
@@ -155,7 +118,7 @@ def format_table(results: list[dict]) -> str:
     """The gradebook as a plain-text table (what ``make grade`` prints)."""
     rows = [("student", "assignment", "score", "status", "flags")]
     for r in results:
-        rows.append((r["student_id"], r["assignment"], f"{_num(r['score'])}/{_num(r['max_score'])}"
+        rows.append((r["student_id"], r["assignment"], f"{number_text(r['score'])}/{number_text(r['max_score'])}"
                      + ("+" if r.get("needs_manual_grade") else ""), r["status"], " ".join(r.get("flags", []))))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
@@ -164,43 +127,30 @@ def format_table(results: list[dict]) -> str:
 
 
 # -- the course's nbgrader gradebook ----------------------------------------------------------
-def _gradebook(db_url: str):
-    from nbgrader.api import Gradebook
-    if db_url.startswith("sqlite:///"):
-        os.makedirs(os.path.dirname(db_url[len("sqlite:///"):]) or ".", exist_ok=True)
-    try:
-        return Gradebook(db_url)
-    except Exception as e:  # noqa: BLE001
-        raise GradebookError(f"cannot open the gradebook {safe_db_url(db_url)}: {type(e).__name__}: {e}") from e
-
-
-def register_assignment(db_url: str, template_db_url: str, assignment: str) -> None:
-    """Make the course gradebook know ``assignment`` as nbgrader generate_assignment made it in the
-    template gradebook (notebooks, grade/solution/task/source cells); idempotent."""
-    from nbgrader.api import Gradebook
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with Gradebook(template_db_url) as src, _gradebook(db_url) as gb:
-            try:
-                a = src.find_assignment(assignment)
-                gb.update_or_create_assignment(assignment)
-                for nb in a.notebooks:
-                    gb.update_or_create_notebook(nb.name, assignment)
-                    for c in nb.grade_cells:
-                        gb.update_or_create_grade_cell(c.name, nb.name, assignment, max_score=c.max_score,
-                                                       cell_type=c.cell_type)
-                    for c in nb.solution_cells:
-                        gb.update_or_create_solution_cell(c.name, nb.name, assignment)
-                    for c in nb.task_cells:
-                        gb.update_or_create_task_cell(c.name, nb.name, assignment, max_score=c.max_score,
-                                                      cell_type=c.cell_type)
-                    for c in nb.source_cells:
-                        gb.update_or_create_source_cell(c.name, nb.name, assignment, cell_type=c.cell_type,
-                                                        locked=c.locked, source=c.source, checksum=c.checksum)
-            except Exception as e:  # noqa: BLE001
-                gb.db.rollback()
-                raise GradebookError(f"cannot register {assignment} in the gradebook {safe_db_url(db_url)}: "
-                                     f"{type(e).__name__}: {e}") from e
+def register_assignment(course, template, assignment: str) -> None:
+    """Make the ``course``'s gradebook know ``assignment`` as nbgrader generate_assignment made it in
+    the ``template`` course's gradebook (notebooks, grade/solution/task/source cells); idempotent."""
+    with template.gradebook() as src, course.gradebook() as gb:
+        try:
+            a = src.find_assignment(assignment)
+            gb.update_or_create_assignment(assignment)
+            for nb in a.notebooks:
+                gb.update_or_create_notebook(nb.name, assignment)
+                for c in nb.grade_cells:
+                    gb.update_or_create_grade_cell(c.name, nb.name, assignment, max_score=c.max_score,
+                                                   cell_type=c.cell_type)
+                for c in nb.solution_cells:
+                    gb.update_or_create_solution_cell(c.name, nb.name, assignment)
+                for c in nb.task_cells:
+                    gb.update_or_create_task_cell(c.name, nb.name, assignment, max_score=c.max_score,
+                                                  cell_type=c.cell_type)
+                for c in nb.source_cells:
+                    gb.update_or_create_source_cell(c.name, nb.name, assignment, cell_type=c.cell_type,
+                                                    locked=c.locked, source=c.source, checksum=c.checksum)
+        except Exception as e:  # noqa: BLE001
+            gb.db.rollback()
+            raise GradebookError(f"cannot register {assignment} in the gradebook {redact_db_url(course.db_url)}: "
+                                 f"{type(e).__name__}: {redact_db_url(str(e))}") from None
 
 
 def _submission(gb, assignment: str, student: str, timestamp):
@@ -232,36 +182,36 @@ def _submission(gb, assignment: str, student: str, timestamp):
     return sub
 
 
-def record_submission(db_url: str, result: dict) -> None:
-    """Write one submission's automatic scores (``result``: the stored record) in one transaction."""
+def record_submission(course, result: dict) -> None:
+    """Write one submission's automatic scores (``result``: the stored record) in the ``course``'s
+    gradebook, in one transaction."""
     from nbgrader import utils
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with _gradebook(db_url) as gb:
-            try:
-                stamp = None
-                if result.get("timestamp"):
-                    try:
-                        stamp = utils.parse_utc(result["timestamp"])
-                    except Exception:  # noqa: BLE001 — a student's timestamp.txt may be anything
-                        stamp = None
-                sub = _submission(gb, result["assignment"], result["student_id"], stamp)
-                for nb in sub.notebooks:
-                    graded = result.get("notebooks", {}).get(nb.name, {}).get("grades", {})
-                    answers = {c.name for c in nb.notebook.solution_cells}
-                    for grade in nb.grades:
-                        g = graded.get(grade.name)
-                        if grade.name not in answers:       # autograded: always the new score
-                            grade.auto_score = float(g["auto_score"]) if g else 0.0
-                            grade.needs_manual_grade = False
-                        elif g is not None and grade.manual_score is None:  # not yet graded by hand
-                            grade.auto_score = g["auto_score"]
-                            grade.needs_manual_grade = bool(g["needs_manual_grade"])
-                gb.db.commit()
-            except Exception as e:  # noqa: BLE001
-                gb.db.rollback()
-                raise GradebookError(f"{result['student_id']}/{result['assignment']}: writing the gradebook "
-                                     f"{safe_db_url(db_url)} failed: {type(e).__name__}: {e}") from e
+    with course.gradebook() as gb:
+        try:
+            stamp = None
+            if result.get("timestamp"):
+                try:
+                    stamp = utils.parse_utc(result["timestamp"])
+                except Exception:  # noqa: BLE001 — a student's timestamp.txt may be anything
+                    stamp = None
+            sub = _submission(gb, result["assignment"], result["student_id"], stamp)
+            for nb in sub.notebooks:
+                graded = result.get("notebooks", {}).get(nb.name, {}).get("grades", {})
+                answers = {c.name for c in nb.notebook.solution_cells}
+                for grade in nb.grades:
+                    g = graded.get(grade.name)
+                    if grade.name not in answers:       # autograded: always the new score
+                        grade.auto_score = float(g["auto_score"]) if g else 0.0
+                        grade.needs_manual_grade = False
+                    elif g is not None and grade.manual_score is None:  # not yet graded by hand
+                        grade.auto_score = g["auto_score"]
+                        grade.needs_manual_grade = bool(g["needs_manual_grade"])
+            gb.db.commit()
+        except Exception as e:  # noqa: BLE001
+            gb.db.rollback()
+            raise GradebookError(f"{result['student_id']}/{result['assignment']}: writing the gradebook "
+                                 f"{redact_db_url(course.db_url)} failed: {type(e).__name__}: "
+                                 f"{redact_db_url(str(e))}") from None
 
 
 def write_autograded(folder: str, notebook: str, cells: list[dict], metadata: dict) -> str:
@@ -282,5 +232,5 @@ def write_autograded(folder: str, notebook: str, cells: list[dict], metadata: di
             cell.outputs = [nbformat.from_dict(o) for o in sanitize.clean_outputs(c.get("outputs", []))]
             nb.cells.append(cell)
     path = os.path.join(folder, notebook)
-    atomic_write(path, nbformat.writes(nb))
+    write_atomic(path, nbformat.writes(nb))
     return path

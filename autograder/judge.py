@@ -29,16 +29,14 @@ from __future__ import annotations
 
 import ast
 import base64
-import builtins
 import math
-import re
 
 from . import integrity
+from .notebook import MAX_MESSAGE, redact, safe_ename, scrub
 from .records import CellVerdict, NotebookPlan, NotebookResult, RunOutput
 
 DEFAULT_TOL = {"float64": (1e-10, 1e-12), "complex128": (1e-10, 1e-12)}
 DEFAULT_TOL_OTHER = (1e-5, 1e-6)
-MAX_MESSAGE = 300
 
 
 class Mismatch(Exception):
@@ -67,7 +65,7 @@ def _float(enc: dict) -> float:
         raise Mismatch("not a float") from None
 
 
-def compare(ref, got, tol: tuple) -> None:
+def compare_observation(ref, got, tol: tuple) -> None:
     """Raise ``Mismatch`` unless ``got`` is ``ref`` (encoded by the runner) within ``tol``."""
     import torch
     if type(ref) is not type(got):
@@ -97,14 +95,14 @@ def compare(ref, got, tol: tuple) -> None:
             if not isinstance(ga, dict) or set(ra) != set(ga):
                 raise Mismatch("keys")
             for k in ra:
-                compare(ra[k], ga[k], tol)
+                compare_observation(ra[k], ga[k], tol)
         else:
             raise Mismatch("kind")
     elif isinstance(ref, list):
         if len(ref) != len(got):
             raise Mismatch("length")
         for a, b in zip(ref, got):
-            compare(a, b, tol)
+            compare_observation(a, b, tol)
     elif ref != got:
         raise Mismatch("values")
 
@@ -126,7 +124,7 @@ def observations_match(ref_obs: dict, ref_tol: dict, got_obs) -> bool:
     for key, ref in ref_obs.items():
         tol = ref_tol.get(key) if isinstance(ref_tol.get(key), list) and len(ref_tol.get(key)) == 2 else (None, None)
         try:
-            compare(ref, got_obs[key], tuple(tol))
+            compare_observation(ref, got_obs[key], tuple(tol))
         except (Mismatch, ValueError, TypeError, RuntimeError):
             return False
     return True
@@ -196,46 +194,9 @@ def forbidden_uses(source: str, names) -> list[str]:
 
 
 # -- the verdicts of one notebook ----------------------------------------------------------------
-WINDOW = 16
-IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,99}")
-
-
-def scrub(text: str, hidden_lines: list[str]) -> str:
-    """``text`` with every run of ``WINDOW``+ characters that occurs in the test cells' source
-    replaced by ``[hidden]`` (whole lines, and the pieces a capped message cuts out of them)."""
-    blob = "\n".join(hidden_lines)
-    hit = [False] * len(text)
-    for i in range(len(text) - WINDOW + 1):
-        if text[i:i + WINDOW] in blob:
-            hit[i:i + WINDOW] = [True] * WINDOW
-    out, i = [], 0
-    while i < len(text):
-        if hit[i]:
-            while i < len(text) and hit[i]:
-                i += 1
-            out.append("[hidden]")
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
-def safe_ename(ename, hidden_lines: list[str]) -> str:
-    """An exception class name as a student may read it: a built-in exception's name as is; any
-    other a dotted identifier with no piece of hidden-test text, else ``Exception`` (a class name
-    made of anything else is a message in disguise)."""
-    ename = str(ename)[:100]
-    if isinstance(getattr(builtins, ename, None), type) and issubclass(getattr(builtins, ename), BaseException):
-        return ename
-    if not IDENTIFIER.fullmatch(ename) or scrub(ename, hidden_lines) != ename:
-        return "Exception"
-    return ename
-
-
 def _message(run_cell, hidden_lines: list[str]) -> tuple[str, str, bool]:
     """(ename, evalue, visible) of a cell's error, capped and redacted: safe for the student's page.
     ``visible``: the runner reported the failure in the visible part of the test cell."""
-    from .feedback import redact
     errors = [o for o in (run_cell.outputs if run_cell else []) if isinstance(o, dict) and o.get("output_type") == "error"]
     if not errors:
         return "", "", False

@@ -19,7 +19,7 @@ roster is an error, never a silently dropped grade.
   ID number or username, matched in the import form's "Map from / Map to") and one numeric column
   per grade item (each mapped to its grade item in the form).
 
-Every cell goes through :func:`autograder.export.csv_safe`, so no spreadsheet runs a name as a
+Every cell goes through :func:`autograder.files.csv_cell`, so no spreadsheet runs a name as a
 formula.
 """
 from __future__ import annotations
@@ -28,7 +28,8 @@ import csv
 import io
 from dataclasses import dataclass
 
-from .export import FinalGrade, csv_safe
+from .export import FinalGrade
+from .files import csv_cell
 
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 # Moodle's import form maps an identifier column to one of these user fields
@@ -82,11 +83,11 @@ def _unmatched(students, roster: dict[str, RosterEntry], need) -> list[str]:
     return sorted(s for s in students if s not in roster or not need(roster[s]))
 
 
-def _write(table: list[list]) -> str:
+def _csv_text(table: list[list]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")   # RFC 4180 line ends, as both LMSs export
     for row in table:
-        w.writerow([csv_safe(v) for v in row])
+        w.writerow([csv_cell(v) for v in row])
     return buf.getvalue()
 
 
@@ -120,7 +121,7 @@ def canvas_csv(rows: list[FinalGrade], roster: dict[str, RosterEntry],
         e = roster[sid]
         table.append([e.name or sid, e.canvas_id, e.sis_user_id, e.sis_login_id, e.section]
                      + [scores[sid].get(a, "") for a in assignments])
-    return _write(table)
+    return _csv_text(table)
 
 
 def moodle_csv(rows: list[FinalGrade], roster: dict[str, RosterEntry], identifier: str = "email") -> str:
@@ -148,4 +149,4 @@ def moodle_csv(rows: list[FinalGrade], roster: dict[str, RosterEntry], identifie
     table = [[MOODLE_IDS[identifier]] + assignments]
     for sid in sorted(scores, key=lambda s: getattr(roster[s], identifier)):
         table.append([getattr(roster[sid], identifier)] + [scores[sid].get(a, "") for a in assignments])
-    return _write(table)
+    return _csv_text(table)

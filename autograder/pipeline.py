@@ -2,7 +2,7 @@
 
 This process is the only writer (gradebook, ``autograded/``, OUT) and never runs student code.
 Notebooks, not submissions, are the unit of work: ``jobs`` threads each start one sandbox at a
-time (one torch thread each: DESIGN §6 measured two 1-thread processes at 1.9x one). The
+time (one torch thread each: two 1-thread processes were measured at 1.9x one on two cores). The
 reference run of every needed source notebook (same per-batch seed, the student never sees it)
 goes first, and is cached in ``OUT/.reference/<source hash>-<seed>.json``.
 """
@@ -24,35 +24,21 @@ import time
 import nbformat
 
 from . import __version__, course, discover, i18n, judge, plan, run, sandbox
+from .course import Course
+from .files import redact_db_url, write_atomic
 from .gradebook import (
     GradebookError,
     ResultStore,
-    atomic_write,
     record_submission,
     register_assignment,
-    safe_db_url,
     write_autograded,
 )
 from .limits import Limits
+from .notebook import ANSI, Markers, hidden_text
 from .records import CellRun, NotebookResult, RunOutput, Status, Submission, SubmissionResult
 
 
-@dataclasses.dataclass(frozen=True)
-class CourseTarget:
-    """Where results are recorded: the course folder (``autograded/``) and its gradebook."""
-    root: str
-    db_url: str
-    autograded: str = "autograded"
-
-    @classmethod
-    def resolve(cls, course_dir: str | None, db_url: str | None) -> CourseTarget:
-        """``--course DIR`` (its ``nbgrader_config.py`` when present) / ``--db-url``; default: this course."""
-        cfg = course.course_config(course_dir, db_url)   # nbgrader's config chain for that course
-        return cls(cfg.CourseDirectory.root, course.db_url_of(cfg),
-                   cfg.CourseDirectory.get("autograded_directory") or "autograded")
-
-
-def _row(sub: Submission, status: Status, h: str, max_score: float, note: str) -> dict:
+def _error_row(sub: Submission, status: Status, h: str, max_score: float, note: str) -> dict:
     return {"student_id": sub.student_id, "assignment": sub.assignment, "input_hash": h, "status": status.code,
             "score": 0.0, "max_score": max_score, "needs_manual_grade": False, "notebooks": {},
             "notes": [note], "flags": [], "timestamp": sub.timestamp}
@@ -81,22 +67,25 @@ class Batch:
     """One ``grade`` run (see the module docstring)."""
 
     def __init__(self, submissions: str, out: str, *, source: str | None = None, jobs: int | None = None,
-                 limits: Limits | None = None, target: CourseTarget | None = None, force: bool = False,
+                 limits: Limits | None = None, target: Course | None = None, force: bool = False,
                  unsafe: bool = False, skip_experiments: bool = True, echo=lambda m: print(m, file=sys.stderr),
-                 runner=run.run_notebook):
+                 runner=None):
         self.submissions = os.path.abspath(submissions)
         self.store = ResultStore(out)
         self.source = os.path.abspath(source or course.default_source())
         self.jobs = max(1, jobs or len(os.sched_getaffinity(0)))
         self.limits = limits or Limits()
-        self.target = target or CourseTarget.resolve(None, None)
-        self.force, self.unsafe, self.echo, self.skip, self.runner = force, unsafe, echo, skip_experiments, runner
+        self.target = target or Course.load()   # where results are recorded: its gradebook and autograded/
+        self.force, self.unsafe, self.echo, self.skip = force, unsafe, echo, skip_experiments
         self.seed = secrets.randbits(255)  # the batch secret: only one-way keys of it reach a sandbox
         self._slots = itertools.count()
         self._local = threading.local()
         self.timing: dict[str, float] = {}   # where the time went (seconds, summed over slots)
         self._lock = threading.Lock()
         self.cache: str | None = None
+        # every notebook, reference and student, runs through this one callable:
+        # ``runner(nb_plan, *, seed, limits, slot, assignment_dir, cache_dir, unsafe, lang) -> RunOutput``
+        self.runner = runner or run.run_notebook
 
     # -- run in a slot ------------------------------------------------------------------------
     def _slot(self) -> int:
@@ -126,11 +115,11 @@ class Batch:
                              d.get("timing", {}))
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        out = self._run(plan.reference(source_nb, assignment=assignment, notebook=stem,
+        out = self._run(plan.reference(source_nb, assignment=assignment, notebook=stem, stub=self.target.stub,
                                        skip_experiments=self.skip), release_dir)
         d = dataclasses.asdict(out)
         d["status"] = out.status.code
-        atomic_write(cache, json.dumps(d))
+        write_atomic(cache, json.dumps(d))
         return out
 
     # -- the batch --------------------------------------------------------------------------
@@ -166,9 +155,9 @@ class Batch:
             self.cache = sandbox.copy_cache(os.path.join(run_dir, "cache"))
             self.assets = {a: _assets(templates.release_dir(a), os.path.join(run_dir, "assets", a)) for a in needed}
             for a in needed:
-                atomic_write(os.path.join(self.store.out, "assignments", a + ".json"),
+                write_atomic(os.path.join(self.store.out, "assignments", a + ".json"),
                              json.dumps(templates.info[a], indent=1))
-                register_assignment(self.target.db_url, "sqlite:///" + os.path.join(templates.root, "gradebook.db"), a)
+                register_assignment(self.target, templates.course, a)
             self.timing["templates_s"] = time.monotonic() - t
             self._grade_pending(pending, sources, templates)
         finally:
@@ -183,19 +172,18 @@ class Batch:
         from . import export, feedback
 
         try:
-            finals = {(g.student_id, g.assignment): g for g in export.final_grades(self.target.db_url, assignments or None)}
+            finals = {(g.student_id, g.assignment): g for g in export.final_grades(self.target, assignments or None)}
         except Exception as e:  # the gradebook went away after recording: the CSV still gets every row
             self.store.write_csv()
-            raise GradebookError(f"reading the final grades back from the gradebook {safe_db_url(self.target.db_url)} "
-                                 f"failed: {type(e).__name__}: {safe_db_url(str(e))[:500]}") from None
+            raise GradebookError(f"reading the final grades back from the gradebook {redact_db_url(self.target.db_url)} "
+                                 f"failed: {type(e).__name__}: {redact_db_url(str(e))[:500]}") from None
         results = self.store.all_results()
         graded = [r for r in results if (r["student_id"], r["assignment"]) in finals and r["assignment"] in assignments]
         for r in graded:  # one submission at a time: a bad file of one student is that student's row
             try:
-                feedback.write_feedback(self.target.db_url, self.target.root, self.store.out,
+                feedback.write_feedback(self.target, self.store.out,
                                         assignments=[r["assignment"]], students=[r["student_id"]],
-                                        notes={(r["student_id"], r["assignment"]): list(r.get("notes", []))},
-                                        autograded_dir=self.target.autograded)
+                                        notes={(r["student_id"], r["assignment"]): list(r.get("notes", []))})
             except Exception as e:  # noqa: BLE001 — the batch always finishes
                 note = f"feedback page not written: {type(e).__name__}: {str(e)[:300]}"
                 if note not in r.get("notes", []):
@@ -228,7 +216,7 @@ class Batch:
                 try:
                     result = self._finish(sub, h, futures, refs, sources, templates)
                 except Exception as e:  # noqa: BLE001 — never lose a row
-                    result = _row(sub, Status.ERROR, h, 0.0, f"internal error: {type(e).__name__}: {e}")
+                    result = _error_row(sub, Status.ERROR, h, 0.0, f"internal error: {type(e).__name__}: {e}")
                 self.store.put(result)
                 self.store.write_csv()
                 self.timing["judge_and_record_s"] = self.timing.get("judge_and_record_s", 0.0) + time.monotonic() - t
@@ -244,7 +232,7 @@ class Batch:
         except ValueError as e:
             return None, str(e)
         p = plan.make(source_nb, nb, student_id=sub.student_id, assignment=sub.assignment, notebook=stem,
-                      skip_experiments=self.skip)
+                      stub=self.target.stub, skip_experiments=self.skip)
         if p.problem:
             return p, p.problem
         # the visible tests speak the language the student worked in (the feedback page shows them)
@@ -255,7 +243,7 @@ class Batch:
         max_score = info["max_score"] if info else 0.0
         if sub.problem:
             status = Status.UNKNOWN_ASSIGNMENT if sub.problem == "unknown assignment" else Status.REJECTED
-            return _row(sub, status, h, max_score, sub.problem)
+            return _error_row(sub, status, h, max_score, sub.problem)
         result = SubmissionResult(sub.student_id, sub.assignment, Status.GRADED, timestamp=sub.timestamp,
                                   max_score=max_score, notes=list(sub.notes), input_hash=h)
         autograded = {}
@@ -285,69 +273,37 @@ class Batch:
         stored = stored_record(result, info)
         recorded = any(n.status is not Status.ERROR for n in result.notebooks)
         if recorded:
-            record_submission(self.target.db_url, stored)
-            folder = os.path.join(self.target.root, self.target.autograded, sub.student_id, sub.assignment)
+            record_submission(self.target, stored)
+            folder = self.target.path("autograded", sub.student_id, sub.assignment)
             for stem, (p, out, nbr) in autograded.items():
-                write_autograded(folder, stem + ".ipynb", _autograded_cells(p, out, sources[sub.assignment][stem], nbr),
+                write_autograded(folder, stem + ".ipynb", _autograded_notebook_cells(p, out, sources[sub.assignment][stem], nbr),
                                  i18n.autograded_metadata(sources[sub.assignment][stem].metadata, sub, stem))
-            _exchange_files(sub, folder)  # as nbgrader autograde copies them: generate/release_feedback need them
+            _copy_exchange_files(sub, folder)  # as nbgrader autograde copies them: generate/release_feedback need them
         folder = os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment)
         if not recorded:  # a recorded submission's pages come from the gradebook (_record_finals)
-            write_feedback(folder, stored, info, i18n.submission_language(next((f.path for f in sub.notebooks if f.path), None)))
-        _exchange_files(sub, folder)
+            _unrecorded_pages(folder, stored, info, i18n.submission_language(next((f.path for f in sub.notebooks if f.path), None)))
+        _copy_exchange_files(sub, folder)
         return stored
 
 
-def _exchange_files(sub: Submission, folder: str) -> None:
+def _copy_exchange_files(sub: Submission, folder: str) -> None:
     """The submission's ``timestamp.txt`` and ``submission_secret.txt`` (nbgrader's exchange pairs a
     feedback page with its submission by them), read as hostile input (``discover.read_file``:
     size-capped, never through a link) and written anew, 0644, as printable text only."""
     if not sub.timestamp:
         return
-    atomic_write(os.path.join(folder, "timestamp.txt"), sub.timestamp)
+    write_atomic(os.path.join(folder, "timestamp.txt"), sub.timestamp)
     try:
         secret = discover.read_file(os.path.join(sub.path, "submission_secret.txt"), discover.EXCHANGE_FILE_BYTES)
     except (ValueError, OSError):
         return
     text = "".join(ch for ch in secret[:256].decode("ascii", "replace").strip() if ch.isalnum())
     if text:
-        atomic_write(os.path.join(folder, "submission_secret.txt"), text)
-
-
-def hidden_text(source_nb) -> list[str]:
-    """What must never reach a student from this notebook: its test cells' hidden regions (lines,
-    string literals, and the names they define that appear nowhere else) and mark schemes — not the
-    visible tests, whose messages students read."""
-    import ast
-
-    from .feedback import secrets_of
-    tests = [c.source for c in source_nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
-    found = secrets_of(tests + [c.source for c in source_nb.cells if c.cell_type == "markdown"])
-    parts = [(c, t) for c in source_nb.cells for h, t in plan.segments(c.source) if not h]
-    visible = "\n".join(t for _, t in parts)
-    # what the release shows a student (visible test parts, locked prose and code) is no secret: an
-    # exercise's own name in a hidden string literal must not redact it from every message
-    shown = "\n".join(t for c, t in parts if not c.metadata.get("nbgrader", {}).get("solution"))
-    found = [piece for piece in found if piece not in shown]
-    names = set()
-    for src in tests:
-        for hidden, text in plan.segments(src):
-            try:
-                tree = ast.parse(text) if hidden else None
-            except SyntaxError:
-                continue
-            for node in ast.walk(tree) if tree else ():
-                name = (node.id if isinstance(node, ast.Name) else getattr(node, "name", None)
-                        if isinstance(node, ast.FunctionDef | ast.ClassDef) else None)
-                if isinstance(name, str) and len(name) >= 8 and name not in visible:
-                    names.add(name)
-    return sorted(set(found) | names, key=len, reverse=True)
+        write_atomic(os.path.join(folder, "submission_secret.txt"), text)
 
 
 def _redacted(o: dict | None, secret: list[str]) -> dict | None:
     """A student cell's output with hidden-test text it smuggled out replaced by "[hidden]"."""
-    from .feedback import ANSI
-
     def clean(text: str) -> str:
         for piece in secret:
             if piece in text:
@@ -368,7 +324,7 @@ def _redacted(o: dict | None, secret: list[str]) -> dict | None:
 def _neutral(source: str) -> str:
     """A student's cell as ``autograded/`` keeps it: a hidden-test marker in it would make nbgrader's
     ClearHiddenTests (generate_feedback) fail on a cell that is not a test, so it is broken up."""
-    for marker in (plan.HIDDEN_BEGIN, plan.HIDDEN_END, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+    for marker in Markers().hidden:
         source = source.replace(marker, marker.replace("HIDDEN", "HIDDEN\u200b"))
     return source
 
@@ -383,7 +339,7 @@ def _judged_outputs(verdict) -> list[dict]:
              "traceback": [verdict.message if verdict.message.startswith(ename) else f"{ename}: {verdict.message}"]}]
 
 
-def _autograded_cells(p, out: RunOutput, source_nb, nbr: NotebookResult) -> list[dict]:
+def _autograded_notebook_cells(p, out: RunOutput, source_nb, nbr: NotebookResult) -> list[dict]:
     meta = {c.metadata.nbgrader["grade_id"]: dict(c.metadata) for c in source_nb.cells
             if c.metadata.get("nbgrader", {}).get("grade_id")}
     verdicts = {v.grade_id: v for v in nbr.cells}
@@ -457,7 +413,7 @@ def stored_record(result: SubmissionResult, info: dict | None) -> dict:
             "flags": result.flags, "timestamp": result.timestamp}
 
 
-def write_feedback(folder: str, stored: dict, info: dict | None, lang: str = "en") -> list[str]:
+def _unrecorded_pages(folder: str, stored: dict, info: dict | None, lang: str = "en") -> list[str]:
     """The page of a submission that never reaches the gradebook (every notebook errored), from
     this run's record: ``feedback.write_pages(folder, stored_record, assignment_info) -> [paths]``.
     Every other submission's pages are written once, from the gradebook, by ``_record_finals``."""

@@ -16,58 +16,14 @@ test cell is paired with the solution cell above it (whose forbidden built-ins f
 from __future__ import annotations
 
 import ast
-import functools
 import json
 
 import nbformat
 
+from .notebook import Role, grade_id, hidden_segments, meta, role, tags, text
 from .records import CellPlan, NotebookPlan
 
 EXPERIMENT_TAG = "experiment"
-
-
-@functools.cache
-def stub() -> str:
-    """What the release puts in a solution cell (the course's ClearSolutions.code_stub)."""
-    from . import course
-
-    return course.course_config().ClearSolutions.code_stub["python"]
-
-
-def _meta(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader") or {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def _gid(cell) -> str | None:
-    gid = _meta(cell).get("grade_id")
-    return gid if isinstance(gid, str) and gid else None
-
-
-def _tags(cell) -> list:
-    tags = cell.get("metadata", {}).get("tags") or []
-    return tags if isinstance(tags, list) else []
-
-
-def _text(cell) -> str:
-    src = cell.get("source", "")
-    if isinstance(src, list):
-        src = "".join(str(s) for s in src)
-    return src if isinstance(src, str) else ""
-
-
-def _kind(source_cell) -> str:
-    """What a source grade cell is: test | solution | answer | setup | task | markdown (locked text)."""
-    m = _meta(source_cell)
-    if m.get("task"):
-        return "task"
-    if source_cell.get("cell_type") != "code":
-        return "answer" if m.get("solution") or m.get("grade") else "markdown"
-    if m.get("solution"):
-        return "solution" if source_cell.cell_type == "code" else "answer"
-    if m.get("grade"):
-        return "test" if source_cell.cell_type == "code" else "answer"
-    return "setup"
 
 
 def parse(data: bytes):
@@ -87,8 +43,8 @@ def forbidden(source_nb) -> dict[str, tuple[str, ...]]:
     out = {}
     for cell in source_nb.cells:
         names = (cell.get("metadata", {}).get("gradlab") or {}).get("forbid")
-        if _gid(cell) and names:
-            out[_gid(cell)] = tuple(str(n) for n in names)
+        if grade_id(cell) and names:
+            out[grade_id(cell)] = tuple(str(n) for n in names)
     return out
 
 
@@ -96,97 +52,78 @@ def solution_of(source_nb) -> dict[str, str]:
     """Graded test cell -> the solution cell above it (the exercise it grades)."""
     out, current = {}, None
     for cell in source_nb.cells:
-        kind = _kind(cell) if _gid(cell) else None
-        if kind == "solution":
-            current = _gid(cell)
-        elif kind == "test" and current:
-            out[_gid(cell)] = current
+        kind = role(cell)
+        if kind is Role.SOLUTION:
+            current = grade_id(cell)
+        elif kind is Role.TEST and current:
+            out[grade_id(cell)] = current
     return out
 
 
-def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook: str,
+def make(source_nb, submitted_nb, *, student_id: str, assignment: str, notebook: str, stub: str,
          skip_experiments: bool = True) -> NotebookPlan:
     """The plan of ``submitted_nb`` graded against ``source_nb`` (the reference run: the source itself).
 
+    ``stub``: what the release puts in a solution cell (``Course.stub``), run for a deleted one.
     ``skip_experiments=False`` runs the cells tagged ``experiment`` too (the check that skipping
     them changes no score)."""
     skip = EXPERIMENT_TAG if skip_experiments else object()
-    source = {_gid(c): c for c in source_nb.cells if _gid(c)}
-    order = [g for g in (_gid(c) for c in source_nb.cells) if g]
+    source = {grade_id(c): c for c in source_nb.cells if grade_id(c)}
+    order = [g for g in (grade_id(c) for c in source_nb.cells) if g]
     cells: list[tuple[str, CellPlan]] = []   # (grade id or "", plan) in the order they run
     seen: set[str] = set()
     for cell in submitted_nb.cells:
-        gid = _gid(cell)
+        gid = grade_id(cell)
         if gid in source and gid not in seen:
             seen.add(gid)
-            cells.append((gid, _from_source(source[gid], cell)))
-        elif cell.get("cell_type") == "code" and skip not in _tags(cell):
-            cells.append(("", CellPlan(0, "student", None, _text(cell))))
+            cells.append((gid, _from_source(source[gid], cell, stub)))
+        elif cell.get("cell_type") == "code" and skip not in tags(cell):
+            cells.append(("", CellPlan(0, "student", None, text(cell))))
         elif cell.get("cell_type") == "markdown":
-            cells.append(("", CellPlan(0, "markdown", None, _text(cell))))
-    if not seen & {g for g, c in source.items() if _kind(c) in ("test", "solution", "answer")}:
+            cells.append(("", CellPlan(0, "markdown", None, text(cell))))
+    if not seen & {g for g, c in source.items() if role(c) in (Role.TEST, Role.SOLUTION, Role.ANSWER)}:
         return NotebookPlan(student_id, assignment, notebook, (), forbidden(source_nb),
                             problem="none of this notebook's graded cells is in the file")
     for gid in order:  # restore deleted grade/locked cells after their predecessor in the source
         if gid in seen:
             continue
-        if _kind(source[gid]) == "setup" and skip in _tags(source[gid]):
+        if role(source[gid]) is Role.SETUP and skip in tags(source[gid]):
             continue
         before = set(order[:order.index(gid)])
         pos = max((i + 1 for i, (g, _) in enumerate(cells) if g in before), default=0)
-        cells.insert(pos, (gid, _from_source(source[gid], None)))
+        cells.insert(pos, (gid, _from_source(source[gid], None, stub)))
         seen.add(gid)
     planned = tuple(CellPlan(i, p.kind, p.grade_id, p.source, p.points, p.unchanged) for i, (_, p) in enumerate(cells)
-                    if not (p.kind == "setup" and p.grade_id and skip in _tags(source[p.grade_id])))
+                    if not (p.kind == "setup" and p.grade_id and skip in tags(source[p.grade_id])))
     return NotebookPlan(student_id, assignment, notebook, planned, forbidden(source_nb))
 
 
-def _from_source(src, submitted) -> CellPlan:
-    kind, gid = _kind(src), _gid(src)
-    points = float(_meta(src).get("points", 0) or 0)
-    if kind in ("test", "setup", "markdown"):
-        return CellPlan(0, kind, gid, _text(src), points)
-    if kind == "solution":
-        return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else stub(), points,
+def _from_source(src, submitted, stub: str) -> CellPlan:
+    kind, gid = role(src), grade_id(src)
+    points = float(meta(src).get("points", 0) or 0)
+    if kind in (Role.TEST, Role.SETUP, Role.MARKDOWN):
+        return CellPlan(0, kind.value, gid, text(src), points)
+    if kind is Role.SOLUTION:
+        return CellPlan(0, kind.value, gid, text(submitted) if submitted is not None else stub, points,
                         submitted is None or _unchanged(submitted))
-    return CellPlan(0, kind, gid, _text(submitted) if submitted is not None else "", points,  # answer, task
+    return CellPlan(0, kind.value, gid, text(submitted) if submitted is not None else "", points,  # answer, task
                     submitted is None or _unchanged(submitted))
 
 
 def _unchanged(cell) -> bool:
     """nbgrader's test for an untouched answer: the release's checksum still matches."""
     from nbgrader import utils
-    checksum = _meta(cell).get("checksum")
+    checksum = meta(cell).get("checksum")
     try:
         return bool(checksum) and utils.compute_checksum(cell) == checksum
     except Exception:  # noqa: BLE001 — a damaged cell is not an untouched one
         return False
 
 
-def reference(source_nb, *, assignment: str, notebook: str, skip_experiments: bool = True) -> NotebookPlan:
+def reference(source_nb, *, assignment: str, notebook: str, stub: str, skip_experiments: bool = True) -> NotebookPlan:
     """The trusted run: the source notebook itself (solutions and hidden tests)."""
     return make(source_nb, source_nb, student_id="<reference>", assignment=assignment, notebook=notebook,
-                skip_experiments=skip_experiments)
-
-
-HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-
-
-def segments(source: str) -> list[tuple[bool, str]]:
-    """``source`` cut into ``(hidden, text)`` pieces: the visible parts and the hidden-test regions
-    (marker lines dropped), in order. A hidden region runs to its ``END`` marker or the cell's end."""
-    out: list[tuple[bool, list[str]]] = []
-    hidden = False
-    for line in source.splitlines(keepends=True):
-        s = line.strip()
-        if s == HIDDEN_BEGIN or s == HIDDEN_END:
-            hidden = s == HIDDEN_BEGIN
-            out.append((hidden, []))
-            continue
-        if not out or out[-1][0] != hidden:
-            out.append((hidden, []))
-        out[-1][1].append(line)
-    return [(h, "".join(lines)) for h, lines in out if "".join(lines).strip()]
+                stub=stub, skip_experiments=skip_experiments)
 
 
 def _is_checking(test) -> bool:
@@ -298,7 +235,7 @@ def runnable(plan: NotebookPlan) -> list[dict]:
         else:
             try:
                 cell["parts"] = [{"hidden": h, "source": strip_oracles(t, forbidden) if h and student else t}
-                                 for h, t in segments(c.source)]
+                                 for h, t in hidden_segments(c.source)]
             except SyntaxError:  # a region that is not a module on its own: the cell is one hidden part
                 cell["parts"] = [{"hidden": True, "source": strip_oracles(c.source, forbidden) if student else c.source}]
         cells.append(cell)

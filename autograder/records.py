@@ -24,7 +24,6 @@ class Status(enum.Enum):
     TIMEOUT = ("timeout", "Grading stopped: the notebook ran longer than the time limit.")
     MEMORY = ("memory", "Grading stopped: the notebook used more memory than the limit.")
     PROCESS_LIMIT = ("process_limit", "Grading stopped: the notebook started too many processes.")
-    OUTPUT_LIMIT = ("output_limit", "Grading stopped: the notebook printed more than the output limit.")
     KERNEL_DIED = ("kernel_died", "Grading stopped: the Python kernel died.")
     REJECTED = ("rejected", "The submission could not be accepted (unsafe or unreadable files).")
     ERROR = ("error", "Grading failed for a reason unrelated to your answers; your instructor has been told.")

@@ -38,8 +38,8 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 
-from .feedback import write_file
-from .gradebook import ResultStore, safe_db_url
+from .files import redact_db_url, write_atomic
+from .gradebook import ResultStore
 
 TOP_FAILURES = 3
 # a failure "kind" is its message with the numbers taken out: "expected 4.595, got -4.595" and
@@ -198,7 +198,7 @@ def collect(db_url: str, out: str) -> ClassReport:
                                               statistics.fmean(scores) if scores else 0.0,
                                               statistics.median(scores) if scores else 0.0))
     return ClassReport(datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                       safe_db_url(db_url), assignments, cells, sorted(pending, key=lambda p: (p.assignment, p.student_id)),
+                       redact_db_url(db_url), assignments, cells, sorted(pending, key=lambda p: (p.assignment, p.student_id)),
                        _incidents(out, late))
 
 
@@ -326,7 +326,7 @@ def render(rep: ClassReport, figures: dict[str, str], lang: str = "en") -> str:
             f"<body>{''.join(parts)}</body></html>\n")
 
 
-def build(db_url: str, out: str, *, autograded: str | None, source: str | None, similarity_check: bool = True,
+def build_report(db_url: str, out: str, *, autograded: str | None, source: str | None, similarity_check: bool = True,
           lang: str | None = None, **similarity_args) -> tuple[str, ClassReport]:
     """Write ``OUT/report/`` (index.html, figures, report.json, similarity pages); returns (index path, report).
 
@@ -343,29 +343,29 @@ def build(db_url: str, out: str, *, autograded: str | None, source: str | None, 
     rep.timing["figures_s"] = round(time.monotonic() - t, 3)
     if similarity_check and autograded:
         t = time.monotonic()
-        checked = similarity.check(db_url, autograded, source, folder, **similarity_args)
+        checked = similarity.check_similarity(db_url, autograded, source, folder, **similarity_args)
         rep.similarity, rep.similarity_settings = checked.pairs, checked.settings
         rep.timing["similarity_s"] = round(time.monotonic() - t, 3)
     rep.timing["total_s"] = round(time.monotonic() - t0, 3)
     index = os.path.join(folder, "index.html")
-    write_file(index, render(rep, figures, lang))
-    write_file(os.path.join(folder, "report.json"), json.dumps(asdict(rep), indent=1))
+    write_atomic(index, render(rep, figures, lang))
+    write_atomic(os.path.join(folder, "report.json"), json.dumps(asdict(rep), indent=1))
     return index, rep
 
 
 # --------------------------------------------------------------------------------------------
 # `python -m autograder report OUT` (cli.py: `report.build_subparser(sub)`)
 def cmd_report(args) -> int:
-    from . import course
+    from .course import Course
 
-    cfg = course.course_config(args.course, args.db_url)
-    db_url = course.db_url_of(cfg)
-    source = args.source or course.course_dir(cfg, "source")
-    index, rep = build(db_url, args.out, autograded=course.course_dir(cfg, "autograded"),
+    course = Course.load(args.course, args.db_url)
+    db_url = course.db_url
+    source = args.source or course.path("source")
+    index, rep = build_report(db_url, args.out, autograded=course.path("autograded"),
                        source=source if os.path.isdir(source) else None, similarity_check=not args.no_similarity,
                        threshold=args.threshold, min_tokens=args.min_tokens, max_share=args.max_share, lang=args.lang)
     print(f"wrote {index} ({len(rep.assignments)} assignment(s), {len(rep.pending)} answer(s) to grade, "
-          f"{len(rep.similarity)} similar pair(s)) from {safe_db_url(db_url)} in {rep.timing['total_s']:.1f} s",
+          f"{len(rep.similarity)} similar pair(s)) from {redact_db_url(db_url)} in {rep.timing['total_s']:.1f} s",
           file=sys.stderr)
     return 0
 

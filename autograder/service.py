@@ -104,12 +104,12 @@ class Service:
                  echo=lambda m: print(m, file=sys.stderr, flush=True)):
         from .workqueue import QueueRunner
 
-        cfg = course.course_config(course_dir, db_url)
+        self.target = course.Course.load(course_dir, db_url)
+        cfg = self.target.config
         self.policy = Policy.of(cfg)
-        self.target = pipeline.CourseTarget.resolve(course_dir, db_url)
         course_id = cfg.CourseDirectory.get("course_id") or "gradlab"
         self.exchange = os.path.join(cfg.Exchange.get("root") or "/srv/nbgrader/exchange", course_id)
-        source = os.path.join(self.target.root, "solutions")
+        source = self.target.path("source")
         self.source = source if os.path.isdir(source) else course.default_source()
         self.state_dir = os.path.join(self.target.root, ".on-submit")   # the course side's, never the exchange's
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)

@@ -168,7 +168,7 @@ def _reference(source: str | None, assignment: str, notebook: str) -> dict[str, 
             _cells_of(os.path.join(source, assignment, notebook + ".ipynb")).items()}
 
 
-def check(db_url: str, autograded: str, source: str | None, folder: str, *, threshold: float | None = None,
+def check_similarity(db_url: str, autograded: str, source: str | None, folder: str, *, threshold: float | None = None,
           min_tokens: int | None = None, max_share: float | None = None) -> Checked:
     """Compare the code solution cells of every assignment in the gradebook; write a page per listed pair.
 
@@ -250,7 +250,7 @@ mark{background:#ffd8b5} .note{background:#fff8c5;padding:.5rem .8rem;border-rad
 def _write_pair_page(path: str, p: Pair, code_a: str, code_b: str, slices) -> None:
     from copydetect.utils import highlight_overlap
 
-    from .feedback import write_file
+    from .files import write_atomic
 
     cols = []
     for sid, code, sl, sim in ((p.student_a, code_a, slices[0], p.similarity_a), (p.student_b, code_b, slices[1], p.similarity_b)):
@@ -259,7 +259,7 @@ def _write_pair_page(path: str, p: Pair, code_a: str, code_b: str, slices) -> No
             marked, _ = highlight_overlap(code, sl, "<mark>", "</mark>", escape_html=True)
         cols.append(f"<div><h2>{html.escape(sid)}</h2><p>{sim:.0%} of this code is matched in the other</p>"
                     f"<pre><code>{marked}</code></pre></div>")
-    write_file(path, f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(p.grade_id)}: "
+    write_atomic(path, f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(p.grade_id)}: "
                      f"{html.escape(p.student_a)} / {html.escape(p.student_b)}</title><style>{PAIR_CSS}</style></head><body>"
                      f"<p><a href='../index.html#similarity'>← class report</a></p><h1>{html.escape(p.assignment)} · "
                      f"<code>{html.escape(p.grade_id)}</code></h1><p class='note'>The students' own code only, normalised "

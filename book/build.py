@@ -30,10 +30,10 @@ if __package__ in (None, ""):  # `python book/build.py`
 
 import nbformat
 
-from autograder import i18n
+from autograder import i18n, notebook
+from autograder.course import Course, list_assignments, notebooks_of
 from book import editions, landing
 from book.execute import execute_all, with_outputs
-from tests import nbcheck
 
 BOOK_DIR = Path(__file__).resolve().parent
 EDITIONS = ("student", "instructor")
@@ -111,8 +111,8 @@ def page_notebook(edition: str, source, executed, root: Path, nb_path: Path):
     release = editions.release_sources(source, root)
     course_nb = root / "course" / nb_path.parent.name / nb_path.name
     if course_nb.exists():  # the page is made from solutions/ either way; course/ may lag behind an edit
-        course = nbcheck.read(course_nb)
-        if [nbcheck._src(c) for c in release.cells] != [nbcheck._src(c) for c in course.cells]:
+        course = nbformat.read(str(course_nb), as_version=4)
+        if [notebook.text(c) for c in release.cells] != [notebook.text(c) for c in course.cells]:
             print(f"book: warning: course/{name} is not the release of solutions/{name} (run `make release`); "
                   "the student page follows solutions/", file=sys.stderr)
     page = editions.student(executed, release)
@@ -144,7 +144,7 @@ def write_sources(edition: str, chapters: list[Chapter], root: Path, src: Path,
         target = src / a / nb_name
         write_if_changed(target, nbformat.writes(page))
         keep.add(target)
-        title, learn = landing.read_title_cell(nbcheck._src(page.cells[0]) if page.cells else "")
+        title, learn = landing.read_title_cell(notebook.text(page.cells[0]) if page.cells else "")
         index.append(landing.Page(a, nb_name, title or nb_name, learn))
     hint = ("Work through the notebooks with `make lab` (JupyterLab on `course/`); each page links to its notebook."
             if edition == "student" else
@@ -192,18 +192,19 @@ def build(root: Path, out: Path, *, edition_names=EDITIONS, jobs: int = 1, repo_
     """Build the asked editions; return the seconds each stage took."""
     root, out = root.resolve(), out.resolve()
     t0 = time.perf_counter()
-    notebooks = nbcheck.notebooks("solutions", root)
+    base = Path(Course.load(str(root)).path("source"))
+    notebooks = [base / a / f"{stem}.ipynb" for a in list_assignments(str(base)) for stem in notebooks_of(str(base / a))]
     if only:
         notebooks = [p for p in notebooks
                      if any(fnmatch.fnmatch(f"{p.parent.name}/{p.name}", g) for g in only)]
     if not notebooks:
-        raise BookError(f"no notebook in {root / 'solutions'}" + (f" matches {only}" if only else ""))
-    print(f"book: {len(notebooks)} notebook(s) from {root / 'solutions'}")
+        raise BookError(f"no notebook in {base}" + (f" matches {only}" if only else ""))
+    print(f"book: {len(notebooks)} notebook(s) from {base}")
     executed = execute_all(notebooks, root, out / ".cache", jobs=jobs, timeout=timeout)
     chapters = []
     for p in notebooks:
-        source = nbcheck.read(p)
-        chapters.append(Chapter(p, source, with_outputs(source, nbcheck.read(executed[p]))))
+        source = nbformat.read(str(p), as_version=4)
+        chapters.append(Chapter(p, source, with_outputs(source, nbformat.read(str(executed[p]), as_version=4))))
     times = {"execute": time.perf_counter() - t0}
     for edition in edition_names:
         for lang in languages:

@@ -7,7 +7,7 @@
   config, exactly what ``make release`` writes to ``course/``), with the outputs of the executed
   solution notebook merged on cell by cell (grade_id and position must agree), except the outputs
   of solution and test cells.
-- ``student_leak_problems``: the release leak checks of ``tests/nbcheck.py`` applied to a student
+- ``student_leak_problems``: the release leak checks of ``autograder.notebook`` applied to a student
   page's sources, its outputs and its rendered HTML text.
 """
 from __future__ import annotations
@@ -20,22 +20,24 @@ from pathlib import Path
 
 import nbformat
 
-from tests import nbcheck
+from autograder import notebook
+from autograder.course import Course
 
-HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-MARK_SCHEME = ("=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ===")
-SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
+MARKERS = notebook.Markers()
 #: what a widget output becomes in the book (a static page has no kernel to drive it)
 WIDGET_NOTE = "*(Interactive explorer: run this notebook in JupyterLab — `make lab` — to use it.)*"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def _src(cell) -> str:
-    return nbcheck._src(cell)
+    return notebook.text(cell)
 
 
 def _block_re(begin: str, end: str) -> re.Pattern:
-    return re.compile(r"[ \t]*" + re.escape(begin) + r".*?" + re.escape(end) + r"[ \t]*\n?", re.S)
+    """A region as nbgrader finds it: the line holding ``begin`` through the line holding ``end``
+    (group 1: the lines between)."""
+    return re.compile(r"^[^\n]*" + re.escape(begin) + r"[^\n]*\n(.*?)^[^\n]*" + re.escape(end) + r"[^\n]*(?:\n|\Z)",
+                      re.S | re.M)
 
 
 # --------------------------------------------------------------------------------------------
@@ -70,10 +72,10 @@ def instructor(executed):
     cells = []
     for cell in nb.cells:
         src = _src(cell)
-        if nbcheck.is_test_cell(cell) and HIDDEN[0] in src:
-            hidden = "\n".join(m.group(0).strip() for m in _block_re(*HIDDEN).finditer(src))
+        if notebook.is_test(cell) and MARKERS.hidden[0] in src:
+            hidden = "\n".join(m.group(0).strip() for m in _block_re(*MARKERS.hidden).finditer(src))
             visible = copy.deepcopy(cell)
-            visible.source = _block_re(*HIDDEN).sub("", src).rstrip()
+            visible.source = _block_re(*MARKERS.hidden).sub("", src).rstrip()
             visible.outputs, visible.execution_count = [], None
             tests = nbformat.v4.new_code_cell(hidden)
             tests.outputs, tests.execution_count = cell.outputs, cell.execution_count
@@ -83,14 +85,10 @@ def instructor(executed):
             cells += [visible, tests]
             continue
         if cell.cell_type == "markdown":
-            src = _block_re(*MARK_SCHEME).sub(
-                lambda m: _admonition("Mark scheme", m.group(0).strip()[len(MARK_SCHEME[0]):-len(MARK_SCHEME[1])],
-                                      "tip"), src)
-            if nbcheck.is_solution(cell):
-                if SOLUTION[0] in src:
-                    src = _block_re(*SOLUTION).sub(
-                        lambda m: _admonition("Model answer", m.group(0).strip()[len(SOLUTION[0]):-len(SOLUTION[1])],
-                                              "tip"), src)
+            src = _block_re(*MARKERS.scheme).sub(lambda m: _admonition("Mark scheme", m.group(1), "tip"), src)
+            if notebook.is_solution(cell):
+                if MARKERS.solution[0] in src:
+                    src = _block_re(*MARKERS.solution).sub(lambda m: _admonition("Model answer", m.group(1), "tip"), src)
                 else:  # nbgrader replaces the whole cell: all of it is the model answer
                     src = _admonition("Model answer", src, "tip")
             cell.source = src
@@ -101,22 +99,12 @@ def instructor(executed):
 
 # --------------------------------------------------------------------------------------------
 # student edition
-def _course_config(root: Path):
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    cfg = Config()
-    if (root / "nbgrader_config.py").exists():
-        cfg.merge(PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config())
-    return cfg
-
-
 def release_sources(source, root: Path):
     """The release notebook nbgrader makes of ``source``: its ClearSolutions (the course's stubs),
     ClearHiddenTests and ClearMarkScheme, with the course's config (what ``make release`` runs)."""
     from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, ClearSolutions
 
-    cfg = _course_config(root)
+    cfg = Course.load(str(root)).config
     nb = copy.deepcopy(source)
     for pre in (ClearSolutions, ClearHiddenTests, ClearMarkScheme):
         nb, _ = pre(config=cfg).preprocess(nb, {})
@@ -127,7 +115,7 @@ def release_sources(source, root: Path):
 
 
 def _hides_output(cell) -> bool:
-    return nbcheck.is_solution(cell) or nbcheck.is_grade(cell)
+    return notebook.is_solution(cell) or notebook.is_grade(cell)
 
 
 def student(executed, release):
@@ -139,9 +127,9 @@ def student(executed, release):
     nb = copy.deepcopy(release)
     nb.metadata.pop("widgets", None)
     for i, (run, cell) in enumerate(zip(executed.cells, nb.cells)):
-        if (run.cell_type, nbcheck.nbg(run).get("grade_id")) != (cell.cell_type, nbcheck.nbg(cell).get("grade_id")):
-            raise ValueError(f"cell {i}: the release has {cell.cell_type} {nbcheck.nbg(cell).get('grade_id')!r}, "
-                             f"the solution notebook {run.cell_type} {nbcheck.nbg(run).get('grade_id')!r}")
+        if (run.cell_type, notebook.grade_id(run)) != (cell.cell_type, notebook.grade_id(cell)):
+            raise ValueError(f"cell {i}: the release has {cell.cell_type} {notebook.grade_id(cell)!r}, "
+                             f"the solution notebook {run.cell_type} {notebook.grade_id(run)!r}")
         if cell.cell_type == "code" and not _hides_output(run):
             cell.outputs, cell.execution_count = copy.deepcopy(run.outputs), run.execution_count
     return nb
@@ -159,19 +147,13 @@ def _output_text(out) -> str:
 def text_leak_problems(text: str, source, where: str) -> list[str]:
     """Delimiters, or lines of a secret block (solution, hidden test, mark scheme, model answer) of
     ``source`` that are not also in its visible part, found in ``text`` (rule of release_leak_problems)."""
-    problems = [f"{where} contains {d!r}" for d in nbcheck.DELIMITERS if d in text]
-    lines = {ln.strip() for ln in text.splitlines()}
-    secrets, public = nbcheck._secrets_and_public(source)
-    for i, _cell, what, block in secrets:
-        for line in (ln.strip() for ln in block.splitlines()):
-            if len(line) >= 12 and line in lines and line not in public:
-                problems.append(f"{where}: {what} text of source cell {i} appears: {line!r}")
-    return problems
+    problems = [f"{where} contains {d!r}" for d in notebook.delimiters(MARKERS) if d in text]
+    return problems + notebook.leak_problems(text, source, where, MARKERS)
 
 
 def student_leak_problems(page, source, name: str = "") -> list[str]:
     """The release leak checks on a student page's sources, then on its outputs."""
-    problems = [f"{name}: {p}" for p in nbcheck.release_leak_problems(page, source)]
+    problems = [f"{name}: {p}" for p in notebook.release_leak_problems(page, source, MARKERS)]
     outputs = "\n".join(_output_text(o) for c in page.cells if c.cell_type == "code" for o in c.get("outputs", []))
     problems += text_leak_problems(outputs, source, f"{name} outputs")
     return problems

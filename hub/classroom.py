@@ -222,11 +222,18 @@ def member_env() -> Path:
     return bin_dir
 
 
+def _source() -> Path:
+    """The checkout's source notebooks (hidden tests, mark schemes): the course's ``source`` folder."""
+    from autograder.course import Course
+
+    return Path(Course.load().path("source"))
+
+
 def protect_checkout() -> int | None:
     """The members' servers import this checkout's packages, so they can read the checkout: its
     ``solutions/`` (hidden tests, mark schemes) is made unreadable to them (``o-rwx``) while the
     class runs. Returns the previous mode (``Classroom.destroy`` puts it back)."""
-    sol = REPO / "solutions"
+    sol = _source()
     if not sol.is_dir():
         return None
     mode = os.stat(sol).st_mode & 0o7777
@@ -310,10 +317,10 @@ class Classroom:
         """The course directory in the grader's home (0700): source, config with the gradebook URL."""
         s = self.settings
         root = s.course_root
-        src = REPO / "solutions"
+        src = _source()
         chosen = assignments or {a.name: [] for a in sorted(src.iterdir()) if a.is_dir()}
         for assignment, notebooks in chosen.items():
-            dest = root / "solutions" / assignment
+            dest = root / src.relative_to(REPO) / assignment
             if notebooks:
                 dest.mkdir(parents=True)
                 for nb in notebooks:
@@ -423,7 +430,7 @@ class Classroom:
             self.cluster.remove()
             shutil.rmtree(self.settings.run_dir, ignore_errors=True)
             if self.solutions_mode is not None:
-                os.chmod(REPO / "solutions", self.solutions_mode)
+                os.chmod(_source(), self.solutions_mode)
 
     # ---- the hub's REST API (as the ``classroom`` admin service) ------------------------------
     def hub_api(self, method: str, path: str, body: dict | None = None, token: str | None = None):

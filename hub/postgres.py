@@ -23,6 +23,8 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from autograder.files import redact_db_url as redact  # noqa: F401 — the hub names databases by the one rule
+
 BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
 DRIVER = "postgresql+psycopg"  # SQLAlchemy dialect for psycopg 3 (nbgrader's db_url goes to SQLAlchemy)
 
@@ -149,11 +151,3 @@ class Cluster:
             raise PostgresError(f"PostgreSQL {tool} {args[0] if args else ''} failed for the cluster in "
                                 f"{self.data_dir} (port {self.port}): {proc.stderr.strip() or proc.stdout.strip()}{tail}")
 
-
-def redact(url: str) -> str:
-    """A database URL without its password, for messages."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"

@@ -21,14 +21,19 @@ from pathlib import Path
 
 import nbformat
 
+from autograder import notebook
+from autograder.notebook import is_grade as is_grade  # re-exported: the tests read cell roles here
+from autograder.notebook import is_solution
+from autograder.notebook import label as _label
+from autograder.notebook import meta as nbg
+from autograder.notebook import release_leak_problems as release_leak_problems
+from autograder.notebook import text as _src
+
 # the checkout under test; GRADLAB_TEST_ROOT points the notebook checks at another one
 ROOT = Path(os.environ.get("GRADLAB_TEST_ROOT") or Path(__file__).resolve().parents[1]).resolve()
 
 #: what nbgrader puts in place of a solution (autograder/nbgrader_config.py: ClearSolutions.code_stub)
 STUB_LINE = 'raise NotImplementedError("replace this line with your solution")'
-#: the nbgrader delimiters that must never reach a student
-DELIMITERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS",
-              "=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ===")
 #: cell-metadata keys that only running or viewing a notebook adds (nbstripout removes them too)
 VOLATILE_CELL_METADATA = ("execution", "ExecuteTime", "collapsed", "scrolled", "jupyter")
 #: nbval comment markers that would silently weaken the CI run
@@ -62,38 +67,13 @@ def read(path) -> nbformat.NotebookNode:
 
 
 # --------------------------------------------------------------------------------------------
-# nbgrader cell roles
-def nbg(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def is_solution(cell) -> bool:
-    return bool(nbg(cell).get("solution"))
-
-
-def is_grade(cell) -> bool:
-    return bool(nbg(cell).get("grade"))
-
-
-def is_test_cell(cell) -> bool:
-    """An autograded test: a graded code cell that is not itself a solution."""
-    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
+# nbgrader cell roles: autograder.notebook's (nbgrader.utils on checked metadata)
+is_test_cell = notebook.is_test
 
 
 def first_exercise_index(nb) -> int | None:
     """Index of the first solution cell (code or written answer), or None."""
     return next((i for i, c in enumerate(nb.cells) if is_solution(c)), None)
-
-
-def _src(cell) -> str:
-    s = cell.get("source", "")
-    return "".join(s) if isinstance(s, list) else s
-
-
-def _label(i: int, cell) -> str:
-    gid = nbg(cell).get("grade_id")
-    first = _src(cell).strip().splitlines()[0][:60] if _src(cell).strip() else "<empty>"
-    return f"cell {i} ({cell.cell_type}{', ' + gid if gid else ''}: {first!r})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,11 +165,12 @@ def convention_problems(where: str, src: str, forbid) -> list[str]:
 
     import gradlab.checks
     from autograder.judge import forbidden_uses
-    from autograder.plan import _bound_names, _is_checking, segments, strip_oracles
+    from autograder.notebook import hidden_segments
+    from autograder.plan import _bound_names, _is_checking, strip_oracles
 
     helpers = set(gradlab.checks.__all__)
     problems = []
-    for hidden, text in segments(src):
+    for hidden, text in hidden_segments(src):
         if not hidden:
             continue
         try:
@@ -227,7 +208,7 @@ def _observation_problems(where: str, src: str) -> list[str]:
     import ast
 
     problems = []
-    hidden = "".join(_blocks(src, "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
+    hidden = "\n".join(line for block in notebook.regions(src, *notebook.Markers().hidden) for line in block)
     if "record(" not in hidden and "record_as=" not in hidden:
         problems.append(f"{where}: its hidden tests record no observation (gradlab.observe.record): "
                         "the grader cannot judge it outside the student's kernel")
@@ -240,49 +221,6 @@ def _observation_problems(where: str, src: str) -> list[str]:
             getattr(last.value.func, "id", getattr(last.value.func, "attr", "")) == "record":
         problems.append(f"{where}: ends in record(...), whose value nbgrader would read as partial "
                         "credit: write `_ = record(...)`")
-    return problems
-
-
-def _blocks(src: str, begin: str, end: str) -> list[str]:
-    return [b.strip() for b in re.findall(re.escape(begin) + r"(.*?)" + re.escape(end), src, re.S)]
-
-
-_SECRETS = (("### BEGIN SOLUTION", "### END SOLUTION", "solution"),
-            ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS", "hidden test"),
-            ("=== BEGIN MARK SCHEME ===", "=== END MARK SCHEME ===", "mark scheme"))
-
-
-def _secrets_and_public(source):
-    """The secret blocks of a source notebook, and the text of it that students may see."""
-    secrets, public = [], []
-    for i, cell in enumerate(source.cells):
-        src = _src(cell)
-        if is_solution(cell) and cell.cell_type == "markdown" and "### BEGIN SOLUTION" not in src:
-            # nbgrader replaces a whole markdown answer cell: all of it is the model answer
-            secrets.append((i, cell, "model answer", src.strip()))
-            continue
-        visible = src
-        for begin, end, what in _SECRETS:
-            secrets += [(i, cell, what, b) for b in _blocks(src, begin, end)]
-            visible = re.sub(re.escape(begin) + r".*?" + re.escape(end), "", visible, flags=re.S)
-        public.append(visible)
-    return secrets, {ln.strip() for text in public for ln in text.splitlines()}
-
-
-def release_leak_problems(release, source) -> list[str]:
-    """Nothing of the solutions, hidden tests or mark schemes may reach the student release: no
-    delimiter, and no line of a secret block that is not also in the source's visible part."""
-    problems = []
-    for i, cell in enumerate(release.cells):
-        for d in DELIMITERS:
-            if d in _src(cell):
-                problems.append(f"release {_label(i, cell)} still contains {d!r}")
-    released = {ln.strip() for c in release.cells for ln in _src(c).splitlines()}
-    secrets, public = _secrets_and_public(source)
-    for i, cell, what, block in secrets:
-        for line in (ln.strip() for ln in block.splitlines()):
-            if len(line) >= 12 and line in released and line not in public:
-                problems.append(f"{what} text of source {_label(i, cell)} appears in the release: {line!r}")
     return problems
 
 

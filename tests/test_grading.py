@@ -396,7 +396,7 @@ def test_skipping_experiments_gives_the_same_scores(tiny, tmp_path, monkeypatch)
     for skip in (True, False):
         b = pipeline.Batch(str(subs), str(tmp_path / f"out{skip}"), source=str(src2), jobs=2,
                            limits=Limits(timeout_s=60, cell_timeout_s=20, memory_mb=2000),
-                           target=pipeline.CourseTarget.resolve(str(tmp_path / f"course{skip}"), None),
+                           target=course.Course.load(str(tmp_path / f"course{skip}")),
                            skip_experiments=skip, echo=lambda m: None)
         scores[skip] = {r["student_id"]: r["score"] for r in b.grade()}
     assert scores[True] == scores[False] == {"full": 5, "partial": 2, "blank": 0, "wrong": 0}

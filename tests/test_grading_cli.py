@@ -10,13 +10,14 @@ import nbformat
 import pytest
 import torch
 
-from autograder import course, discover, feedback, gradebook, judge, plan, runner
+from autograder import course, discover, gradebook, judge, notebook, plan, runner
 from autograder.cli import build_parser
 from autograder.records import Status
 from grading import tiny_course as T
 from gradlab import observe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STUB = course.Course.load().stub   # what the release puts in a solution cell
 COMMANDS = ["release", "grade", "feedback", "export", "validate", "bench", "doctor"]
 
 
@@ -69,9 +70,9 @@ def test_release_is_deterministic(tmp_path):
 def test_feedback_redacts_hidden_lines():
     hidden = ["torch.testing.assert_close(sigmoid(big), ref)"]
     msg = "\x1b[31mboom\x1b[0m: torch.testing.assert_close(sigmoid(big), ref) failed" + "!" * 500
-    out = feedback.redact(msg, hidden)
+    out = notebook.redact(msg, hidden)
     assert "assert_close" not in out and "[hidden]" in out and "\x1b" not in out
-    assert len(out) <= feedback.MAX_MESSAGE + 2
+    assert len(out) <= notebook.MAX_MESSAGE + 2
 
 
 def test_status_order():
@@ -122,14 +123,60 @@ def test_forbidden_uses_static_scan():
 
 def test_scrub_removes_pieces_of_hidden_tests():
     hidden = ["torch.testing.assert_close(record('x', sigmoid(hidden_check_7f3a)), ref)"]
-    assert "hidden_check" not in judge.scrub("oops: record('x', sigmoid(hidden_check_7f3", hidden)
-    assert judge.scrub("a plain message", hidden) == "a plain message"
+    assert "hidden_check" not in notebook.scrub("oops: record('x', sigmoid(hidden_check_7f3", hidden)
+    assert notebook.scrub("a plain message", hidden) == "a plain message"
 
 
 def test_csv_cells_are_neutralised():
-    assert gradebook.csv_cell("=SUM(1,2)") == "'=SUM(1,2)" and gradebook.csv_cell("@x") == "'@x"
-    assert gradebook.csv_cell("+1a") == "'+1a" and gradebook.csv_cell("-2.5") == "-2.5"
-    assert gradebook.csv_cell("ada") == "ada"
+    from autograder.files import csv_cell
+    assert csv_cell("=SUM(1,2)") == "'=SUM(1,2)" and csv_cell("@x") == "'@x"
+    assert csv_cell("+1a") == "'+1a" and csv_cell("-2.5") == "-2.5"
+    assert csv_cell("ada") == "ada"
+
+
+# every character a spreadsheet starts a formula, command or macro with, and a harmless control
+DANGEROUS = ["=1+2", "+SUM(A1)", "-cmd|' /C calc'!A0", "@SUM(A1)", "\tx", "\rx", "\nx", "|cmd", "%macro", "\uff1d1+2"]
+
+
+@pytest.mark.parametrize("which", ["grades.csv", "grades_detail.csv", "grades_final.csv"])
+def test_every_csv_neutralises_every_dangerous_first_character(which):
+    """One rule for every CSV the grader writes: each dangerous first character is neutralised in
+    ``grades.csv``/``grades_detail.csv`` (the run's) and ``grades_final.csv`` (the export)."""
+    import csv
+    import io
+
+    from autograder import export
+    rows = []
+    for text in DANGEROUS:
+        if which == "grades_final.csv":
+            rows.append(export.FinalGrade(text, text, 1.0, 2.0, "graded", False, 1.0, 0.0, 0.0, ""))
+        else:
+            rows.append({"student_id": text, "assignment": text, "score": 1.0, "max_score": 2.0, "status": "graded",
+                         "needs_manual_grade": False, "flags": [text], "notes": [text], "timestamp": None,
+                         "notebooks": {text: {"status": "graded", "score": 1.0, "grades": {text: {
+                             "score": 1.0, "auto_score": 1.0, "max_score": 2.0, "needs_manual_grade": False,
+                             "manual": False}}, "cells": {}}}})
+    text = {"grades.csv": lambda: gradebook.grades_csv(rows), "grades_detail.csv": lambda: gradebook.detail_csv(rows),
+            "grades_final.csv": lambda: export.to_csv(rows)}[which]()
+    parsed = list(csv.reader(io.StringIO(text, newline="")))
+    assert len(parsed) == 1 + len(rows), "a cell started a row of its own"
+    cells = [c for row in parsed[1:] for c in row]
+    for bad in DANGEROUS:
+        assert bad not in cells and "'" + bad.replace("\r", "\n") in cells, (which, bad)
+    assert not [c for c in cells if c and c[0] in "=+-@\t\r\n|%\uff1d"], cells
+    assert export.to_csv([export.FinalGrade("-2", "b", -2.5, 2.0, "graded", False, 0, 0, 0, "")]).splitlines()[1]         .startswith("-2,b,-2.5,2,"), "a negative number stays a number"
+
+
+def test_database_passwords_never_reach_a_message():
+    from autograder.files import redact_db_url
+    for password in ("p@ss", "p:ss", "p/ss", "a@b:c/d@e"):
+        url = f"postgresql+psycopg://grader:{password}@db.example:5432/gradebook"
+        shown = redact_db_url(f"writing {url} failed: could not connect to {url}")
+        assert password not in shown and "ss" not in shown and shown.count(
+            "postgresql+psycopg://grader:***@db.example:5432/gradebook") == 2, shown
+    assert redact_db_url("sqlite:////srv/c/gradebook.db") == "sqlite:////srv/c/gradebook.db"
+    from hub.postgres import redact
+    assert redact("postgresql://u:a@b@h/d") == "postgresql://u:***@h/d"
 
 
 # -- discover: the tree is hostile --------------------------------------------------------------
@@ -173,26 +220,31 @@ def test_plan_restores_locked_cells_and_skips_experiments():
     sub.cells[T.cell_index(sub, "test_double")].source = "pass"          # edited test: restored
     del sub.cells[T.cell_index(sub, "test_clip")]                         # deleted test: restored
     sub.cells.append(nbformat.v4.new_code_cell("helper = 1"))             # a student's own cell: runs
-    p = plan.make(src, sub, student_id="s", assignment="a1", notebook="ps1")
+    p = plan.make(src, sub, student_id="s", assignment="a1", notebook="ps1", stub=STUB)
     kinds = [(c.kind, c.grade_id) for c in p.cells if c.kind != "markdown"]
     assert ("test", "test_clip") in kinds and kinds.index(("test", "test_clip")) == kinds.index(("solution", "clip_impl")) + 1
     assert next(c for c in p.cells if c.grade_id == "test_double").source == T.TEST_DOUBLE
     assert not any("train_for_an_hour" in c.source for c in p.cells)
     assert ("student", None) in kinds
-    full = plan.make(src, sub, student_id="s", assignment="a1", notebook="ps1", skip_experiments=False)
+    full = plan.make(src, sub, student_id="s", assignment="a1", notebook="ps1", stub=STUB, skip_experiments=False)
     assert any("train_for_an_hour" in c.source for c in full.cells)
     assert plan.solution_of(src)["test_double"] == "double_impl"
-    other = plan.make(src, T.ps2_source(), student_id="s", assignment="a1", notebook="ps1")
+    other = plan.make(src, T.ps2_source(), student_id="s", assignment="a1", notebook="ps1", stub=STUB)
     assert other.problem and not other.cells
     with pytest.raises(ValueError):
         plan.parse(b"{not json")
 
 
 def test_gradebook_error_names_the_database(tmp_path):
-    bad = "sqlite:///" + str(tmp_path / "no" / "such" / "dir" / "\0gradebook.db")
-    with pytest.raises(Exception) as exc:
+    bad = course.Course.load(str(tmp_path), "sqlite:///" + str(tmp_path / "no" / "such" / "dir" / "\0gradebook.db"))
+    with pytest.raises(gradebook.GradebookError) as exc:
         gradebook.record_submission(bad, {"student_id": "s", "assignment": "a1", "notebooks": {}})
-    assert "gradebook" in str(exc.value)
+    assert "gradebook" in str(exc.value) and "gradebook.db" in str(exc.value)
+    secret = course.Course.load(str(tmp_path), "postgresql://grader:p@ss:w/rd@127.0.0.1:1/gradebook")
+    with pytest.raises(gradebook.GradebookError) as exc:
+        with secret.gradebook():
+            pass
+    assert "127.0.0.1:1/gradebook" in str(exc.value) and "ss:w" not in str(exc.value) and "rd@" not in str(exc.value)
 
 
 def test_hidden_regions_lose_their_oracles_in_the_students_run():
@@ -200,7 +252,8 @@ def test_hidden_regions_lose_their_oracles_in_the_students_run():
     forbidden built-in, torch's reference modules or a name only a checking() block defines) and a
     property of the student's own outputs alike (its verdict reaches the judge through a record);
     the records an assert makes stay."""
-    from autograder.plan import segments, strip_oracles
+    from autograder.notebook import hidden_segments as segments
+    from autograder.plan import strip_oracles
     src = ("x = f(1)\nassert x == 2, 'visible'\n### BEGIN HIDDEN TESTS\ny = f(seed(3))\n"
            "assert abs(record('y', y) - torch.sigmoid(t)) < 1e-6, 'hidden message'\n"
            "if checking():\n    want = g(t)\nassert torch.allclose(y, want), 'uses want'\n"
@@ -228,9 +281,9 @@ def test_plan_json_holds_no_secret_and_no_oracle(tmp_path):
     from grading import tiny_course as T
     nb = nbformat.from_dict(T.ps1_source())
     secret = 123456789123456789
-    student = json.loads(plan.plan_json(plan.make(nb, nb, student_id="s", assignment="a1", notebook="ps1"),
+    student = json.loads(plan.plan_json(plan.make(nb, nb, student_id="s", assignment="a1", notebook="ps1", stub=STUB),
                                         seed=secret, cell_timeout_s=1, max_procs=1, results_fd=3))
-    reference = json.loads(plan.plan_json(plan.reference(nb, assignment="a1", notebook="ps1"),
+    reference = json.loads(plan.plan_json(plan.reference(nb, assignment="a1", notebook="ps1", stub=STUB),
                                           seed=secret, cell_timeout_s=1, max_procs=1, results_fd=3))
     text = json.dumps(student)
     assert str(secret) not in text and student["checking"] is False and reference["checking"] is True
@@ -398,3 +451,61 @@ def test_nbcheck_rejects_an_oracle_outside_asserts_and_checking_blocks():
     assert "'want'" in " ".join(nbcheck.convention_problems("cell", leaked_name, forbid))
     recorded_inside = good.replace("    want = torch.sigmoid(z)\n", "    want = record('w', torch.sigmoid(z))\n")
     assert "record(...) inside" in " ".join(nbcheck.convention_problems("cell", recorded_inside, forbid))
+
+
+# the stages of ``grade`` in the order the data flows; each module belongs to one
+STAGES = (("discover",), ("plan",), ("run", "sandbox", "runner", "cgroup"), ("judge", "integrity"),
+          ("gradebook", "feedback", "export"))
+GROUND = ("notebook", "files", "records", "limits")   # what every stage may import
+
+
+def _imports(module: str) -> set[str]:
+    import ast
+    tree = ast.parse(open(os.path.join(ROOT, "autograder", module + ".py"), encoding="utf-8").read())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autograder."):
+            found.add(node.module.split(".")[1])
+    return found
+
+
+def test_no_stage_imports_a_later_one():
+    later = {}
+    for i, stage in enumerate(STAGES):
+        for module in stage:
+            later[module] = {m for s in STAGES[i + 1:] for m in s}
+    wrong = {m: sorted(_imports(m) & later[m]) for m in later if _imports(m) & later[m]}
+    assert not wrong, f"a stage imports a later one: {wrong}"
+    for module in GROUND:   # the ground floor imports nothing of the grader's
+        assert not _imports(module) - set(GROUND), (module, _imports(module))
+    assert _imports("judge") & {"feedback", "gradebook"} == set() and "course" not in _imports("plan")
+    assert not (_imports("notebook") | _imports("files")), "notebook.py and files.py stand on nothing of ours"
+
+
+def test_book_does_not_import_the_tests():
+    import ast
+    for name in os.listdir(os.path.join(ROOT, "book")):
+        if name.endswith(".py"):
+            tree = ast.parse(open(os.path.join(ROOT, "book", name), encoding="utf-8").read())
+            mods = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+            mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+            assert not {m for m in mods if m == "tests" or m.startswith("tests.")}, name
+
+
+# a command's protocol: each subcommand module has them, with one meaning
+PROTOCOL = {"main", "add_arguments", "build_subparser"}
+
+
+def test_no_function_name_means_two_things_in_the_grader():
+    import ast
+    import glob
+    where: dict[str, list[str]] = {}
+    for path in sorted(glob.glob(os.path.join(ROOT, "autograder", "**", "*.py"), recursive=True)):
+        tree = ast.parse(open(path, encoding="utf-8").read())
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name not in PROTOCOL:
+                where.setdefault(node.name, []).append(os.path.relpath(path, ROOT))
+    twice = {name: paths for name, paths in where.items() if len(paths) > 1}
+    assert not twice, f"one name, two definitions: {twice}"

@@ -22,7 +22,9 @@ import pytest
 from conftest import require
 
 import nbcheck
-from autograder import course, feedback, i18n, sandbox
+from autograder import course, i18n, sandbox
+from autograder.files import number_text
+from autograder.notebook import secrets_in
 from nbcheck import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -132,11 +134,11 @@ def test_chinese_and_english_submissions_grade_the_same(world_dir):
 
     assert '<html lang="zh-CN">' in page_zh and "评分单元格" in page_zh and "评语：" in page_zh, page_zh[:3000]
     assert "思路正确，但缺少数值依据。" in page_zh
-    assert f"{feedback._fmt(max_points / 2)} / {feedback._fmt(max_points)}" in page_zh
+    assert f"{number_text(max_points / 2)} / {number_text(max_points)}" in page_zh
     assert "Graded cell" not in page_zh and "Kind" not in page_zh
     assert '<html lang="en">' in page_en and "Graded cell" in page_en and "评分单元格" not in page_en
     source = nbcheck.read(ROOT / "solutions" / ASSIGNMENT / f"{notebook}.ipynb")
-    secrets = feedback.secrets_of([c.source for c in source.cells])
+    secrets = secrets_in([c.source for c in source.cells])
     public = "\n".join(c.source for c in nbcheck.read(ROOT / "course" / ASSIGNMENT / f"{notebook}.ipynb").cells)
     leaked = [s for s in secrets if s in page_zh and s not in public]
     assert not leaked, f"hidden-test text on the Chinese feedback page: {leaked[:5]}"

@@ -235,9 +235,10 @@ def _error_cell(line: int, evalue: str, ename: str = "AssertionError", count: in
 
 
 def test_failure_message_shows_visible_failures_only():
-    from autograder.feedback import failure_message, secrets_of
+    from autograder.feedback import failure_message
+    from autograder.notebook import secrets_in
 
-    secret = secrets_of([HIDDEN_CELL, "Answer.\n=== BEGIN MARK SCHEME ===\nscheme line 77a\n=== END MARK SCHEME ==="])
+    secret = secrets_in([HIDDEN_CELL, "Answer.\n=== BEGIN MARK SCHEME ===\nscheme line 77a\n=== END MARK SCHEME ==="])
     assert {"hidden message 4e2c", "secret_input_91 = torch.full((3,), 1.5)", "scheme line 77a"} <= set(secret)
     assert "visible: double(x) should be 2x" not in secret
     # a visible failure: its message, with any hidden text in it replaced
@@ -253,7 +254,8 @@ def test_failure_message_shows_visible_failures_only():
 
 
 def test_csv_cells_cannot_be_formulas():
-    from autograder.export import FinalGrade, csv_safe, to_csv
+    from autograder.export import FinalGrade, to_csv
+    from autograder.files import csv_cell as csv_safe
 
     assert [csv_safe(v) for v in ("=1+2", "+SUM(A1)", "@cmd", "-2+3", "\tx", "alice", -2.5, True)] == \
         ["'=1+2", "'+SUM(A1)", "'@cmd", "'-2+3", "'\tx", "alice", "-2.5", "1"]
@@ -262,7 +264,7 @@ def test_csv_cells_cannot_be_formulas():
 
 
 def test_result_files_follow_the_umask(tmp_path):
-    from autograder.feedback import write_file
+    from autograder.files import write_atomic as write_file
 
     old = os.umask(0o027)
     try:

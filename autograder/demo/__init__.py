@@ -50,7 +50,7 @@ def _notebook_for(recipe: str, release_nb, source_nb):
     return nb
 
 
-def build(dest: str, source: str | None = None) -> tuple[str, str]:
+def write_demo_class(dest: str, source: str | None = None) -> tuple[str, str]:
     """Write the demo submissions under ``dest/submitted``; returns (source, submissions)."""
     source = source or course.default_source()
     assignments = course.list_assignments(source)

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import nbformat
 
+from autograder.notebook import grade_id, hidden_segments, is_grade, is_solution
+
 from . import Wrong
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 
 @dataclass
@@ -56,12 +57,10 @@ class Outcome:
 
 
 def split_test(source: str) -> tuple[str, str]:
-    """(visible part, visible + hidden part without the markers)."""
-    if BEGIN not in source:
-        return source, source
-    head, rest = source.split(BEGIN, 1)
-    hidden, tail = rest.split(END, 1) if END in rest else (rest, "")
-    return head, head + hidden + tail
+    """(the visible part above the hidden tests, the whole cell without the markers)."""
+    parts = hidden_segments(source)
+    first = next((i for i, (hidden, _) in enumerate(parts) if hidden), len(parts))
+    return "".join(t for _, t in parts[:first]), "".join(t for _, t in parts)
 
 
 def _cells(nb) -> list[dict]:
@@ -69,12 +68,11 @@ def _cells(nb) -> list[dict]:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        meta = cell.metadata.get("nbgrader", {})
-        kind = "test" if meta.get("grade") else ("solution" if meta.get("solution") else "locked")
+        kind = "test" if is_grade(cell) else ("solution" if is_solution(cell) else "locked")
         if "experiment" in cell.metadata.get("tags", []) and kind == "locked":
             kind = "skip"
         visible, full = split_test(cell.source)
-        out.append({"kind": kind, "grade_id": meta.get("grade_id"), "source": cell.source,
+        out.append({"kind": kind, "grade_id": grade_id(cell), "source": cell.source,
                     "visible": visible, "full": full})
     return out
 
