@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from conftest import require  # noqa: E402
 from test_hub import tiny_notebook  # noqa: E402
 
-from autograder.course import Course  # noqa: E402
+from autograder.course import Course as GradingCourse  # noqa: E402
 
 ASSIGNMENT = "00_class_check"
 ARTIFACTS = ROOT / "artifacts" / "queue"
@@ -146,7 +146,7 @@ def _reference_plan(seed_source=None):
     from autograder import plan
     nb = nbformat.reads(seed_source or tiny_notebook(), as_version=4)
     return plan.reference(nb, assignment=ASSIGNMENT, notebook="check", skip_experiments=True,
-                          stub=Course.load().stub)
+                          stub=GradingCourse.load().stub)
 
 
 # -- unit tests -------------------------------------------------------------------------------------
@@ -327,7 +327,7 @@ def _local_scores(course: Course, subs: list[dict], tmp: Path) -> dict[str, floa
         for name in ("check.ipynb", "timestamp.txt"):
             shutil.copy(s["folder"] / name, d / name)
     batch = pipeline.Batch(str(staged), str(tmp / "local-out"), source=str(local / "solutions"), jobs=2,
-                           target=Course.load(str(local), None), echo=lambda m: None)
+                           target=GradingCourse.load(str(local), None), echo=lambda m: None)
     return {r["student_id"]: r["score"] for r in batch.grade()}
 
 
@@ -483,7 +483,7 @@ def test_throughput_of_1_and_2_workers_against_grade_jobs_1_and_2(course, tmp_pa
         d = staged / f"t{i}" / ASSIGNMENT
         d.mkdir(parents=True)
         (d / "check.ipynb").write_text(student_notebook(f"t{i}", full=i % 2 == 0))
-    target = Course.load(str(course.root), None)
+    target = GradingCourse.load(str(course.root), None)
 
     def grade(name: str, jobs: int, runner=None) -> tuple[float, dict]:
         kw = {"runner": runner} if runner else {}
