@@ -4,8 +4,9 @@ Wall time of the whole run says as much about the other work on a shared machine
 suite; the sum of the per-test durations (setup + call + teardown, what ``--junitxml`` records) and
 the per-module shares compare better between a run before and a run after a change.
 
-    make test PYTEST_ARGS="--junitxml=before.xml"     # ... change ... then after.xml
-    python benchmarks/suite_times.py before.xml [after.xml]
+    make test && cp build/test-times.xml before.xml    # make test writes build/test-times.xml
+    ... change ..., make test again
+    python benchmarks/suite_times.py before.xml build/test-times.xml
 
 Prints one line per module (tests, seconds; with two files the second run's and the ratio), the
 heaviest first, then the totals and the outcome counts.
