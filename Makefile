@@ -62,8 +62,10 @@ lab: $(STAMP) ## set up (first time) and open your workspace (a copy of course/)
 # Everything: package tests, every solutions/ notebook under nbgrader validate, release-in-sync and blank-release
 # checks, grading suite, real-browser test (screenshots in artifacts/browser/). The venv's bin goes
 # on PATH because nbgrader runs `alembic` by name; kernels get a headless backend, no progress bars.
+# Each test's duration goes to build/test-times.xml: `python benchmarks/suite_times.py build/test-times.xml`
+# says which modules the time went to (give it a second file to compare two runs).
 test: $(STAMP) ## set up (first time) and run the whole test suite (PYTEST_ARGS)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=Agg GRADLAB_PROGRESS=0 $(PY) -m pytest $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=Agg GRADLAB_PROGRESS=0 $(PY) -m pytest --junitxml=build/test-times.xml $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## the tests that are neither slow nor browser tests
 	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)

@@ -304,4 +304,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Every result is written and flushed by now; what a normal exit would add is the interpreter's
+    # teardown (IPython's history and atexit work, torch's destructors), about 0.9 s of CPU per
+    # notebook that the grader never reads. Leaving at once also means no handler a student
+    # registered with atexit runs after the last result.
+    os._exit(main())

@@ -10,11 +10,17 @@
   (the grading sandbox, PostgreSQL, Node / configurable-http-proxy, Chromium, Playwright) asks
   through it. On a developer's machine a missing component skips the test; under ``CI=true`` it
   fails it with the cause, so that a green CI never hides a grading test that did not run.
+* What many modules need and only read, made once per session: ``sandbox_problem()`` (the sandbox
+  probe starts a sandbox that imports torch) and the ``tiny`` course (released with nbgrader).
+  A fixture imported from another test module would be a second fixture of that module, run again.
 """
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -91,3 +97,44 @@ def artifacts_dir() -> Path:
     path = ROOT / "artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@functools.cache
+def sandbox_problem() -> str | None:
+    """``sandbox.check()`` once per test session: each probe starts a sandbox that imports torch
+    (seconds on a loaded machine), and whether bubblewrap works here does not change during a run.
+
+    Examples:
+        >>> require("sandbox", sandbox_problem())          # doctest: +SKIP
+    """
+    from autograder import sandbox
+    return sandbox.check()
+
+
+def world_dir(prefix: str) -> str:
+    """A fresh scratch folder every user can read: the sandbox may run notebooks as another uid."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(path, 0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny():
+    """The tiny course (``tests/grading/tiny_course.py``), released with nbgrader, in a world-readable
+    folder: ``(source, release, hostile.Course)``. Every grading module grades against this one copy
+    and none writes into it (the hostile batch checks that its source stays unchanged)."""
+    from autograder import course
+    from grading import hostile
+    from grading import tiny_course as T
+
+    root = world_dir("gradlab-tiny-")
+    source = T.write_source(os.path.join(root, "source"))
+    release = os.path.join(root, "release")
+    course.release(source=source, release_dir=release)
+    for dirpath, dirs, files in os.walk(root):
+        for n in dirs:
+            os.chmod(os.path.join(dirpath, n), 0o755)
+        for n in files:
+            os.chmod(os.path.join(dirpath, n), 0o644)
+    yield source, release, hostile.Course(source, release)
+    shutil.rmtree(root, ignore_errors=True)

@@ -21,9 +21,9 @@ import tempfile
 import time
 
 import pytest
-from conftest import require
+from conftest import require, sandbox_problem
 
-from autograder import course, sandbox
+from autograder import sandbox
 from grading import hostile
 from grading import tiny_course as T
 from grading.nbgrader_cli import make_course, nbgrader
@@ -38,7 +38,7 @@ TEST_USER = "gradlab-test"
 
 @pytest.fixture(autouse=True, scope="module")
 def _sandbox():
-    require("sandbox", sandbox.check())
+    require("sandbox", sandbox_problem())
 
 
 def _digest(path):
@@ -84,22 +84,6 @@ def _world_dir(prefix: str) -> str:
     path = tempfile.mkdtemp(prefix=prefix)
     os.chmod(path, 0o755)
     return path
-
-
-@pytest.fixture(scope="session")
-def tiny():
-    """The tiny course, released with nbgrader, in a world-readable folder: (source, release, Course)."""
-    root = _world_dir("gradlab-tiny-")
-    source = T.write_source(os.path.join(root, "source"))
-    release = os.path.join(root, "release")
-    course.release(source=source, release_dir=release)
-    for dirpath, dirs, files in os.walk(root):
-        for n in dirs:
-            os.chmod(os.path.join(dirpath, n), 0o755)
-        for n in files:
-            os.chmod(os.path.join(dirpath, n), 0o644)
-    yield source, release, hostile.Course(source, release)
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def _grade_batch(tiny, user=None) -> dict:

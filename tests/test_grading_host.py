@@ -13,10 +13,10 @@ import os
 import shutil
 
 import pytest
-from conftest import require
-from test_grading import LIMITS, _test_user, _world_dir, run_cli, tiny  # noqa: F401 — tiny is a fixture
+from conftest import require, sandbox_problem
+from test_grading import LIMITS, _test_user, _world_dir, run_cli
 
-from autograder import cgroup, sandbox
+from autograder import cgroup
 from grading import hostile_host
 
 SECRET = "ROOT-ONLY-c0ffee-never-in-feedback"
@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(os.uname().machine != "x86_64
 
 @pytest.fixture(autouse=True, scope="module")
 def _sandbox():
-    require("sandbox", sandbox.check())
+    require("sandbox", sandbox_problem())
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def instructor_key():
         libc.syscall(NR_KEYCTL, 3, key)
 
 
-def _grade(tiny, instructor_key, user=None):  # noqa: F811
+def _grade(tiny, instructor_key, user=None):
     source, _, c = tiny
     root = _world_dir("gradlab-host-")
     subs, out, course_dir = (os.path.join(root, n) for n in ("submitted", "out", "course"))
@@ -67,14 +67,14 @@ def _grade(tiny, instructor_key, user=None):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def host_batch(tiny, instructor_key):  # noqa: F811
+def host_batch(tiny, instructor_key):
     b = _grade(tiny, instructor_key)
     yield b
     shutil.rmtree(b["root"], ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
-def host_batch_unprivileged(tiny, instructor_key):  # noqa: F811
+def host_batch_unprivileged(tiny, instructor_key):
     if os.geteuid() != 0:
         pytest.skip("the tests already run unprivileged: the main batch is the unprivileged run")
     b = _grade(tiny, instructor_key, user=_test_user())

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import require
+from conftest import require, sandbox_problem
 
 import nbcheck
-from autograder import course, i18n, sandbox
+from autograder import course, i18n
 from autograder.files import number_text
 from autograder.notebook import secrets_in
 from nbcheck import ROOT
@@ -34,7 +34,7 @@ ASSIGNMENT = "01_vanishing_gradients"
 
 
 def _needs_sandbox():
-    require("sandbox", sandbox.check())
+    require("sandbox", sandbox_problem())
 
 
 def _fixture_release(tmp: Path) -> Path:

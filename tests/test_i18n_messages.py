@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import require
+from conftest import require, sandbox_problem
 from nbformat.v4 import new_markdown_cell, new_notebook
 
 from autograder import course, sandbox
@@ -85,7 +85,7 @@ def world_dir():
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_feedback_page_shows_visible_test_message_in_submission_language(world_dir):
-    require("sandbox", sandbox.check())
+    require("sandbox", sandbox_problem())
     source = _source(world_dir / "source")
     release = world_dir / "release"
     course.release(source=str(source), release_dir=str(release))

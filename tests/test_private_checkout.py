@@ -1,19 +1,29 @@
 """A fresh clone in a private (0700) folder, as root (root's home is the usual place): ``make setup``
 builds its environment, ``doctor`` says the sandbox starts, and ``grade`` grades, although the
 sandbox's private uid could not traverse the folder (bwrap starts as root and maps the sandbox's
-uid to root outside with every capability dropped: ``sandbox.root_mapped``)."""
+uid to root outside with every capability dropped: ``sandbox.root_mapped``).
+
+``make setup`` runs as written (``pick_python``'s interpreter makes the venv, pip installs the
+pinned environment and the clone's own package, editable) into a venv whose site-packages already
+holds this run's installed distributions, hard-linked: what the test is about is where the files
+lie (inside the 0700 folder) and who can reach them, not unpacking 2 GB of wheels a second time.
+pip still checks every pin of ``constraints.txt`` against what is there and installs ``gradlab``
+from the clone, so ``doctor`` and ``grade`` run the clone's code from the clone's venv.
+"""
 from __future__ import annotations
 
 import csv
 import os
 import shutil
 import subprocess
+import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import require
-from test_grading import LIMITS, tiny  # noqa: F401 — tiny is a fixture
+from conftest import require, sandbox_problem
+from test_grading import LIMITS
 
 from autograder import sandbox
 from grading import hostile
@@ -22,25 +32,64 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]
 
 
+def seed_venv(venv: Path) -> bool:
+    """Lay this run's environment into ``venv`` before ``make setup`` makes it there: site-packages
+    hard-linked (copied across filesystems) without this checkout's editable ``gradlab``, and the
+    console scripts (``alembic``, ``nbgrader``, ...) with their ``#!`` line pointing at ``venv``.
+    No ``bin/python``: ``make setup`` creates the venv itself. False when the tests do not run
+    from a venv (then ``make setup`` installs everything)."""
+    if sys.prefix == sys.base_prefix:
+        return False
+    here = Path(sys.prefix)
+    site = Path(sysconfig.get_paths()["purelib"])
+    dest = venv / site.relative_to(here)
+    dest.parent.mkdir(parents=True)
+    own = ("__editable__.gradlab-", "__editable___gradlab_", "gradlab-")
+    try:
+        shutil.copytree(site, dest, copy_function=os.link, symlinks=True,
+                        ignore=lambda d, names: [n for n in names if d == str(site) and n.startswith(own)])
+    except OSError:   # another filesystem: a copy
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(site, dest, symlinks=True,
+                        ignore=lambda d, names: [n for n in names if d == str(site) and n.startswith(own)])
+    (venv / "bin").mkdir()
+    old, new = str(here / "bin").encode(), str(venv / "bin").encode()
+    for script in (here / "bin").iterdir():
+        if script.is_symlink() or script.name.startswith(("python", "activate", "Activate")):
+            continue
+        data = script.read_bytes()
+        target = venv / "bin" / script.name
+        target.write_bytes(data.replace(old, new) if data.startswith(b"#!") else data)
+        target.chmod(script.stat().st_mode & 0o7777)
+    return True
+
+
 @pytest.fixture(scope="module")
 def private_clone():
     if os.geteuid() != 0:
         pytest.skip("needs root (the case: root's 0700 home, the grader's uid cannot enter it)")
-    require("sandbox", sandbox.check())
+    require("sandbox", sandbox_problem())
     home = "/root" if os.access("/root", os.W_OK) else None
     folder = Path(tempfile.mkdtemp(prefix="gradlab-private-", dir=home))
     os.chmod(folder, 0o700)
     clone = folder / "gradlab"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=300)
+    seeded = seed_venv(clone / ".venv")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH"))}
     env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
     proc = subprocess.run(["make", "setup"], cwd=clone, env=env, capture_output=True, text=True, timeout=2400)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "-m venv .venv" in proc.stdout and "pip install" in proc.stdout, proc.stdout   # the recipe ran
+    if seeded:   # the clone's package is the clone's own: an editable install of its src/
+        python = str(clone / ".venv" / "bin" / "python")
+        where = subprocess.run([python, "-c", "import gradlab; print(gradlab.__file__)"], cwd="/", env=env,
+                               capture_output=True, text=True, timeout=120)
+        assert where.stdout.strip().startswith(str(clone / "src" / "gradlab")), where.stdout + where.stderr
     yield clone, env
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_private_clone_doctor_and_grade(private_clone, tiny, tmp_path):  # noqa: F811
+def test_private_clone_doctor_and_grade(private_clone, tiny, tmp_path):
     clone, env = private_clone
     python = str(clone / ".venv" / "bin" / "python")
     assert not sandbox.world_reachable(str(clone / "src" / "gradlab"))

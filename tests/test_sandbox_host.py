@@ -11,7 +11,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import require
+from conftest import require, sandbox_problem
 
 from autograder import cgroup, discover, sandbox, sanitize
 from autograder.limits import MB, Limits
@@ -38,7 +38,7 @@ def _shmem_kb() -> int:
 
 # -- the sandbox's filesystems ------------------------------------------------------------------------
 def test_root_and_dev_are_read_only_and_every_tmpfs_is_sized():
-    require("sandbox", sandbox.check())
+    require("sandbox", sandbox_problem())
     limits = Limits(tmpfs_mb=32)
     code = textwrap.dedent("""
         import json, os
@@ -66,7 +66,7 @@ def test_root_and_dev_are_read_only_and_every_tmpfs_is_sized():
 def test_filling_every_tmpfs_does_not_raise_the_hosts_shared_memory():
     """Shmem (tmpfs pages) of the host while a sandbox holds everything it could write: bounded by
     the sized mounts (and, with a cgroup, by the memory limit)."""
-    require("sandbox", sandbox.check())
+    require("sandbox", sandbox_problem())
     limits = Limits(tmpfs_mb=48, memory_mb=1024)
     code = textwrap.dedent("""
         import os, sys, time
@@ -98,7 +98,7 @@ def test_filling_every_tmpfs_does_not_raise_the_hosts_shared_memory():
 
 
 def test_children_together_over_the_limit_are_stopped_by_the_cgroup():
-    require("sandbox", sandbox.check())
+    require("sandbox", sandbox_problem())
     if cgroup.mode()[0] == "none":
         pytest.skip(cgroup.describe())   # not a missing component: this host has no cgroup for us
     limits = Limits(memory_mb=600, max_procs=32)
@@ -145,7 +145,7 @@ def test_keyring_filter_is_a_whole_bpf_program():
 
 @pytest.mark.skipif(not NR, reason="syscall numbers known for x86_64 only")
 def test_instructor_key_is_unreachable_and_keyring_calls_fail():
-    require("sandbox", sandbox.check())
+    require("sandbox", sandbox_problem())
     libc = ctypes.CDLL(None, use_errno=True)
     key = libc.syscall(NR["add_key"], b"user", b"gradlab-instructor", b"s3cret", 6, KEY_SPEC_SESSION_KEYRING)
     if key < 0:
