@@ -32,7 +32,8 @@ import pytest
 
 import nbcheck
 from autograder.judge import forbidden_uses
-from autograder.plan import ORACLE_ROOTS, _bound_names, _dotted, _is_checking, _records, segments, strip_oracles
+from autograder.notebook import hidden_segments as segments
+from autograder.plan import ORACLE_ROOTS, _bound_names, _dotted, _is_checking, _records, strip_oracles
 
 ROOT = nbcheck.ROOT
 
