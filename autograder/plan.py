@@ -183,9 +183,6 @@ class _StripOracles(ast.NodeTransformer):
     the message that would print it. The ``record(...)`` calls inside an assert stay as
     statements: they hold the student's values."""
 
-    def __init__(self, forbidden: tuple[str, ...] = ()):
-        self.forbidden = tuple(forbidden)
-
     def visit_Assert(self, node):
         return [ast.Expr(call) for call in _records(node.test)] or None
 
@@ -207,14 +204,15 @@ class _StripOracles(ast.NodeTransformer):
 
 def strip_oracles(code: str, forbidden: tuple[str, ...] = ()) -> str:
     r"""A hidden region as the student's graded run executes it (``SyntaxError`` if it is not a
-    module on its own).
+    module on its own). ``forbidden`` (the exercise's built-ins) no longer changes the result: every
+    assert goes, whatever it reads.
 
     >>> print(strip_oracles("y = f(x)\nassert y == 2, 'f(1) must be 2'\nif checking():\n    w = g(x)\n"
     ...                     "assert record('y', y) == w\nassert torch.allclose(y, F.elu(x))"))
     y = f(x)
     record('y', y)
     """
-    tree = _StripOracles(forbidden).visit(ast.parse(code))
+    tree = _StripOracles().visit(ast.parse(code))
     ast.fix_missing_locations(tree)
     return ast.unparse(tree)
 
