@@ -32,7 +32,7 @@ import sys
 import time
 
 from . import course, discover, pipeline
-from .gradebook import atomic_write
+from .files import write_atomic
 from .limits import Limits
 
 POLICIES = ("none", "visible", "score")
@@ -128,7 +128,7 @@ class Service:
             return {"seen": {}, "released": {}}
 
     def _save(self) -> None:
-        atomic_write(os.path.join(self.state_dir, "state.json"), json.dumps(self.state, indent=1))
+        write_atomic(os.path.join(self.state_dir, "state.json"), json.dumps(self.state, indent=1))
 
     # -- one look at the exchange --------------------------------------------------------------
     def poll_once(self) -> list[dict]:
@@ -240,7 +240,9 @@ class Service:
             os.makedirs(outbound, exist_ok=True)
             os.chmod(outbound, 0o711)   # as nbgrader's release_feedback: a page is found by its hash, never listed
         for stem, text in pages.items():
-            atomic_write(os.path.join(outbound, notebook_hash(secret=secret, notebook_id=stem) + ".html"), text)
+            page = os.path.join(outbound, notebook_hash(secret=secret, notebook_id=stem) + ".html")
+            write_atomic(page, text)
+            os.chmod(page, 0o644)   # the student's fetch_feedback reads it, whatever the service's umask
 
     def serve(self, interval: float) -> None:
         if self.policy.feedback == "none":
