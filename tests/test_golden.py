@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import sys
 
 import pytest
 from conftest import require
@@ -39,9 +40,12 @@ CELL_ID = re.compile(r'"id": "[0-9a-f]{8}"')
 
 
 def _mask(text: str, roots: list[str]) -> str:
-    """``text`` without what changes from run to run: clock times and the temporary folders."""
+    """``text`` without what changes from run to run or clone to clone: clock times, the temporary
+    folders and where the environment lies (a traceback through IPython names its file)."""
     for root in roots:
         text = text.replace(root, "<TMP>")
+    for venv in {os.path.realpath(sys.prefix), sys.prefix}:
+        text = text.replace(venv, "<VENV>")
     return CELL_ID.sub('"id": "<ID>"', TIME.sub("<TIME>", text))
 
 
