@@ -125,7 +125,9 @@ class Batch:
     # -- the batch --------------------------------------------------------------------------
     def grade(self) -> list[dict]:
         t0 = time.monotonic()
-        if not self.unsafe:
+        # only a local run needs this machine's sandbox: the queue's workers each check their own
+        # and refuse work without it
+        if not self.unsafe and self.runner is run.run_notebook:
             problem = sandbox.check(self.limits)
             if problem:
                 raise sandbox.SandboxUnavailable(
