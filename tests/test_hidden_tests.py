@@ -72,16 +72,23 @@ def _defined(nb) -> set[str]:
     return names
 
 
-def _oracle_tables(nb) -> set[str]:
-    """Names that locked helper cells bind to a collection of torch's reference implementations."""
-    tables = set()
+def _locked_helper_trees(nb) -> list[ast.Module]:
+    """The parsed locked code cells of ``nb`` that are neither tests nor solutions (the helpers)."""
+    trees = []
     for cell in nb.cells:
         if cell.cell_type != "code" or nbcheck.is_grade(cell) or nbcheck.is_solution(cell):
             continue
         try:
-            tree = ast.parse(nbcheck._src(cell))
+            trees.append(ast.parse(nbcheck._src(cell)))
         except SyntaxError:
             continue
+    return trees
+
+
+def _oracle_tables(nb) -> set[str]:
+    """Names that locked helper cells bind to a collection of torch's reference implementations."""
+    tables = set()
+    for tree in _locked_helper_trees(nb):
         for node in tree.body:
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict | ast.Tuple | ast.List | ast.Set):
                 refs = [_dotted(n) for n in ast.walk(node.value) if isinstance(n, ast.Attribute)]
@@ -313,13 +320,7 @@ def helper_problems(path: Path) -> list[str]:
     implementation (``TORCH[name](...)`` in a trajectory comparison) does so only under ``checking()``."""
     nb = nbcheck.read(path)
     tables, problems = _oracle_tables(nb), []
-    for cell in nb.cells:
-        if cell.cell_type != "code" or nbcheck.is_grade(cell) or nbcheck.is_solution(cell):
-            continue
-        try:
-            tree = ast.parse(nbcheck._src(cell))
-        except SyntaxError:
-            continue
+    for tree in _locked_helper_trees(nb):
         for fn in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
             guarded = {id(sub) for n in ast.walk(fn) if isinstance(n, ast.If | ast.IfExp) and _is_checking(n.test)
                        for part in (n.body if isinstance(n.body, list) else [n.body]) for sub in ast.walk(part)}
