@@ -304,6 +304,46 @@ def test_on_submit_visible_policy_releases_the_grade_page_and_a_held_page_over_t
     assert state["seen"][first["folder"].name]["status"] == "released"
 
 
+@pytest.mark.hub
+@pytest.mark.timeout(300)
+def test_on_submit_page_reaches_the_student_through_nbgrader_submit_and_fetch_feedback(course, tmp_path):
+    """The student's side with nbgrader's own commands: ``nbgrader submit`` puts the work in the
+    exchange, ``serve`` grades it through a worker, and ``nbgrader fetch_feedback`` (what
+    JupyterLab's Assignments tab runs) brings the page into the student's folder."""
+    _sandbox()
+    course.config(feedback_policy="visible", feedbacks_per_hour=5)
+    outbound = course.exchange / "gradlab" / "outbound" / ASSIGNMENT   # what release_assignment leaves
+    outbound.mkdir(parents=True)
+    (outbound / "check.ipynb").write_text(student_notebook("blank", full=False))
+    home = tmp_path / "student"
+    (home / ASSIGNMENT).mkdir(parents=True)
+    (home / ASSIGNMENT / "check.ipynb").write_text(student_notebook("amy", full=False))
+    flags = ["--course", "gradlab", f"--Exchange.root={course.exchange}", f"--Exchange.cache={tmp_path / 'cache'}"]
+    env = {**os.environ, "PATH": f"{Path(PY).parent}:{os.environ['PATH']}"}
+
+    def nbgrader(*args: str, check: bool = True) -> str:
+        done = subprocess.run([PY, "-m", "nbgrader", *args, *flags], cwd=home, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0 or not check, done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout + done.stderr
+
+    course.start("worker", "--jobs", "1", log="worker.log")
+    course.start("serve", "--interval", "1", log="serve.log")
+    nbgrader("submit", ASSIGNMENT)
+    deadline = time.time() + 240
+    pages: list[Path] = []
+    while not pages:
+        assert time.time() < deadline, (course.root.parent / "serve.log").read_text()[-3000:]
+        time.sleep(1)
+        said = nbgrader("fetch_feedback", ASSIGNMENT, check=False)   # fails while no page is released
+        pages = list((home / ASSIGNMENT / "feedback").glob("*/check.html"))
+    page = pages[0].read_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "fetched_feedback.html").write_text(page)   # what the student's folder now holds
+    assert "test_double" in page or "double" in page, page[:2000] + said
+    assert "-2.5" not in page and "record(" not in page   # the hidden test's input and text stay hidden
+
+
 # -- the done-when scenario ---------------------------------------------------------------------------
 def _children(pid: int) -> list[int]:
     found = []
