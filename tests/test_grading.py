@@ -23,7 +23,7 @@ import time
 import pytest
 from conftest import require, sandbox_problem
 
-from autograder import sandbox
+from autograder import course, sandbox
 from grading import hostile
 from grading import tiny_course as T
 from grading.nbgrader_cli import make_course, nbgrader
