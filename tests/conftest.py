@@ -40,7 +40,7 @@ if _venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = os.pathsep.join([_venv_bin, os.environ.get("PATH", "")])
 
 
-COMPONENTS = ("sandbox", "postgresql", "node", "chromium", "playwright")
+COMPONENTS = ("sandbox", "postgresql", "node", "chromium", "playwright", "shared-environment")
 
 
 def on_ci() -> bool:
@@ -100,6 +100,21 @@ def artifacts_dir() -> Path:
 
 
 @functools.cache
+def shared_environment_problem() -> str | None:
+    """Why another user (the unprivileged grader, the class's members) cannot run this checkout's
+    environment, or None. A checkout in a 0700 folder (root's home) is graded by root alone."""
+    import sysconfig
+
+    from autograder.sandbox import world_reachable
+    for what, path in (("Python", os.path.realpath(sys.executable)), ("packages", sysconfig.get_paths()["purelib"]),
+                       ("checkout", str(Path(__file__).resolve().parents[1]))):
+        if not world_reachable(path):
+            return (f"the environment's {what} ({path}) lies in a folder other users cannot traverse, so no "
+                    "other user can run it: the unprivileged and class tests need a checkout every user can "
+                    "reach (clone it under /srv, /opt or /tmp, then `make setup`)")
+    return None
+
+
 def sandbox_problem() -> str | None:
     """``sandbox.check()`` once per test session: each probe starts a sandbox that imports torch
     (seconds on a loaded machine), and whether bubblewrap works here does not change during a run.

@@ -21,7 +21,7 @@ import tempfile
 import time
 
 import pytest
-from conftest import require, sandbox_problem
+from conftest import require, sandbox_problem, shared_environment_problem
 
 from autograder import course, sandbox
 from grading import hostile
@@ -46,6 +46,18 @@ def _digest(path):
         return None
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def _root_home_entries() -> list[str]:
+    """What a student must not see of root's home: ``/root`` itself, or, when this checkout lies in
+    it, everything there but the folders down to the checkout's environment, which the sandbox
+    recreates (empty) to mount the environment's packages at their own path."""
+    if not ROOT.startswith("/root/"):
+        return ["/root"]
+    try:
+        return [os.path.join("/root", n) for n in os.listdir("/root") if not ROOT.startswith(os.path.join("/root", n) + "/")]
+    except OSError:
+        return ["/root"]
 
 
 def _test_user() -> pwd.struct_passwd:
@@ -97,8 +109,8 @@ def _grade_batch(tiny, user=None) -> dict:
             os.chown(d, user.pw_uid, user.pw_gid)
     repo_db = os.path.join(ROOT, "gradebook.db")
     attack = [repo_db, os.path.join(course_dir, "gradebook.db"), os.path.join(source, "a1", "ps1.ipynb")]
-    peek = [os.path.join(ROOT, ".git"), os.path.join(ROOT, "solutions"), source, subs, out, course_dir, "/root",
-            os.path.join(ROOT, "autograder")]
+    peek = [os.path.join(ROOT, ".git"), os.path.join(ROOT, "solutions"), source, subs, out, course_dir,
+            os.path.join(ROOT, "autograder")] + _root_home_entries()
     expected = hostile.build(c, subs, attack_targets=attack, peek_targets=peek)
     before = {p: _digest(p) for p in (repo_db, os.path.join(source, "a1", "ps1.ipynb"))}
     proc = run_cli("grade", subs, "--out", out, "--jobs", "2", "--source", source, "--course", course_dir,
@@ -125,6 +137,7 @@ def batch_unprivileged(tiny):
     """The same cases graded by an unprivileged user (when the tests run as root, as CI does)."""
     if os.geteuid() != 0:
         pytest.skip("the tests already run unprivileged: the main batch is the unprivileged run")
+    require("shared-environment", shared_environment_problem())
     b = _grade_batch(tiny, user=_test_user())
     yield b
     shutil.rmtree(b["root"], ignore_errors=True)

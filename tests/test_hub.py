@@ -31,7 +31,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from conftest import require  # noqa: E402
+from conftest import require, shared_environment_problem  # noqa: E402
 
 from hub.classroom import COURSE_ID, ClassError, Classroom, Roster, missing_components  # noqa: E402
 from hub.postgres import redact  # noqa: E402
@@ -59,6 +59,8 @@ def _require_class() -> None:
     component goes through ``require`` (a failure under CI=true)."""
     reason = _skip_reason()
     if reason is None:
+        if os.geteuid() == 0:   # the members run this checkout's environment
+            require("shared-environment", shared_environment_problem())
         return
     if os.geteuid() != 0:
         pytest.skip(reason)

@@ -440,7 +440,7 @@ def test_on_submit_burst_with_a_killed_worker_and_a_postgres_restart(course, clu
         dup = conn.execute("SELECT key FROM gradlab_results GROUP BY key HAVING count(*) > 1").fetchall()
         assert dup == []
     from autograder.export import final_grades
-    graded = {(g.student_id, g.assignment) for g in final_grades(course.db_url, [ASSIGNMENT])}
+    graded = {(g.student_id, g.assignment) for g in final_grades(GradingCourse.load(str(course.root), course.db_url), [ASSIGNMENT])}
     assert {s["who"] for s in subs} <= {st for st, _ in graded}
     # the scores of a local grade of the same submissions
     queued = {r["student_id"]: r["score"] for r in burst}
