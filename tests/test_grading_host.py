@@ -57,13 +57,25 @@ def _grade(tiny, instructor_key, user=None):
     has_cgroup = cgroup.mode()[0] != "none" if user is None else False
     expected = hostile_host.build(c, subs, cgroup=has_cgroup, secret_file=secret_file, instructor_key=instructor_key)
     args = ["grade", subs, "--out", out, "--jobs", "2", "--source", source, "--course", course_dir, *LIMITS]
+    before = _our_cgroups()   # a grader another test killed may have left one (swept after cgroup.STALE_S)
     proc = run_cli(*args, user=user)
     rows = {}
     if os.path.exists(os.path.join(out, "grades.csv")):
         with open(os.path.join(out, "grades.csv"), newline="") as f:
             rows = {r["student_id"]: r for r in csv.DictReader(f)}
     return {"proc": proc, "rows": rows, "expected": expected, "out": out, "course": course_dir, "root": root,
-            "args": args, "user": user}
+            "args": args, "user": user, "cgroups_before": before}
+
+
+def _our_cgroups() -> set[str]:
+    """The grader's per-notebook cgroups under this process's cgroup."""
+    kind, _ = cgroup.mode()
+    if kind == "v1":
+        mdir, pdir = cgroup._v1_dirs()
+        return set(glob.glob(os.path.join(mdir, "gradlab-nb-*")) + glob.glob(os.path.join(pdir, "gradlab-nb-*")))
+    if kind == "v2":
+        return set(glob.glob(os.path.join(cgroup._v2_root(), "gradlab", "nb-*")))
+    return set()
 
 
 @pytest.fixture(scope="module")
@@ -108,12 +120,8 @@ def _check(b):
     # nothing left behind: no key planted by a notebook, no cgroup of ours
     libc = ctypes.CDLL(None, use_errno=True)
     assert libc.syscall(NR_REQUEST_KEY, b"user", hostile_host.PLANTED_KEY.encode(), None, 0) < 0
-    kind, _ = cgroup.mode()
-    if kind == "v1":
-        mdir, pdir = cgroup._v1_dirs()
-        assert not glob.glob(os.path.join(mdir, "gradlab-nb-*")) and not glob.glob(os.path.join(pdir, "gradlab-nb-*"))
-    elif kind == "v2":
-        assert not glob.glob(os.path.join(cgroup._v2_root(), "gradlab", "nb-*"))
+    left = _our_cgroups() - b["cgroups_before"]
+    assert not left, left
     # a re-run works (and resumes)
     again = run_cli(*b["args"], user=b["user"])
     assert again.returncode == 0 and "already graded" in again.stderr, again.stderr[-2000:]
