@@ -20,6 +20,7 @@ import functools
 import os
 import shutil
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -113,6 +114,78 @@ def shared_environment_problem() -> str | None:
                     "other user can run it: the unprivileged and class tests need a checkout every user can "
                     "reach (clone it under /srv, /opt or /tmp, then `make setup`)")
     return None
+
+
+def seed_venv(venv: Path) -> bool:
+    """Lay this run's environment into ``venv`` before ``make setup`` makes it there: site-packages
+    hard-linked (copied across filesystems) without this checkout's editable ``gradlab``, and the
+    console scripts (``alembic``, ``nbgrader``, ...) with their ``#!`` line pointing at ``venv``.
+    No ``bin/python``: ``make setup`` creates the venv itself. False when the tests do not run
+    from a venv (then ``make setup`` installs everything)."""
+    if sys.prefix == sys.base_prefix:
+        return False
+    here = Path(sys.prefix)
+    site = Path(sysconfig.get_paths()["purelib"])
+    dest = venv / site.relative_to(here)
+    dest.parent.mkdir(parents=True)
+    own = ("__editable__.gradlab-", "__editable___gradlab_", "gradlab-")
+    try:
+        shutil.copytree(site, dest, copy_function=os.link, symlinks=True,
+                        ignore=lambda d, names: [n for n in names if d == str(site) and n.startswith(own)])
+    except OSError:   # another filesystem: a copy
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(site, dest, symlinks=True,
+                        ignore=lambda d, names: [n for n in names if d == str(site) and n.startswith(own)])
+    (venv / "bin").mkdir()
+    old, new = str(here / "bin").encode(), str(venv / "bin").encode()
+    for script in (here / "bin").iterdir():
+        if script.is_symlink() or script.name.startswith(("python", "activate", "Activate")):
+            continue
+        data = script.read_bytes()
+        target = venv / "bin" / script.name
+        target.write_bytes(data.replace(old, new) if data.startswith(b"#!") else data)
+        target.chmod(script.stat().st_mode & 0o7777)
+    return True
+
+
+_SHARED: list[str] = []
+
+
+def shared_python() -> str:
+    """An interpreter of this checkout's environment that every user can run, for the tests that
+    grade as an unprivileged user: this one, or, for a checkout in a 0700 folder (root's home, where
+    no other user can run anything), a world-reachable copy of the working tree whose ``.venv`` is
+    seeded from this one (:func:`seed_venv`, hard links) plus the copy's own editable install;
+    made once per session and removed at its end."""
+    if shared_environment_problem() is None:
+        return sys.executable
+    if _SHARED:
+        return _SHARED[0]
+    import atexit
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    folder = Path(tempfile.mkdtemp(prefix="gradlab-shared-"))
+    atexit.register(shutil.rmtree, folder, True)
+    folder.chmod(0o755)
+    copy = folder / "gradlab"
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root, check=True,
+                            capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        src, dest = root / name, copy / name
+        if src.is_file():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+    venv = copy / ".venv"
+    seed_venv(venv)
+    subprocess.run([os.path.realpath(sys.executable), "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "--no-deps", "--no-build-isolation", "-e", str(copy)], check=True, timeout=600)
+    for path in [folder, *folder.rglob("*")]:   # every user reads it; nothing in it is secret
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | (0o755 if path.is_dir() else 0o444))
+    _SHARED.append(str(venv / "bin" / "python"))
+    return _SHARED[0]
 
 
 def sandbox_problem() -> str | None:

@@ -13,7 +13,7 @@ import os
 import shutil
 
 import pytest
-from conftest import require, sandbox_problem, shared_environment_problem
+from conftest import require, sandbox_problem
 from test_grading import LIMITS, _test_user, _world_dir, run_cli
 
 from autograder import cgroup
@@ -89,7 +89,6 @@ def host_batch(tiny, instructor_key):
 def host_batch_unprivileged(tiny, instructor_key):
     if os.geteuid() != 0:
         pytest.skip("the tests already run unprivileged: the main batch is the unprivileged run")
-    require("shared-environment", shared_environment_problem())
     b = _grade(tiny, instructor_key, user=_test_user())
     yield b
     shutil.rmtree(b["root"], ignore_errors=True)

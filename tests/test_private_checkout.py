@@ -16,13 +16,11 @@ import csv
 import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import require, sandbox_problem
+from conftest import require, sandbox_problem, seed_venv
 from test_grading import LIMITS
 
 from autograder import sandbox
@@ -30,38 +28,6 @@ from grading import hostile
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]
-
-
-def seed_venv(venv: Path) -> bool:
-    """Lay this run's environment into ``venv`` before ``make setup`` makes it there: site-packages
-    hard-linked (copied across filesystems) without this checkout's editable ``gradlab``, and the
-    console scripts (``alembic``, ``nbgrader``, ...) with their ``#!`` line pointing at ``venv``.
-    No ``bin/python``: ``make setup`` creates the venv itself. False when the tests do not run
-    from a venv (then ``make setup`` installs everything)."""
-    if sys.prefix == sys.base_prefix:
-        return False
-    here = Path(sys.prefix)
-    site = Path(sysconfig.get_paths()["purelib"])
-    dest = venv / site.relative_to(here)
-    dest.parent.mkdir(parents=True)
-    own = ("__editable__.gradlab-", "__editable___gradlab_", "gradlab-")
-    try:
-        shutil.copytree(site, dest, copy_function=os.link, symlinks=True,
-                        ignore=lambda d, names: [n for n in names if d == str(site) and n.startswith(own)])
-    except OSError:   # another filesystem: a copy
-        shutil.rmtree(dest, ignore_errors=True)
-        shutil.copytree(site, dest, symlinks=True,
-                        ignore=lambda d, names: [n for n in names if d == str(site) and n.startswith(own)])
-    (venv / "bin").mkdir()
-    old, new = str(here / "bin").encode(), str(venv / "bin").encode()
-    for script in (here / "bin").iterdir():
-        if script.is_symlink() or script.name.startswith(("python", "activate", "Activate")):
-            continue
-        data = script.read_bytes()
-        target = venv / "bin" / script.name
-        target.write_bytes(data.replace(old, new) if data.startswith(b"#!") else data)
-        target.chmod(script.stat().st_mode & 0o7777)
-    return True
 
 
 @pytest.fixture(scope="module")
