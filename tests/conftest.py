@@ -165,7 +165,9 @@ def shared_python() -> str:
     import subprocess
 
     root = Path(__file__).resolve().parents[1]
-    folder = Path(tempfile.mkdtemp(prefix="gradlab-shared-"))
+    # not under /tmp: the sandbox mounts the environment at its own path, and a student's probe
+    # for the grader's folders (/tmp/gradlab-*) must find nothing
+    folder = Path(tempfile.mkdtemp(prefix="shared-env-", dir="/var/tmp" if os.path.isdir("/var/tmp") else None))
     atexit.register(shutil.rmtree, folder, True)
     folder.chmod(0o755)
     copy = folder / "gradlab"
