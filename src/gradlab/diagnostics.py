@@ -175,11 +175,17 @@ class UpdateRatio:
         if step is not None and step % self.every:
             return
         row = []
-        for i, m in enumerate(self.layers):
-            w = m.weight.detach()
-            row.append(float((w - self._previous[i]).norm() / self._previous[i].norm().clamp_min(1e-12)))
-            self._previous[i] = w.clone()
+        for i in range(len(self.layers)):
+            num, den = self._step(i)
+            row.append(float(num / den.clamp_min(1e-12)))
         self.ratios.append(row)
+
+    def _step(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(‖W_t − W_{t−1}‖, ‖W_{t−1}‖) of layer ``i``; W_t becomes the next step's W_{t−1}."""
+        w = self.layers[i].weight.detach()
+        num, den = (w - self._previous[i]).norm(), self._previous[i].norm()
+        self._previous[i] = w.clone()
+        return num, den
 
     def as_array(self) -> np.ndarray:
         """``[steps, layers]`` array of ratios."""
@@ -324,6 +330,8 @@ class UpdateToData:
         self.log: list[list[float]] = []
         self._previous = [m.weight.detach().clone() for m in self.layers]
 
+    _step = UpdateRatio._step   # the step actually taken, as UpdateRatio measures it
+
     def _lr(self, weight) -> float:
         for group in self.optimizer.param_groups:
             if any(p is weight for p in group["params"]):
@@ -336,14 +344,12 @@ class UpdateToData:
             return
         row = []
         for i, m in enumerate(self.layers):
-            w = m.weight.detach()
             if self.measure == "update":
-                num, den = (w - self._previous[i]).norm(), self._previous[i].norm()
-                self._previous[i] = w.clone()
+                num, den = self._step(i)
             else:
                 g = m.weight.grad
                 num = torch.zeros(()) if g is None else self._lr(m.weight) * g.norm()
-                den = w.norm()
+                den = m.weight.detach().norm()
             ratio = float(num) / max(float(den), 1e-30)
             # a layer that did not move logs -inf; a diverged one (NaN weights) logs NaN
             row.append(math.log10(ratio) if ratio > 0 else (-math.inf if ratio == 0 else math.nan))
