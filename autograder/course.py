@@ -26,7 +26,9 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import nbformat
 from traitlets.config import Config
@@ -115,6 +117,10 @@ class Course:
         """What the release puts in a solution code cell (``ClearSolutions.code_stub``)."""
         return self.markers.code_stub
 
+    def assignments(self) -> dict[str, Assignment]:
+        """Every assignment of the course's source folder, each source notebook read once."""
+        return read_assignments(self.path("source"))
+
     def path(self, step: str, student: str = "", assignment: str = "", notebook: str = "") -> str:
         """``<root>/<step's folder>/<student>/<assignment>[/<notebook>.ipynb]`` by nbgrader's
         ``CourseDirectory.format_path``; ``step`` names a folder trait (``source``, ``release``,
@@ -166,24 +172,6 @@ def list_assignments(source: str) -> list[str]:
 
 def notebooks_of(folder: str) -> list[str]:
     return sorted(n[:-6] for n in os.listdir(folder) if n.endswith(".ipynb") and not n.startswith("."))
-
-
-def tree_hash(folder: str) -> str:
-    """Content hash of every file below ``folder`` (paths included, mtimes not)."""
-    h = hashlib.sha256()
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in (".ipynb_checkpoints", "__pycache__"))
-        for name in sorted(files):
-            path = os.path.join(root, name)
-            h.update(os.path.relpath(path, folder).encode() + b"\0")
-            if os.path.islink(path):
-                h.update(b"link:" + os.readlink(path).encode())
-            else:
-                with open(path, "rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b""):
-                        h.update(chunk)
-            h.update(b"\0")
-    return h.hexdigest()
 
 
 def generate(source: str, assignments: list[str], course: str) -> Course:
@@ -343,24 +331,105 @@ def release(assignments: list[str] | None = None, source: str | None = None,
     return assignments
 
 
-def _cells_info(source_nb) -> dict:
-    """A source notebook's graded cells (id, kind, points), its secrets and its points."""
+@dataclass(frozen=True)
+class GradedCell:
+    """One graded cell of a source notebook: a test (autograded), a written answer (graded by
+    hand) or a task."""
+    grade_id: str
+    kind: str                      # "test" | "answer" | "task"
+    points: float
+
+
+@dataclass(frozen=True)
+class SourceNotebook:
+    """One source notebook, read and parsed once: everything a batch derives from it.
+
+    ``nb`` is the parsed notebook (the planner and the reference run take it); the rest is what
+    the judge, ``autograded/`` and the pages need, derived here once instead of per submission.
+    """
+    name: str                                   # the stem: "ps1" for ps1.ipynb
+    nb: nbformat.NotebookNode = field(repr=False, compare=False)
+    digest: str                                 # sha256 of the file's bytes (the reference cache key)
+    cells: tuple[GradedCell, ...]
+    hidden: tuple[str, ...]                     # hidden-test text that must never reach a student
+    forbidden: Mapping[str, tuple[str, ...]]    # solution grade_id -> names its exercise forbids
+    solution_of: Mapping[str, str]              # test grade_id -> the solution cell it grades
+    cell_metadata: Mapping[str, dict] = field(repr=False, compare=False)   # grade_id -> the cell's metadata
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.cells)
+
+    def info(self) -> dict:
+        """The plain-JSON summary ``OUT/assignments/<a>.json`` keeps (graded cells, secrets, points)."""
+        return {"cells": [{"id": c.grade_id, "kind": c.kind, "points": c.points} for c in self.cells],
+                "hidden_lines": list(self.hidden), "max_score": self.max_score}
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One assignment's source folder, read once: its notebooks and the hash of every file in it
+    (what a result depends on besides the submission)."""
+    name: str
+    source_hash: str
+    notebooks: Mapping[str, SourceNotebook]
+
+    @property
+    def max_score(self) -> float:
+        return sum(nb.max_score for nb in self.notebooks.values())
+
+    def info(self) -> dict:
+        return {"assignment": self.name, "notebooks": {s: nb.info() for s, nb in self.notebooks.items()},
+                "max_score": self.max_score}
+
+
+def _read_source(path: str) -> bytes:
+    """The bytes of one file of an assignment's source (the instructor's: trusted, unbounded)."""
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def source_notebook(name: str, data: bytes) -> SourceNotebook:
+    """The :class:`SourceNotebook` of ``name``.ipynb from its bytes."""
+    from . import plan
+
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
     cells = []
-    for cell in source_nb.cells:
+    for cell in nb.cells:
         m, gid = meta(cell), grade_id(cell)
         if gid and (m.get("task") or m.get("grade")):   # a graded solution, code or text, is graded by hand
             kind = "task" if m.get("task") else "answer" if m.get("solution") else "test"
-            cells.append({"id": gid, "kind": kind, "points": float(m.get("points", 0))})
-    return {"cells": cells, "hidden_lines": hidden_text(source_nb), "max_score": sum(c["points"] for c in cells)}
+            cells.append(GradedCell(gid, kind, float(m.get("points", 0))))
+    return SourceNotebook(
+        name, nb, hashlib.sha256(data).hexdigest(), tuple(cells), tuple(hidden_text(nb)),
+        MappingProxyType(plan.forbidden(nb)), MappingProxyType(plan.solution_of(nb)),
+        MappingProxyType({grade_id(c): dict(c.metadata) for c in nb.cells if grade_id(c)}))
 
 
-def assignment_info(course: Course, assignment: str) -> dict:
-    """What the worker and the feedback pages need to know about an assignment's notebooks."""
-    src = course.path("source", assignment=assignment)
-    notebooks = {stem: _cells_info(nbformat.read(os.path.join(src, stem + ".ipynb"), as_version=4))
-                 for stem in notebooks_of(src)}
-    return {"assignment": assignment, "notebooks": notebooks,
-            "max_score": sum(nb["max_score"] for nb in notebooks.values())}
+def read_assignment(folder: str) -> Assignment:
+    """The assignment in ``folder``, every file read once: its top-level notebooks parsed, and the
+    content hash of every file below the folder (paths included, mtimes not), from the same bytes."""
+    h, notebooks = hashlib.sha256(), {}
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in (".ipynb_checkpoints", "__pycache__"))
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            h.update(os.path.relpath(path, folder).encode() + b"\0")
+            if os.path.islink(path):
+                h.update(b"link:" + os.readlink(path).encode())
+            else:
+                data = _read_source(path)
+                h.update(data)
+                if root == folder and name.endswith(".ipynb") and not name.startswith("."):
+                    notebooks[name[:-6]] = source_notebook(name[:-6], data)
+            h.update(b"\0")
+    return Assignment(os.path.basename(os.path.normpath(folder)), h.hexdigest(),
+                      MappingProxyType(dict(sorted(notebooks.items()))))
+
+
+def read_assignments(source: str) -> dict[str, Assignment]:
+    """Every assignment of the ``source`` folder (:func:`list_assignments`), read once."""
+    return {a: read_assignment(os.path.join(source, a)) for a in list_assignments(source)}
 
 
 class Templates:
@@ -372,7 +441,6 @@ class Templates:
         self.assignments = [a for a in assignments if os.path.isdir(os.path.join(source, a))]
         self.course = generate(source, self.assignments, self.root)
         os.chmod(self.root, 0o700)
-        self.info = {a: assignment_info(self.course, a) for a in self.assignments}
 
     def release_dir(self, assignment: str) -> str:
         return self.course.path("release", assignment=assignment)

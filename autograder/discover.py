@@ -15,7 +15,7 @@ import os
 import stat
 import threading
 
-from .records import NotebookFile, Submission
+from .records import NotebookFile, Problem, Status, Submission
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
 MAX_ENTRIES = 500          # entries in one student or assignment folder
@@ -131,17 +131,34 @@ def _notebooks(folder: bytes, expected: list[str]) -> tuple[tuple[NotebookFile, 
             name, st = extra[0], found[extra[0]]
             notes.append(f"{display_name(name)} was graded as {stem}.ipynb (renamed)")
         path = os.fsdecode(os.path.join(folder, name))
+        shown = display_name(name)
         if st is None:
-            files.append(NotebookFile(stem + ".ipynb", None, "missing"))
+            files.append(NotebookFile(stem + ".ipynb", None, Problem(Status.MISSING_NOTEBOOK, "was not submitted")))
+        elif stat.S_ISDIR(st.st_mode):   # a folder is no notebook at all, not an unsafe file
+            files.append(NotebookFile(stem + ".ipynb", None, Problem(Status.INVALID_NOTEBOOK, f"{shown} is a folder")))
         elif _kind(st):
-            files.append(NotebookFile(stem + ".ipynb", None, f"{display_name(name)} is {_kind(st)}"))
+            files.append(NotebookFile(stem + ".ipynb", None, _rejected(f"{shown} is {_kind(st)}")))
         elif not st.st_mode & 0o444:
-            files.append(NotebookFile(stem + ".ipynb", None, f"{display_name(name)} is unreadable (no read permission)"))
+            files.append(NotebookFile(stem + ".ipynb", None, _rejected(f"{shown} is unreadable (no read permission)")))
         elif st.st_size > MAX_NOTEBOOK_BYTES:
-            files.append(NotebookFile(stem + ".ipynb", None, f"{display_name(name)} is too large ({st.st_size} bytes)"))
+            files.append(NotebookFile(stem + ".ipynb", None, _rejected(f"{shown} is too large ({st.st_size} bytes)")))
         else:
-            files.append(NotebookFile(stem + ".ipynb", path))
+            files.append(_read(stem + ".ipynb", path))
     return tuple(files), notes, None
+
+
+def _rejected(detail: str) -> Problem:
+    return Problem(Status.REJECTED, detail)
+
+
+def _read(name: str, path: str) -> NotebookFile:
+    """The notebook at ``path``, read once (its bytes are hashed and graded); a file that cannot
+    be read safely (it became a link or a FIFO since the ``lstat``, grew too large, stalled) is
+    rejected."""
+    try:
+        return NotebookFile(name, path, data=read_notebook(path))
+    except ValueError as e:
+        return NotebookFile(name, path, _rejected(str(e)))
 
 
 def discover(root: str, assignments: dict[str, list[str]]) -> list[Submission]:
@@ -164,26 +181,26 @@ def discover(root: str, assignments: dict[str, list[str]]) -> list[Submission]:
         bad = _kind(sst) if not stat.S_ISDIR(sst.st_mode) else ""
         if bad or not _utf8(sname):
             why = f"the student folder is {bad}" if bad else "the student folder's name is not valid UTF-8"
-            out.append(Submission(student, "?", spath, problem=why))
+            out.append(Submission(student, "?", spath, problem=_rejected(why)))
             continue
         entries, problem = _scandir(os.fsencode(spath))
         if problem:
-            out.append(Submission(student, "?", spath, problem=f"the student folder {problem}"))
+            out.append(Submission(student, "?", spath, problem=_rejected(f"the student folder {problem}")))
             continue
         subs = [(n, st) for n, st in entries if not n.startswith(b".") and not stat.S_ISREG(st.st_mode)]
         if not subs:
-            out.append(Submission(student, "?", spath, problem="no assignment folder in the student folder"))
+            out.append(Submission(student, "?", spath, problem=_rejected("no assignment folder in the student folder")))
         for aname, ast_ in subs:
             assignment = display_name(aname)
             apath = os.fsdecode(os.path.join(os.fsencode(spath), aname))
             if _kind(ast_) and not stat.S_ISDIR(ast_.st_mode) or not _utf8(aname):
                 why = f"the assignment folder is {_kind(ast_)}" if _utf8(aname) else "the folder name is not valid UTF-8"
-                out.append(Submission(student, assignment, apath, problem=why))
+                out.append(Submission(student, assignment, apath, problem=_rejected(why)))
             elif assignment not in assignments:
-                out.append(Submission(student, assignment, apath, problem="unknown assignment"))
+                out.append(Submission(student, assignment, apath, problem=Problem(Status.UNKNOWN_ASSIGNMENT, "unknown assignment")))
             else:
                 files, notes, problem = _notebooks(os.fsencode(apath), assignments[assignment])
-                out.append(Submission(student, assignment, apath, files, problem=problem,
+                out.append(Submission(student, assignment, apath, files, problem=problem and _rejected(problem),
                                       timestamp=_timestamp(apath), notes=tuple(notes)))
     return out
 
@@ -208,16 +225,14 @@ def _timestamp(folder: str) -> str | None:
 
 
 def input_hash(sub: Submission, *extra: str) -> str:
-    """What a result depends on: the notebooks' bytes (read safely) and ``extra`` (source hash ...)."""
+    """What a result depends on: the notebooks' bytes as discovery read them (or why they could
+    not be read) and ``extra`` (source hash ...)."""
     h = hashlib.sha256()
     for f in sub.notebooks:
         h.update(f.name.encode() + b"\0")
-        if f.path:
-            try:
-                h.update(hashlib.sha256(read_notebook(f.path)).digest())
-            except ValueError as e:
-                h.update(str(e).encode())
-        h.update(b"\0" + (f.problem or "").encode())
+        if f.data is not None:
+            h.update(hashlib.sha256(f.data).digest())
+        h.update(b"\0" + (f.problem.detail if f.problem else "").encode())
     for e in extra:
         h.update(e.encode() + b"\0")
     return h.hexdigest()

@@ -541,17 +541,24 @@ def submission_language(path: str | None) -> str:
     if not path:
         return "en"
     try:
-        lang = (json.loads(read_notebook(path)).get("metadata", {}).get("gradlab") or {}).get("lang")
-    except (ValueError, OSError, AttributeError, TypeError):
+        return language_of(json.loads(read_notebook(path)))
+    except (ValueError, OSError):
         return "en"
-    return lang if lang in LANGUAGES else "en"
 
 
-def autograded_metadata(source_metadata: dict, submission, stem: str) -> dict:
-    """The autograded notebook's metadata: the source's, plus the language the student worked in
-    (the feedback page is written in it)."""
-    path = next((f.path for f in submission.notebooks if f.name == stem + ".ipynb"), None)
-    lang = submission_language(path)
+def language_of(nb) -> str:
+    """The language a parsed notebook ``nb`` says it is in (``gradlab.lang``), if the course has
+    it; ``"en"`` otherwise (the notebook is hostile input: any shape)."""
+    try:
+        lang = (nb.get("metadata", {}).get("gradlab") or {}).get("lang")
+    except (AttributeError, TypeError):
+        return "en"
+    return lang if isinstance(lang, str) and lang in LANGUAGES else "en"
+
+
+def autograded_metadata(source_metadata: dict, lang: str) -> dict:
+    """The autograded notebook's metadata: the source's, plus the language ``lang`` the student
+    worked in (the feedback page is written in it)."""
     if lang == "en":
         return source_metadata
     return {**source_metadata, "gradlab": {**source_metadata.get("gradlab", {}), "lang": lang}}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
-import hashlib
 import itertools
 import json
 import os
@@ -21,10 +20,8 @@ import tempfile
 import threading
 import time
 
-import nbformat
-
 from . import __version__, course, discover, i18n, judge, plan, run, sandbox
-from .course import Course
+from .course import Assignment, Course, SourceNotebook
 from .files import redact_db_url, write_atomic
 from .gradebook import (
     GradebookError,
@@ -34,8 +31,18 @@ from .gradebook import (
     write_autograded,
 )
 from .limits import Limits
-from .notebook import ANSI, Markers, hidden_text
-from .records import CellRun, NotebookResult, RunOutput, Status, Submission, SubmissionResult
+from .notebook import ANSI, Markers
+from .records import (
+    CellRun,
+    NotebookFile,
+    NotebookResult,
+    Problem,
+    RunOutput,
+    Status,
+    StudentRun,
+    Submission,
+    SubmissionResult,
+)
 
 
 def _error_row(sub: Submission, status: Status, h: str, max_score: float, note: str) -> dict:
@@ -56,11 +63,6 @@ def _assets(release: str, dest: str) -> str | None:
         shutil.copy(os.path.join(release, n), os.path.join(dest, n))
         os.chmod(os.path.join(dest, n), 0o644)
     return dest
-
-
-def _source_notebooks(source: str, assignments: list[str]) -> dict[str, dict[str, nbformat.NotebookNode]]:
-    return {a: {stem: nbformat.read(os.path.join(source, a, stem + ".ipynb"), as_version=4)
-                for stem in course.notebooks_of(os.path.join(source, a))} for a in assignments}
 
 
 class Batch:
@@ -105,9 +107,8 @@ class Batch:
                 self.timing[key] = self.timing.get(key, 0.0) + value
         return out
 
-    def _reference(self, assignment: str, stem: str, source_nb, release_dir) -> RunOutput:
-        digest = hashlib.sha256(nbformat.writes(source_nb).encode()).hexdigest()[:24]
-        cache = os.path.join(self.store.out, ".reference", f"{digest}-{self.seed}-{int(self.skip)}.json")
+    def _reference(self, assignment: str, source: SourceNotebook, release_dir) -> RunOutput:
+        cache = os.path.join(self.store.out, ".reference", f"{source.digest[:24]}-{self.seed}-{int(self.skip)}.json")
         try:
             with open(cache, encoding="utf-8") as f:
                 d = json.load(f)
@@ -115,7 +116,7 @@ class Batch:
                              d.get("timing", {}))
         except (OSError, ValueError, KeyError, TypeError):
             pass
-        out = self._run(plan.reference(source_nb, assignment=assignment, notebook=stem, stub=self.target.stub,
+        out = self._run(plan.reference(source.nb, assignment=assignment, notebook=source.name, stub=self.target.stub,
                                        skip_experiments=self.skip), release_dir)
         d = dataclasses.asdict(out)
         d["status"] = out.status.code
@@ -134,13 +135,12 @@ class Batch:
                     f"grade refuses to run student code without its sandbox: {problem}. "
                     "Fix that (see `python -m autograder doctor`), or pass --unsafe-no-sandbox to grade "
                     "anyway (every row is then flagged unsafe-no-sandbox).")
-        known = course.list_assignments(self.source)
-        sources = _source_notebooks(self.source, known)
-        subs = discover.discover(self.submissions, {a: list(nbs) for a, nbs in sources.items()})
-        source_hash = {a: course.tree_hash(os.path.join(self.source, a)) for a in known}
+        assignments = course.read_assignments(self.source)   # each source notebook read once, here
+        subs = discover.discover(self.submissions, {a: list(x.notebooks) for a, x in assignments.items()})
         pending: list[tuple[Submission, str]] = []
         for sub in subs:
-            h = discover.input_hash(sub, source_hash.get(sub.assignment, ""), json.dumps(dataclasses.asdict(self.limits)),
+            known = assignments.get(sub.assignment)
+            h = discover.input_hash(sub, known.source_hash if known else "", json.dumps(dataclasses.asdict(self.limits)),
                                     __version__, str(self.unsafe))
             if self.force or not self.store.is_done(sub.student_id, sub.assignment, h):
                 pending.append((sub, h))
@@ -148,7 +148,7 @@ class Batch:
             self.echo(f"{len(subs) - len(pending)} submission(s) already graded with the same inputs "
                       "(use --force to regrade)")
         self.timing["discover_s"] = time.monotonic() - t0
-        needed = sorted({s.assignment for s, _ in pending if s.assignment in sources and not s.problem})
+        needed = sorted({s.assignment for s, _ in pending if s.assignment in assignments and not s.problem})
         run_dir = tempfile.mkdtemp(prefix="gradlab-run-")
         os.chmod(run_dir, 0o711)  # the template (hidden tests) stays 0700 inside; assets are world-readable
         try:
@@ -157,11 +157,9 @@ class Batch:
             self.cache = sandbox.copy_cache(os.path.join(run_dir, "cache"))
             self.assets = {a: _assets(templates.release_dir(a), os.path.join(run_dir, "assets", a)) for a in needed}
             for a in needed:
-                write_atomic(os.path.join(self.store.out, "assignments", a + ".json"),
-                             json.dumps(templates.info[a], indent=1))
                 register_assignment(self.target, templates.course, a)
             self.timing["templates_s"] = time.monotonic() - t
-            self._grade_pending(pending, sources, templates)
+            self._grade_pending(pending, {a: assignments[a] for a in needed})
         finally:
             shutil.rmtree(run_dir, ignore_errors=True)
         self._record_finals(needed)
@@ -194,29 +192,29 @@ class Batch:
                     self.store.put(r)
         self.store.write_csv(finals)
 
-    def _grade_pending(self, pending, sources, templates) -> None:
+    def _grade_pending(self, pending, assignments: dict[str, Assignment]) -> None:
         from .progress import Progress
 
         bar = Progress(self.echo)  # notebooks done / total and the ETA, on the terminal or in the log
         with cf.ThreadPoolExecutor(self.jobs) as pool:
             refs: dict[tuple[str, str], cf.Future] = {}
-            for a in sorted({s.assignment for s, _ in pending if templates and s.assignment in templates.info}):
-                for stem, nb in sources[a].items():
-                    refs[(a, stem)] = bar.track(pool.submit(self._reference, a, stem, nb, self.assets[a]))
+            for a in sorted({s.assignment for s, _ in pending if s.assignment in assignments}):
+                for stem, nb in assignments[a].notebooks.items():
+                    refs[(a, stem)] = bar.track(pool.submit(self._reference, a, nb, self.assets[a]))
             jobs: list[tuple[Submission, str, dict]] = []
             for sub, h in pending:
                 futures = {}
-                if not sub.problem and sub.assignment in sources:
+                if not sub.problem and sub.assignment in assignments:
                     for f in sub.notebooks:
-                        stem = f.name[:-6]
-                        futures[stem] = bar.track(pool.submit(self._student, sub, f, sources[sub.assignment][stem],
-                                                              self.assets[sub.assignment]))
+                        futures[f.name[:-6]] = bar.track(pool.submit(
+                            self._student, sub, f, assignments[sub.assignment].notebooks[f.name[:-6]],
+                            self.assets[sub.assignment]))
                 jobs.append((sub, h, futures))
             for sub, h, futures in jobs:
                 cf.wait(list(futures.values()) + [f for (a, _), f in refs.items() if a == sub.assignment])
                 t = time.monotonic()  # from here: judge and record (this thread, the single writer)
                 try:
-                    result = self._finish(sub, h, futures, refs, sources, templates)
+                    result = self._finish(sub, h, futures, refs, assignments.get(sub.assignment))
                 except Exception as e:  # noqa: BLE001 — never lose a row
                     result = _error_row(sub, Status.ERROR, h, 0.0, f"internal error: {type(e).__name__}: {e}")
                 self.store.put(result)
@@ -224,66 +222,64 @@ class Batch:
                 self.timing["judge_and_record_s"] = self.timing.get("judge_and_record_s", 0.0) + time.monotonic() - t
         bar.close()
 
-    def _student(self, sub: Submission, f, source_nb, release_dir):
-        """(plan, run output) of one submitted notebook, or (plan with a problem, None)."""
+    def _student(self, sub: Submission, f: NotebookFile, source: SourceNotebook, release_dir) -> StudentRun:
+        """Plan and run one submitted notebook (from the bytes discovery read), or say what stopped it."""
         stem = f.name[:-6]
-        if f.path is None:
-            return None, f.problem
+        if f.problem:
+            return StudentRun(stem, problem=f.problem)
         try:
-            nb = plan.parse(discover.read_notebook(f.path))
+            nb = plan.parse(f.data)
         except ValueError as e:
-            return None, str(e)
-        p = plan.make(source_nb, nb, student_id=sub.student_id, assignment=sub.assignment, notebook=stem,
+            return StudentRun(stem, problem=Problem(Status.INVALID_NOTEBOOK, str(e)))
+        p = plan.make(source.nb, nb, student_id=sub.student_id, assignment=sub.assignment, notebook=stem,
                       stub=self.target.stub, skip_experiments=self.skip)
         if p.problem:
-            return p, p.problem
+            return StudentRun(stem, p, problem=Problem(Status.INVALID_NOTEBOOK, p.problem))
         # the visible tests speak the language the student worked in (the feedback page shows them)
-        return p, self._run(p, release_dir, i18n.submission_language(f.path))
+        lang = i18n.language_of(nb)
+        return StudentRun(stem, p, self._run(p, release_dir, lang), lang=lang)
 
-    def _finish(self, sub: Submission, h: str, futures, refs, sources, templates) -> dict:
-        info = templates.info.get(sub.assignment) if templates else None
-        max_score = info["max_score"] if info else 0.0
+    def _finish(self, sub: Submission, h: str, futures, refs, assignment: Assignment | None) -> dict:
+        max_score = assignment.max_score if assignment else 0.0
         if sub.problem:
-            status = Status.UNKNOWN_ASSIGNMENT if sub.problem == "unknown assignment" else Status.REJECTED
-            return _error_row(sub, status, h, max_score, sub.problem)
+            return _error_row(sub, sub.problem.status, h, max_score, sub.problem.detail)
         result = SubmissionResult(sub.student_id, sub.assignment, Status.GRADED, timestamp=sub.timestamp,
                                   max_score=max_score, notes=list(sub.notes), input_hash=h)
-        autograded = {}
+        autograded, lang = {}, "en"
         for stem, future in futures.items():
-            p, out = future.result()
+            ran: StudentRun = future.result()
+            source = assignment.notebooks[stem]
             ref = refs[(sub.assignment, stem)].result()
             if ref.status is not Status.GRADED or any(c.outcome != "ok" for c in ref.cells):
                 result.flags.append(f"reference-failed:{stem}")
-            if not isinstance(out, RunOutput):
-                status = Status.MISSING_NOTEBOOK if out == "missing" else (
-                    Status.REJECTED if "regular file" in out or "unreadable" in out or "link" in out
-                    or "FIFO" in out or "too large" in out or "opened" in out or "longer" in out
-                    else Status.INVALID_NOTEBOOK)
-                result.notebooks.append(NotebookResult(stem, status, [], f"{stem}.ipynb: {out}"))
-                result.notes.append(f"{stem}.ipynb: {'was not submitted' if out == 'missing' else out}")
+            if ran.problem:
+                result.notebooks.append(NotebookResult(stem, ran.problem.status, [], f"{stem}.ipynb: {ran.problem.detail}"))
+                result.notes.append(f"{stem}.ipynb: {ran.problem.detail}")
                 continue
-            nbr = judge.judge(p, out, ref, solution_of=plan.solution_of(sources[sub.assignment][stem]),
-                              hidden_lines=hidden_text(sources[sub.assignment][stem]), unsafe=self.unsafe)
+            lang = lang if lang != "en" else ran.lang
+            nbr = judge.judge(ran.plan, ran.output, ref, solution_of=source.solution_of,
+                              hidden_lines=list(source.hidden), unsafe=self.unsafe)
             result.notebooks.append(nbr)
             result.flags += nbr.flags
-            result.notes += [f"{stem}.ipynb: {n}" for n in out.notes]
-            autograded[stem] = (p, out, nbr)
+            result.notes += [f"{stem}.ipynb: {n}" for n in ran.output.notes]
+            autograded[stem] = (ran, nbr)
         result.status = Status.worst(n.status for n in result.notebooks)
         if self.unsafe:
             result.flags.append("unsafe-no-sandbox")
         result.flags = sorted(set(result.flags))
-        stored = stored_record(result, info)
+        stored = stored_record(result, assignment)
         recorded = any(n.status is not Status.ERROR for n in result.notebooks)
         if recorded:
             record_submission(self.target, stored)
             folder = self.target.path("autograded", sub.student_id, sub.assignment)
-            for stem, (p, out, nbr) in autograded.items():
-                write_autograded(folder, stem + ".ipynb", _autograded_notebook_cells(p, out, sources[sub.assignment][stem], nbr),
-                                 i18n.autograded_metadata(sources[sub.assignment][stem].metadata, sub, stem))
+            for stem, (ran, nbr) in autograded.items():
+                source = assignment.notebooks[stem]
+                write_autograded(folder, stem + ".ipynb", _autograded_notebook_cells(ran.plan, ran.output, source, nbr),
+                                 i18n.autograded_metadata(source.nb.metadata, ran.lang))
             _copy_exchange_files(sub, folder)  # as nbgrader autograde copies them: generate/release_feedback need them
         folder = os.path.join(self.store.out, "feedback", sub.student_id, sub.assignment)
         if not recorded:  # a recorded submission's pages come from the gradebook (_record_finals)
-            _unrecorded_pages(folder, stored, info, i18n.submission_language(next((f.path for f in sub.notebooks if f.path), None)))
+            _unrecorded_pages(folder, stored, assignment.info(), lang)
         _copy_exchange_files(sub, folder)
         return stored
 
@@ -341,11 +337,10 @@ def _judged_outputs(verdict) -> list[dict]:
              "traceback": [verdict.message if verdict.message.startswith(ename) else f"{ename}: {verdict.message}"]}]
 
 
-def _autograded_notebook_cells(p, out: RunOutput, source_nb, nbr: NotebookResult) -> list[dict]:
-    meta = {c.metadata.nbgrader["grade_id"]: dict(c.metadata) for c in source_nb.cells
-            if c.metadata.get("nbgrader", {}).get("grade_id")}
+def _autograded_notebook_cells(p, out: RunOutput, source: SourceNotebook, nbr: NotebookResult) -> list[dict]:
+    meta, source_nb = source.cell_metadata, source.nb
     verdicts = {v.grade_id: v for v in nbr.cells}
-    secret = hidden_text(source_nb)
+    secret = list(source.hidden)
     tampered = any(f.startswith("tampered:") for f in nbr.flags)  # then no reported output is shown
     cells = []
     for c in p.cells:
@@ -392,7 +387,7 @@ def _clean_output(o) -> dict | None:
     return None
 
 
-def stored_record(result: SubmissionResult, info: dict | None) -> dict:
+def stored_record(result: SubmissionResult, assignment: Assignment | None) -> dict:
     """The submission as stored in OUT/results and handed to the feedback pages and export."""
     notebooks = {}
     for n in result.notebooks:
@@ -404,10 +399,10 @@ def stored_record(result: SubmissionResult, info: dict | None) -> dict:
                                   "needs_manual_grade": c.needs_manual_grade, "manual": manual}
             cells[c.grade_id] = {"errors": [{"ename": c.ename or "", "evalue": c.message}] if not c.passed and not manual
                                  and c.message else [], "verdict": "passed" if c.passed else "failed"}
-        if info and n.status is Status.GRADED or n.cells:
-            for cinfo in (info or {}).get("notebooks", {}).get(n.notebook, {}).get("cells", []):
-                grades.setdefault(cinfo["id"], {"score": 0.0, "auto_score": 0.0, "max_score": cinfo["points"],
-                                                "needs_manual_grade": False, "manual": cinfo["kind"] == "answer"})
+        if assignment and n.status is Status.GRADED or n.cells:
+            for cell in assignment.notebooks[n.notebook].cells if assignment else ():
+                grades.setdefault(cell.grade_id, {"score": 0.0, "auto_score": 0.0, "max_score": cell.points,
+                                                  "needs_manual_grade": False, "manual": cell.kind == "answer"})
         notebooks[n.notebook] = {"status": n.status.code, "score": n.score, "grades": grades, "cells": cells}
     return {"student_id": result.student_id, "assignment": result.assignment, "input_hash": result.input_hash,
             "status": result.status.code, "score": result.score, "max_score": result.max_score,

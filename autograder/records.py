@@ -49,11 +49,21 @@ class Status(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Problem:
+    """Why a submission or one of its notebooks cannot be graded, typed where it is found: the
+    ``status`` of its error row and a ``detail`` for the teacher and the student (no secret)."""
+    status: Status
+    detail: str
+
+
+@dataclass(frozen=True)
 class NotebookFile:
-    """One notebook of a submission, as found on disk (the parent never follows a link)."""
+    """One notebook of a submission, as found on disk (the parent never follows a link) and read
+    once: ``data`` is what is hashed and graded."""
     name: str                      # e.g. "01_sigmoid_saturation.ipynb" (the release's name)
     path: str | None               # None when missing or rejected
-    problem: str | None = None     # why it cannot be graded (missing, too large, not a regular file ...)
+    problem: Problem | None = None  # why it cannot be graded (missing, too large, not a regular file ...)
+    data: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,7 @@ class Submission:
     assignment: str
     path: str
     notebooks: tuple[NotebookFile, ...] = ()
-    problem: str | None = None     # a reason the whole submission cannot be graded
+    problem: Problem | None = None  # a reason the whole submission cannot be graded
     timestamp: str | None = None   # nbgrader's timestamp.txt when present
     notes: tuple[str, ...] = ()    # e.g. a renamed notebook graded under its proper name
 
@@ -117,6 +127,17 @@ class RunOutput:
     def cell(self, index: int) -> CellRun | None:
         found = [c for c in self.cells if c.index == index]
         return found[-1] if found else None
+
+
+@dataclass(frozen=True)
+class StudentRun:
+    """One submitted notebook after plan and run: its plan and the sandbox's output, or the
+    problem that stopped it first (then ``output`` is None)."""
+    notebook: str                  # the stem
+    plan: NotebookPlan | None = None
+    output: RunOutput | None = None
+    problem: Problem | None = None
+    lang: str = "en"               # the language the student worked in (the page is written in it)
 
 
 @dataclass
