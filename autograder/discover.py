@@ -143,7 +143,7 @@ def _notebooks(folder: bytes, expected: list[str]) -> tuple[tuple[NotebookFile, 
         elif st.st_size > MAX_NOTEBOOK_BYTES:
             files.append(NotebookFile(stem + ".ipynb", None, _rejected(f"{shown} is too large ({st.st_size} bytes)")))
         else:
-            files.append(_read(stem + ".ipynb", path))
+            files.append(_read_notebook_file(stem + ".ipynb", path))
     return tuple(files), notes, None
 
 
@@ -151,7 +151,7 @@ def _rejected(detail: str) -> Problem:
     return Problem(Status.REJECTED, detail)
 
 
-def _read(name: str, path: str) -> NotebookFile:
+def _read_notebook_file(name: str, path: str) -> NotebookFile:
     """The notebook at ``path``, read once (its bytes are hashed and graded); a file that cannot
     be read safely (it became a link or a FIFO since the ``lstat``, grew too large, stalled) is
     rejected."""

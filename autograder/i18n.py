@@ -429,7 +429,7 @@ def format_problems(msgid: str, msgstr: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Problem:
+class CatalogProblem:
     """One thing wrong with a catalog entry."""
 
     catalog: str
@@ -440,7 +440,7 @@ class Problem:
         return f"{self.catalog} [{self.msgctxt}]: {self.what}"
 
 
-def problems(path: str, terms: list[Term] | None = None, source_entries: list[tuple[str, str]] | None = None) -> list[Problem]:
+def problems(path: str, terms: list[Term] | None = None, source_entries: list[tuple[str, str]] | None = None) -> list[CatalogProblem]:
     """Everything that keeps a catalog from being finished: untranslated and fuzzy entries,
     glossary and format violations, and (given ``source_entries``) entries the English source has
     but the catalog lacks (run ``extract``)."""
@@ -450,17 +450,17 @@ def problems(path: str, terms: list[Term] | None = None, source_entries: list[tu
     live = {(e.msgctxt, e.msgid) for e in po if not e.obsolete}
     for ctxt, msgid in source_entries or []:
         if (ctxt, msgid) not in live:
-            out.append(Problem(rel, ctxt, "not in the catalog (English changed: run extract)"))
+            out.append(CatalogProblem(rel, ctxt, "not in the catalog (English changed: run extract)"))
     for e in po:
         if e.obsolete:
             continue
         if not e.msgstr:
-            out.append(Problem(rel, e.msgctxt, "untranslated"))
+            out.append(CatalogProblem(rel, e.msgctxt, "untranslated"))
             continue
         if "fuzzy" in e.flags:
-            out.append(Problem(rel, e.msgctxt, "fuzzy (the English changed: check the translation, then remove the flag)"))
-        out += [Problem(rel, e.msgctxt, "glossary: " + p) for p in glossary_problems(e.msgid, e.msgstr, terms or [])]
-        out += [Problem(rel, e.msgctxt, "format: " + p) for p in format_problems(e.msgid, e.msgstr)]
+            out.append(CatalogProblem(rel, e.msgctxt, "fuzzy (the English changed: check the translation, then remove the flag)"))
+        out += [CatalogProblem(rel, e.msgctxt, "glossary: " + p) for p in glossary_problems(e.msgid, e.msgstr, terms or [])]
+        out += [CatalogProblem(rel, e.msgctxt, "format: " + p) for p in format_problems(e.msgid, e.msgstr)]
     return out
 
 

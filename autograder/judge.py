@@ -33,7 +33,7 @@ import math
 
 from . import integrity
 from .notebook import MAX_MESSAGE, redact, safe_ename, scrub
-from .records import CellVerdict, NotebookPlan, NotebookResult, RunOutput
+from .records import CellVerdict, NotebookPlan, NotebookResult, Outcome, RunOutput
 
 DEFAULT_TOL = {"float64": (1e-10, 1e-12), "complex128": (1e-10, 1e-12)}
 DEFAULT_TOL_OTHER = (1e-5, 1e-6)
@@ -279,14 +279,14 @@ def judge(plan: NotebookPlan, run: RunOutput, reference: RunOutput, *, solution_
         passed, message = False, ""
         if got is None:
             message = "not run: the notebook stopped before this cell"
-        elif got.outcome != "ok":
+        elif got.outcome is not Outcome.OK:
             if not ename:
-                message = f"failed ({got.outcome})"
+                message = f"failed ({got.outcome.value})"
             elif visible:
                 message = f"{ename}: {evalue}" if evalue else ename
             else:
                 message = f"{ename} (in a hidden test)"
-        elif ref is None or ref.outcome != "ok" or not ref.observations or any(
+        elif ref is None or ref.outcome is not Outcome.OK or not ref.observations or any(
                 _authoring_error(v) for v in ref.observations.values()):
             passed = True
             flags.append(f"unjudged:{cell.grade_id}")

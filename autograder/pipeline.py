@@ -33,9 +33,9 @@ from .gradebook import (
 from .limits import Limits
 from .notebook import ANSI, Markers
 from .records import (
-    CellRun,
     NotebookFile,
     NotebookResult,
+    Outcome,
     Problem,
     RunOutput,
     Status,
@@ -111,16 +111,12 @@ class Batch:
         cache = os.path.join(self.store.out, ".reference", f"{source.digest[:24]}-{self.seed}-{int(self.skip)}.json")
         try:
             with open(cache, encoding="utf-8") as f:
-                d = json.load(f)
-            return RunOutput(Status.from_code(d["status"]), [CellRun(**c) for c in d["cells"]], d["notes"], d["seconds"],
-                             d.get("timing", {}))
+                return RunOutput.from_json(json.load(f))
         except (OSError, ValueError, KeyError, TypeError):
             pass
         out = self._run(plan.reference(source.nb, assignment=assignment, notebook=source.name, stub=self.target.stub,
                                        skip_experiments=self.skip), release_dir)
-        d = dataclasses.asdict(out)
-        d["status"] = out.status.code
-        write_atomic(cache, json.dumps(d))
+        write_atomic(cache, json.dumps(out.to_json()))
         return out
 
     # -- the batch --------------------------------------------------------------------------
@@ -250,7 +246,7 @@ class Batch:
             ran: StudentRun = future.result()
             source = assignment.notebooks[stem]
             ref = refs[(sub.assignment, stem)].result()
-            if ref.status is not Status.GRADED or any(c.outcome != "ok" for c in ref.cells):
+            if ref.status is not Status.GRADED or any(c.outcome is not Outcome.OK for c in ref.cells):
                 result.flags.append(f"reference-failed:{stem}")
             if ran.problem:
                 result.notebooks.append(NotebookResult(stem, ran.problem.status, [], f"{stem}.ipynb: {ran.problem.detail}"))

@@ -48,6 +48,22 @@ class Status(enum.Enum):
         return max(statuses, key=lambda s: s.rank, default=cls.GRADED)
 
 
+class Outcome(enum.Enum):
+    """How the run of one cell ended, as the runner reports it; a stop by a limit is also its
+    notebook's :class:`Status` (``stop``)."""
+
+    OK = "ok"
+    ERROR = "error"                # the cell raised (a failed test, a broken answer)
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    PROCESS_LIMIT = "process_limit"
+
+    @property
+    def stop(self) -> Status | None:
+        """The notebook's status when a cell ended this way (None: the notebook goes on)."""
+        return None if self in (Outcome.OK, Outcome.ERROR) else Status.from_code(self.value)
+
+
 @dataclass(frozen=True)
 class Problem:
     """Why a submission or one of its notebooks cannot be graded, typed where it is found: the
@@ -109,10 +125,13 @@ class CellRun:
     """What the runner reported for one executed cell (untrusted: the student's process wrote it)."""
     index: int
     grade_id: str | None
-    outcome: str                   # "ok" | "error" | "timeout" | "memory" | "process_limit"
+    outcome: Outcome               # a code ("ok", "timeout" ...) is taken too: the runner's JSON speaks codes
     outputs: list = field(default_factory=list)          # nbformat outputs, capped by the runner
     observations: dict | None = None                     # runner.encode()d values (test cells)
     tolerances: dict | None = None
+
+    def __post_init__(self):
+        self.outcome = Outcome(self.outcome)
 
 
 @dataclass
@@ -127,6 +146,18 @@ class RunOutput:
     def cell(self, index: int) -> CellRun | None:
         found = [c for c in self.cells if c.index == index]
         return found[-1] if found else None
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["status"] = self.status.code
+        for c in d["cells"]:
+            c["outcome"] = c["outcome"].value
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> RunOutput:
+        return cls(Status.from_code(d["status"]), [CellRun(**c) for c in d["cells"]], d["notes"], d["seconds"],
+                   d.get("timing", {}))
 
 
 @dataclass(frozen=True)

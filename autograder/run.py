@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from . import cgroup, sandbox
 from .limits import MB, Limits
 from .plan import plan_json
-from .records import CellRun, NotebookPlan, RunOutput, Status
+from .records import CellRun, NotebookPlan, Outcome, RunOutput, Status
 
-OUTCOME_STATUS = {"timeout": Status.TIMEOUT, "memory": Status.MEMORY, "process_limit": Status.PROCESS_LIMIT}
 LOG_BYTES = 4000
 
 
@@ -222,7 +221,7 @@ def read(raw: RawRun, limits: Limits) -> RunOutput:
 #: What the runner writes, and nothing else: a result per executed cell, then one ``done`` line.
 RESULT_KEYS = frozenset({"index", "grade_id", "outcome", "outputs", "observations", "tolerances"})
 DONE_KEYS = frozenset({"done", "dropped_output", "timing"})
-OUTCOMES = frozenset({"ok", "error"} | set(OUTCOME_STATUS))
+OUTCOMES = frozenset(o.value for o in Outcome)
 #: Stands in the results for a line that is not one: an index no plan has, so the judge's
 #: one-result-per-cell check (``judge.tampering``) flags the notebook and grades it as its blank.
 MALFORMED = -1
@@ -269,10 +268,10 @@ def _read(box: dict, returncode: int, timed_out: bool, seconds: float, limits: L
             cells.append(r)
         else:
             malformed += 1
-            cells.append(CellRun(index=MALFORMED, grade_id=None, outcome="error"))
+            cells.append(CellRun(index=MALFORMED, grade_id=None, outcome=Outcome.ERROR))
     if malformed:
         notes.append(f"{malformed} line(s) on the results channel were not well-formed results (tampering)")
-    outcomes = [OUTCOME_STATUS[c.outcome] for c in cells if c.outcome in OUTCOME_STATUS]
+    outcomes = [c.outcome.stop for c in cells if c.outcome.stop]
     if timed_out:
         status = Status.TIMEOUT
         notes.append(f"stopped after {limits.timeout_s:g} s")
