@@ -101,7 +101,7 @@ def main(args) -> int:
         cpu = (_cpu_seconds(resource.RUSAGE_SELF) + _cpu_seconds(resource.RUSAGE_CHILDREN) - cpu0
                + batch.timing.get("reference_cpu_s", 0.0) + batch.timing.get("student_cpu_s", 0.0))
         print(f"autograder grade CPU: {cpu:.1f} s (parent + sandboxes as the runners report them)")
-        ours = {(r["student_id"], r["assignment"]): round(r["score"], 6) for r in results}
+        ours = {(r.student_id, r.assignment): round(r.score, 6) for r in results}
         print(f"autograder grade --jobs {args.jobs}: {t_ours:.1f} s")
         print(f"ratio: {t_nb / t_ours:.2f}x")
         same = ours == theirs

@@ -18,37 +18,25 @@ the course's ``autograded/`` notebooks, so regenerating them after manual gradin
 ``submission_secret.txt`` that ``nbgrader release_feedback`` reads), so ``nbgrader
 release_feedback ASSIGNMENT`` returns them through the exchange.
 
-``render_page``/``write_pages`` render a page from a grading run's own record: ``grade`` uses
-them only for a submission that never reaches the gradebook (every notebook errored); every
-other page is written once, by :func:`write_feedback`, after recording.
+Every page is one :class:`NotebookFeedback` rendered by :func:`render_feedback`: from the
+gradebook (:func:`notebook_feedback`), or, for a submission that never reaches the gradebook
+(every notebook an internal error), from the grading run's result (:func:`result_feedback`).
+The status box says the notebook's grading status (``Status.text``) when it is not graded.
 """
 from __future__ import annotations
 
-import datetime
 import html
 import os
 import re
-import secrets
-import stat
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import i18n
 from .files import number_text, redact_db_url, write_atomic
+from .gradebook import ResultStore
 from .notebook import ANSI, hidden_line_numbers, redact, safe_ename, secrets_in
-
-STATUS_TEXT = {
-    "graded": "Graded automatically.",
-    "timeout": "Your code took too long: it was stopped, and cells that had not finished earned no points.",
-    "memory": "Your code used too much memory: it was stopped.",
-    "process_limit": "Your code started too many processes: it was stopped.",
-    "kernel_died": "The Python kernel running your notebook crashed or exited (for example through "
-                   "os._exit or a segmentation fault); the notebook could not be graded to the end.",
-    "invalid_notebook": "The file is not a readable Jupyter notebook of this assignment.",
-    "missing_notebook": "This notebook was not submitted.",
-    "wrong_assignment": "The submitted notebook belongs to another assignment.",
-    "error": "The grader failed on this submission; your instructor has been told.",
-}
+from .records import CellVerdict, Status, SubmissionResult
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:52rem;margin:2rem auto;
@@ -62,84 +50,6 @@ td.pts{white-space:nowrap;text-align:right} code{background:#f6f8fa;padding:.1re
 font-size:.9em;word-break:break-word} .pass{color:#1a7f37;font-weight:600} .fail{color:#cf222e;font-weight:600}
 .pending{color:#9a6700;font-weight:600} ul.notes{color:#57606a}
 """
-
-
-def _run_record_row(cell: dict, grade: dict | None, summary: dict | None, hidden: list[str]) -> str:
-    gid, kind, points = cell["id"], cell["kind"], cell["points"]
-    if grade is None:
-        result, earned = '<span class="fail">not graded</span>', 0.0
-    elif kind == "answer" and grade.get("auto_score") is None:
-        result, earned = '<span class="pending">to be graded by your instructor</span>', None
-    else:
-        earned = grade["score"]
-        errors = (summary or {}).get("errors", [])
-        if kind == "test" and summary is None:
-            result = '<span class="fail">not run</span>'
-        elif errors:
-            e = errors[-1]
-            result = f'<span class="fail">failed</span> — <code>{html.escape(redact(e["evalue"], hidden))}</code>' \
-                if e.get("evalue") else f'<span class="fail">failed</span> — <code>{html.escape(safe_ename(e["ename"], hidden))}</code>'
-
-        elif kind == "answer" and earned == 0:
-            result = '<span class="fail">no answer</span>'
-        elif earned >= points:
-            result = '<span class="pass">passed</span>'
-        else:
-            result = '<span class="pending">partial credit</span>'
-    shown = "–" if earned is None else number_text(earned)
-    label = {"test": "test", "answer": "written answer", "task": "task"}.get(kind, kind)
-    return (f"<tr><td><code>{html.escape(gid)}</code></td><td>{label}</td><td>{result}</td>"
-            f'<td class="pts">{shown} / {number_text(points)}</td></tr>')
-
-
-def render_page(result: dict, info: dict, stem: str) -> str:
-    nb_info = info["notebooks"][stem]
-    nb = result.get("notebooks", {}).get(stem)
-    status = nb["status"] if nb else result["status"]
-    if nb is None and status == "graded":
-        status = "missing_notebook"
-    score = nb["score"] if nb else 0.0
-    cls = "ok" if status == "graded" else ("warn" if status in ("timeout", "memory") else "bad")
-    rows = "\n".join(
-        _run_record_row(c, (nb or {}).get("grades", {}).get(c["id"]), (nb or {}).get("cells", {}).get(c["id"]),
-             nb_info.get("hidden_lines", []))
-        for c in nb_info["cells"])
-    notes = [n for n in result.get("notes", []) if n.startswith(stem + ".ipynb") or ".ipynb" not in n]
-    notes_html = ("<h2>Notes</h2><ul class='notes'>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-                  + "</ul>") if notes else ""
-    manual = any(c["kind"] == "answer" for c in nb_info["cells"])
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Feedback: {html.escape(result['assignment'])} / {html.escape(stem)}</title><style>{CSS}</style></head>
-<body>
-<h1>{html.escape(stem)}</h1>
-<p class="sub">Assignment <b>{html.escape(result['assignment'])}</b> · student <b>{html.escape(result['student_id'])}</b></p>
-<div class="score">{number_text(score)} / {number_text(nb_info['max_score'])} points</div>
-<div class="status {cls}">{html.escape(STATUS_TEXT.get(status, status))}</div>
-<table><thead><tr><th>Graded cell</th><th>Kind</th><th>Result</th><th>Points</th></tr></thead>
-<tbody>
-{rows}
-</tbody></table>
-{"<p class='sub'>Written answers are graded by your instructor; their points are not included yet.</p>" if manual else ""}
-{notes_html}
-<p class="sub">Tests are run on a fresh kernel, top to bottom. Hidden tests are not shown; fix the failing
-function and check it against the visible tests before resubmitting.</p>
-</body></html>
-"""
-
-
-def write_pages(folder: str, result: dict, info: dict, lang: str = "en") -> list[str]:
-    """One ``<notebook>.html`` per notebook of the assignment in ``folder``, in the submission's ``lang``."""
-    from . import i18n
-
-    os.makedirs(folder, exist_ok=True)
-    paths = []
-    for stem in info["notebooks"]:
-        path = os.path.join(folder, stem + ".html")
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(i18n.localize_page(render_page(result, info, stem), lang))
-        paths.append(path)
-    return paths
 
 
 # ============================================================================================
@@ -175,7 +85,8 @@ class NotebookFeedback:
     pending: bool = False           # some cell still needs manual grading
     autograded: bool = True         # an autograded notebook exists for the messages
     cells: list[CellFeedback] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)   # from the grading run (e.g. a Status's text): shown as is
+    notes: list[str] = field(default_factory=list)   # from the grading run: shown as is
+    status: Status | None = None    # the grading run's status of this notebook (None: not known here)
 
 
 def failure_message(cell, secret_text: list[str]) -> str:
@@ -276,6 +187,38 @@ def collect_feedback(course, assignments: list[str] | None = None,
     return out
 
 
+def result_feedback(result: SubmissionResult, assignment) -> list[NotebookFeedback]:
+    """The pages of a submission that never reached the gradebook, from its ``result`` and the
+    ``assignment``'s source snapshot (``course.Assignment``): one per notebook of the assignment,
+    every graded cell with what this run gave it (no manual points: nobody graded it by hand)."""
+    pages = []
+    for stem, source in assignment.notebooks.items():
+        nb = next((n for n in result.notebooks if n.notebook == stem), None)
+        verdicts = {c.grade_id: c for c in nb.cells} if nb else {}
+        cells = [_verdict_feedback(g.grade_id, g.kind, g.points, verdicts.get(g.grade_id), source.hidden)
+                 for g in source.cells]
+        pages.append(NotebookFeedback(
+            result.student_id, result.assignment, stem, score=nb.score if nb else 0.0, max_score=source.max_score,
+            pending=any(c.pending for c in cells), autograded=False, cells=cells, notes=list(result.notes),
+            status=nb.status if nb else (result.status if result.status is not Status.GRADED
+                                         else Status.MISSING_NOTEBOOK)))
+    return pages
+
+
+def _verdict_feedback(grade_id: str, kind: str, points: float, v: CellVerdict | None, hidden) -> CellFeedback:
+    if v is None:
+        return CellFeedback(grade_id, kind, points, None, None, 0.0, 0.0, False, "not run")
+    if v.needs_manual_grade:
+        outcome = "pending"
+    elif v.passed or v.points >= v.max_points > 0:
+        outcome = "passed"
+    else:
+        outcome = "partial" if v.points > 0 else "failed"
+    message = redact(v.message, list(hidden)) if kind == "test" and not v.passed else ""
+    auto = None if v.needs_manual_grade else v.points
+    return CellFeedback(grade_id, kind, v.max_points, auto, None, 0.0, v.points, v.needs_manual_grade, outcome, message)
+
+
 _OUTCOME_HTML = {"passed": '<span class="pass">passed</span>', "failed": '<span class="fail">failed</span>',
                  "partial": '<span class="pending">partial credit</span>',
                  "pending": '<span class="pending">to be graded by your instructor</span>',
@@ -304,7 +247,9 @@ def render_feedback(fb: NotebookFeedback) -> str:
         comment = (f'<div class="comment"><b>Comment:</b> {html.escape(c.comment)}</div>' if c.comment.strip() else "")
         rows.append(f"<tr><td><code>{html.escape(c.grade_id)}</code></td><td>{_KIND.get(c.kind, c.kind)}</td>"
                     f'<td>{result}{comment}</td><td class="pts">{_points_html(c)}</td></tr>')
-    if not fb.autograded:
+    if fb.status not in (None, Status.GRADED):
+        status = ("warn" if fb.status in (Status.TIMEOUT, Status.MEMORY) else "bad", fb.status.text)
+    elif not fb.autograded:
         status = ("bad", "This notebook has not been graded automatically yet.")
     elif fb.pending:
         status = ("warn", "Some written answers are still to be graded by your instructor: "
@@ -335,55 +280,30 @@ function and check it against the visible tests before resubmitting.</p>
 """
 
 
-def _exchange_files(course_feedback: str, autograded: str, submitted: str) -> None:
-    """``timestamp.txt`` and ``submission_secret.txt`` in a course feedback folder, for release_feedback.
-
-    Copied from the autograded (or submitted) folder when the submission came through the
-    exchange. A submission from a plain folder (an LMS download) has none: then the timestamp is
-    the submission's notebooks' newest modification time, and the secret a fresh random one, so
-    ``nbgrader release_feedback`` runs; such students cannot ``fetch_feedback`` (they never
-    submitted through the exchange) and get ``OUT/feedback/<student>/`` through the LMS instead.
-    """
-    from .discover import EXCHANGE_FILE_BYTES, read_file
-    for name in ("timestamp.txt", "submission_secret.txt"):
-        dst = os.path.join(course_feedback, name)
-        for folder in (autograded, submitted):
-            try:   # the student's tree: never through a link, size-capped (discover.read_file)
-                text = read_file(os.path.join(folder, name), EXCHANGE_FILE_BYTES).decode("utf-8", "replace")
-            except (ValueError, OSError):
-                continue
-            write_atomic(dst, "".join(ch for ch in text if ch.isprintable() or ch == "\n"))
-            break
-        else:
-            if name == "timestamp.txt":
-                times = [st.st_mtime for d in (submitted, autograded) if os.path.isdir(d) for n in os.listdir(d)
-                         if n.endswith(".ipynb") for st in [os.lstat(os.path.join(d, n))] if stat.S_ISREG(st.st_mode)]
-                when = datetime.datetime.fromtimestamp(max(times) if times else datetime.datetime.now().timestamp(),
-                                                       datetime.UTC)
-                write_atomic(dst, when.strftime("%Y-%m-%d %H:%M:%S.%f %Z"))
-            elif not os.path.exists(dst):
-                write_atomic(dst, secrets.token_hex(64))
-
-
 def write_feedback(course, out: str | None = None, *, assignments: list[str] | None = None,
                    students: list[str] | None = None,
-                   notes: dict[tuple[str, str], list[str]] | None = None) -> list[NotebookFeedback]:
+                   results: Mapping[tuple[str, str], SubmissionResult] | None = None) -> list[NotebookFeedback]:
     """Write every submitted notebook's page to the ``course``'s ``feedback/`` and ``out/feedback/``.
 
     Reads the course's gradebook and ``autograded/``. ``out`` None writes the course's folder
-    only. ``notes`` maps (student_id, assignment) to sentences a student may read (e.g.
-    ``Status.text`` of a timeout), shown on each page of that submission. Returns what was
-    written, one record per page.
+    only. ``results`` maps (student_id, assignment) to the grading run's result: each page of
+    that submission shows its notes and its notebook's status. Returns what was written, one
+    record per page.
     """
+    from .record import write_exchange_files
+
     pages = collect_feedback(course, assignments, students)
     for fb in pages:
-        fb.notes = list((notes or {}).get((fb.student_id, fb.assignment), []))
+        result = (results or {}).get((fb.student_id, fb.assignment))
+        if result is not None:
+            fb.notes = list(result.notes)
+            fb.status = next((n.status for n in result.notebooks if n.notebook == fb.notebook), None)
         page = i18n.localize_page(render_feedback(fb), i18n.notebook_language(
             course.path("autograded", fb.student_id, fb.assignment, fb.notebook)))
         course_fb = course.path("feedback", fb.student_id, fb.assignment)
         write_atomic(os.path.join(course_fb, fb.notebook + ".html"), page)
-        _exchange_files(course_fb, course.path("autograded", fb.student_id, fb.assignment),
-                        course.path("submitted", fb.student_id, fb.assignment))
+        write_exchange_files(course_fb, [course.path("autograded", fb.student_id, fb.assignment),
+                                         course.path("submitted", fb.student_id, fb.assignment)], fallback=True)
         if out:
             write_atomic(os.path.join(os.path.abspath(out), "feedback", fb.student_id, fb.assignment,
                                     fb.notebook + ".html"), page)
@@ -396,7 +316,10 @@ def cmd_feedback(args) -> int:
     from .course import Course
 
     course = Course.load(args.course, args.db_url)
-    pages = write_feedback(course, args.out, assignments=args.assignment or None, students=args.student or None)
+    # the grading run's results (when OUT holds them) give each page its status and notes
+    results = {(r.student_id, r.assignment): r for r in ResultStore(args.out).all_results()}
+    pages = write_feedback(course, args.out, assignments=args.assignment or None, students=args.student or None,
+                           results=results)
     pending = sum(p.pending for p in pages)
     print(f"wrote {len(pages)} feedback page(s) from {redact_db_url(course.db_url)} to "
           f"{os.path.join(os.path.abspath(args.out), 'feedback')} and {course.path('feedback')}"

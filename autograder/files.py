@@ -95,3 +95,26 @@ def write_atomic(path: str, data: str | bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def world_readable_copy(paths: list[str], dest: str) -> str | None:
+    """``paths`` (regular files) copied into the new folder ``dest``, 0755 with each file 0644
+    whatever the umask: what a sandbox, running as another user, may read (the release's data
+    files, the generated-data cache). None, and no folder, when ``paths`` is empty.
+
+    Examples:
+        >>> import tempfile
+        >>> world_readable_copy([], os.path.join(tempfile.mkdtemp(), "assets")) is None
+        True
+    """
+    import shutil
+
+    if not paths:
+        return None
+    os.makedirs(dest, mode=0o755)
+    os.chmod(dest, 0o755)
+    for path in paths:
+        copied = os.path.join(dest, os.path.basename(path))
+        shutil.copy(path, copied)
+        os.chmod(copied, 0o644)
+    return dest

@@ -10,8 +10,9 @@ One writer (the grading parent) and these places:
   error rolls that submission back and names the database; a re-run completes the batch.
 * the course's ``autograded/<student>/<assignment>/<notebook>.ipynb`` (what nbgrader autograde
   leaves: the executed notebook with hidden tests, for the instructor and formgrader);
-* OUT: ``results/<student>/<assignment>.json`` (what the feedback pages and ``export`` read),
-  ``grades.csv``, ``grades_detail.csv``. Files are written to a temp name and renamed.
+* OUT: ``results/<student>/<assignment>.json`` (``SubmissionResult.to_json()``: the resume point,
+  what ``report`` and the on-submit service read), ``grades.csv``, ``grades_detail.csv``. Files
+  are written to a temp name and renamed.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import json
 import os
 
 from .files import csv_cell, number_text, redact_db_url, write_atomic
+from .records import Status, SubmissionResult
 
 CSV_COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "needs_manual_grade",
                "flags", "notes"]
@@ -42,23 +44,24 @@ class ResultStore:
     def result_path(self, student_id: str, assignment: str) -> str:
         return os.path.join(self.out, "results", student_id, assignment + ".json")
 
-    def get(self, student_id: str, assignment: str) -> dict | None:
+    def get(self, student_id: str, assignment: str) -> SubmissionResult | None:
+        """The stored result, or None (none, or one an older grader wrote: it is graded again)."""
         try:
             with open(self.result_path(student_id, assignment), encoding="utf-8") as f:
-                return json.load(f)
-        except (OSError, ValueError):
+                return SubmissionResult.from_json(json.load(f))
+        except (OSError, ValueError, KeyError, TypeError):
             return None
 
     def is_done(self, student_id: str, assignment: str, input_hash: str) -> bool:
         """A final result for exactly these inputs exists (internal errors are retried)."""
         r = self.get(student_id, assignment)
-        return bool(r) and r.get("input_hash") == input_hash and r.get("status") != "error"
+        return r is not None and r.input_hash == input_hash and r.status is not Status.ERROR
 
-    def put(self, result: dict) -> None:
-        write_atomic(self.result_path(result["student_id"], result["assignment"]),
-                     json.dumps(result, indent=1, sort_keys=True))
+    def put(self, result: SubmissionResult) -> None:
+        write_atomic(self.result_path(result.student_id, result.assignment),
+                     json.dumps(result.to_json(), indent=1, sort_keys=True))
 
-    def all_results(self) -> list[dict]:
+    def all_results(self) -> list[SubmissionResult]:
         out = []
         root = os.path.join(self.out, "results")
         for s in sorted(os.listdir(root)) if os.path.isdir(root) else []:
@@ -79,47 +82,47 @@ class ResultStore:
         return os.path.join(self.out, "grades.csv")
 
 
-def grades_csv(results: list[dict], finals: dict | None = None) -> str:
+def grades_csv(results: list[SubmissionResult], finals: dict | None = None) -> str:
     """One row per submission; a row the gradebook holds takes its final score (autograded + manual)
     and whether manual grading is still pending from there."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
     for r in results:
-        final = (finals or {}).get((r["student_id"], r["assignment"]))
-        score = final.score if final is not None and r["status"] == "graded" else r["score"]
-        pending = final.needs_manual_grade if final is not None else r.get("needs_manual_grade")
-        w.writerow([csv_cell(r["student_id"]), csv_cell(r["assignment"]), number_text(score), number_text(r["max_score"]),
-                    r["status"], int(bool(pending)), csv_cell(" ".join(r.get("flags", []))),
-                    csv_cell(" | ".join(r.get("notes", [])))])
+        final = (finals or {}).get((r.student_id, r.assignment))
+        score = final.score if final is not None and r.status is Status.GRADED else r.score
+        pending = final.needs_manual_grade if final is not None else r.needs_manual_grade
+        w.writerow([csv_cell(r.student_id), csv_cell(r.assignment), number_text(score), number_text(r.max_score),
+                    r.status.code, int(bool(pending)), csv_cell(" ".join(r.flags)), csv_cell(" | ".join(r.notes))])
     return buf.getvalue()
 
 
-def detail_csv(results: list[dict]) -> str:
+def detail_csv(results: list[SubmissionResult]) -> str:
+    """One row per graded cell: its points and outcome (``manual``, the error class of a failed
+    test, ``passed`` or ``failed``)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(DETAIL_COLUMNS)
     for r in results:
-        for stem, nb in sorted(r.get("notebooks", {}).items()):
-            for gid, g in sorted(nb.get("grades", {}).items()):
-                cell = nb.get("cells", {}).get(gid, {})
-                if g.get("needs_manual_grade"):
+        for nb in sorted(r.notebooks, key=lambda n: n.notebook):
+            for gid, c in sorted({c.grade_id: c for c in nb.cells}.items()):
+                if c.needs_manual_grade:
                     outcome = "manual"
-                elif cell.get("errors"):
-                    outcome = cell["errors"][-1]["ename"] or "failed"
+                elif not c.passed and c.kind != "answer" and c.message:
+                    outcome = c.ename or "failed"
                 else:
-                    outcome = "passed" if g["score"] >= g["max_score"] else "failed"
-                w.writerow([csv_cell(r["student_id"]), csv_cell(r["assignment"]), csv_cell(stem), csv_cell(gid),
-                            number_text(g["score"]), number_text(g["max_score"]), csv_cell(outcome)])
+                    outcome = "passed" if c.points >= c.max_points else "failed"
+                w.writerow([csv_cell(r.student_id), csv_cell(r.assignment), csv_cell(nb.notebook), csv_cell(gid),
+                            number_text(c.points), number_text(c.max_points), csv_cell(outcome)])
     return buf.getvalue()
 
 
-def format_table(results: list[dict]) -> str:
+def format_table(results: list[SubmissionResult]) -> str:
     """The gradebook as a plain-text table (what ``make grade`` prints)."""
     rows = [("student", "assignment", "score", "status", "flags")]
     for r in results:
-        rows.append((r["student_id"], r["assignment"], f"{number_text(r['score'])}/{number_text(r['max_score'])}"
-                     + ("+" if r.get("needs_manual_grade") else ""), r["status"], " ".join(r.get("flags", []))))
+        rows.append((r.student_id, r.assignment, f"{number_text(r.score)}/{number_text(r.max_score)}"
+                     + ("+" if r.needs_manual_grade else ""), r.status.code, " ".join(r.flags)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -182,34 +185,33 @@ def _submission(gb, assignment: str, student: str, timestamp):
     return sub
 
 
-def record_submission(course, result: dict) -> None:
-    """Write one submission's automatic scores (``result``: the stored record) in the ``course``'s
-    gradebook, in one transaction."""
+def record_submission(course, result: SubmissionResult) -> None:
+    """Write one submission's automatic scores in the ``course``'s gradebook, in one transaction."""
     from nbgrader import utils
     with course.gradebook() as gb:
         try:
             stamp = None
-            if result.get("timestamp"):
+            if result.timestamp:
                 try:
-                    stamp = utils.parse_utc(result["timestamp"])
+                    stamp = utils.parse_utc(result.timestamp)
                 except Exception:  # noqa: BLE001 — a student's timestamp.txt may be anything
                     stamp = None
-            sub = _submission(gb, result["assignment"], result["student_id"], stamp)
+            sub = _submission(gb, result.assignment, result.student_id, stamp)
             for nb in sub.notebooks:
-                graded = result.get("notebooks", {}).get(nb.name, {}).get("grades", {})
+                graded = {c.grade_id: c for n in result.notebooks if n.notebook == nb.name for c in n.cells}
                 answers = {c.name for c in nb.notebook.solution_cells}
                 for grade in nb.grades:
                     g = graded.get(grade.name)
                     if grade.name not in answers:       # autograded: always the new score
-                        grade.auto_score = float(g["auto_score"]) if g else 0.0
+                        grade.auto_score = float(g.points) if g else 0.0
                         grade.needs_manual_grade = False
                     elif g is not None and grade.manual_score is None:  # not yet graded by hand
-                        grade.auto_score = g["auto_score"]
-                        grade.needs_manual_grade = bool(g["needs_manual_grade"])
+                        grade.auto_score = g.auto_points
+                        grade.needs_manual_grade = g.needs_manual_grade
             gb.db.commit()
         except Exception as e:  # noqa: BLE001
             gb.db.rollback()
-            raise GradebookError(f"{result['student_id']}/{result['assignment']}: writing the gradebook "
+            raise GradebookError(f"{result.student_id}/{result.assignment}: writing the gradebook "
                                  f"{redact_db_url(course.db_url)} failed: {type(e).__name__}: "
                                  f"{redact_db_url(str(e))}") from None
 

@@ -593,24 +593,25 @@ PAGE_TEXT = {"zh_CN": {
     '<span class="sub">set by your instructor (autograder: ': '<span class="sub">由老师设定（自动评分：',
     '<span class="sub">includes ': '<span class="sub">含 ',
     " extra credit</span>": " 分额外加分</span>",
-    # the run-record page (render_page: a submission that never reached the gradebook)
+    # the status box of a notebook that was not graded to the end (records.Status.text)
     "Graded automatically.": "已自动评分。",
     "Your code took too long: it was stopped, and cells that had not finished earned no points.":
         "你的代码运行时间过长，已被终止；没有运行完的单元格不得分。",
-    "Your code used too much memory: it was stopped.": "你的代码占用内存过多，已被终止。",
-    "Your code started too many processes: it was stopped.": "你的代码启动了过多进程，已被终止。",
+    "Your code used too much memory: it was stopped, and cells that had not finished earned no points.":
+        "你的代码占用内存过多，已被终止；没有运行完的单元格不得分。",
+    "Your code started too many processes: it was stopped, and cells that had not finished earned no points.":
+        "你的代码启动了过多进程，已被终止；没有运行完的单元格不得分。",
     "The Python kernel running your notebook crashed or exited (for example through os._exit or a segmentation "
     "fault); the notebook could not be graded to the end.":
         "运行你的笔记本的 Python 内核崩溃或退出了（例如调用了 os._exit，或发生段错误）；这个笔记本没能评分到最后。",
     "The file is not a readable Jupyter notebook of this assignment.": "这个文件不是本次作业可读取的 Jupyter 笔记本。",
     "This notebook was not submitted.": "这个笔记本没有提交。",
-    "The submitted notebook belongs to another assignment.": "提交的笔记本属于另一次作业。",
-    "The grader failed on this submission; your instructor has been told.": "评分程序在这份提交上出错了；已通知老师。",
-    '<span class="fail">not graded</span>': '<span class="fail">未评分</span>',
-    '<span class="fail">no answer</span>': '<span class="fail">未作答</span>',
-    "<h2>Notes</h2>": "<h2>说明</h2>",
-    "Written answers are graded by your instructor; their points are not included yet.":
-        "书面回答由老师评分，其分数尚未计入。",
+    "The folder of this submission does not name an assignment of the course.": "这份提交所在的文件夹不是本课程的作业名。",
+    "The file was not accepted: it is not a regular, readable notebook file of a reasonable size (a link, a pipe "
+    "or an unreadable file is never opened).":
+        "这个文件未被接受：它不是一个常规、可读且大小合理的笔记本文件（符号链接、管道或不可读的文件一律不会被打开）。",
+    "The grader failed on this submission for a reason unrelated to your answers; your instructor has been told.":
+        "评分程序在这份提交上出错了，原因与你的答案无关；已通知老师。",
     "Tests are run on a fresh kernel, top to bottom. Hidden tests are not shown; fix the failing\nfunction and check "
     "it against the visible tests before resubmitting.":
         "测试在一个全新的内核中从上到下运行。隐藏测试不会显示；请先修正未通过的函数，并用可见测试检查之后再重新提交。",

@@ -17,16 +17,22 @@ from dataclasses import asdict, dataclass, field
 class Status(enum.Enum):
     """One grading outcome. ``value`` is the CSV code; members are listed from best to worst."""
 
-    GRADED = ("graded", "Graded.")
-    MISSING_NOTEBOOK = ("missing_notebook", "A notebook of this assignment was not in your submission.")
-    INVALID_NOTEBOOK = ("invalid_notebook", "A notebook could not be read (not valid .ipynb JSON).")
-    UNKNOWN_ASSIGNMENT = ("unknown_assignment", "This folder does not name an assignment of the course.")
-    TIMEOUT = ("timeout", "Grading stopped: the notebook ran longer than the time limit.")
-    MEMORY = ("memory", "Grading stopped: the notebook used more memory than the limit.")
-    PROCESS_LIMIT = ("process_limit", "Grading stopped: the notebook started too many processes.")
-    KERNEL_DIED = ("kernel_died", "Grading stopped: the Python kernel died.")
-    REJECTED = ("rejected", "The submission could not be accepted (unsafe or unreadable files).")
-    ERROR = ("error", "Grading failed for a reason unrelated to your answers; your instructor has been told.")
+    # the sentence is the status box of a student's page (autograder/i18n.py translates each one)
+    GRADED = ("graded", "Graded automatically.")
+    MISSING_NOTEBOOK = ("missing_notebook", "This notebook was not submitted.")
+    INVALID_NOTEBOOK = ("invalid_notebook", "The file is not a readable Jupyter notebook of this assignment.")
+    UNKNOWN_ASSIGNMENT = ("unknown_assignment", "The folder of this submission does not name an assignment of the course.")
+    TIMEOUT = ("timeout", "Your code took too long: it was stopped, and cells that had not finished earned no points.")
+    MEMORY = ("memory", "Your code used too much memory: it was stopped, and cells that had not finished earned "
+                        "no points.")
+    PROCESS_LIMIT = ("process_limit", "Your code started too many processes: it was stopped, and cells that had "
+                                      "not finished earned no points.")
+    KERNEL_DIED = ("kernel_died", "The Python kernel running your notebook crashed or exited (for example through "
+                                  "os._exit or a segmentation fault); the notebook could not be graded to the end.")
+    REJECTED = ("rejected", "The file was not accepted: it is not a regular, readable notebook file of a "
+                            "reasonable size (a link, a pipe or an unreadable file is never opened).")
+    ERROR = ("error", "The grader failed on this submission for a reason unrelated to your answers; "
+                      "your instructor has been told.")
 
     def __init__(self, code: str, text: str):
         self.code = code
@@ -179,8 +185,13 @@ class CellVerdict:
     passed: bool
     message: str = ""              # capped and redacted: safe to show the student
     ename: str = ""                # capped and redacted error class name ("" when none)
-    kind: str = "test"             # "test" (autograded) | "answer" (graded by hand)
+    kind: str = "test"             # "test" (autograded) | "answer" (graded by hand) | "task"
     needs_manual_grade: bool = False
+
+    @property
+    def auto_points(self) -> float | None:
+        """What the autograder gives the cell in the gradebook (None: left to manual grading)."""
+        return None if self.needs_manual_grade else self.points
 
 
 @dataclass
@@ -218,8 +229,16 @@ class SubmissionResult:
         return any(c.needs_manual_grade for n in self.notebooks for c in n.cells)
 
     def to_json(self) -> dict:
+        """Plain JSON (``OUT/results/<student>/<assignment>.json``); statuses as their codes."""
         d = asdict(self)
         d["status"] = self.status.code
         for n, nd in zip(self.notebooks, d["notebooks"]):
             nd["status"] = n.status.code
         return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> SubmissionResult:
+        """The result :meth:`to_json` wrote (``ValueError``/``KeyError``/``TypeError`` if it is not one)."""
+        notebooks = [NotebookResult(**{**n, "status": Status.from_code(n["status"]),
+                                       "cells": [CellVerdict(**c) for c in n["cells"]]}) for n in d["notebooks"]]
+        return cls(**{**d, "status": Status.from_code(d["status"]), "notebooks": notebooks})

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 
 from .files import redact_db_url, write_atomic
 from .gradebook import ResultStore
+from .records import Status
 
 TOP_FAILURES = 3
 # a failure "kind" is its message with the numbers taken out: "expected 4.595, got -4.595" and
@@ -128,23 +129,20 @@ def _record_failures(out: str) -> dict[tuple[str, str, str, str], str]:
     """(student, assignment, notebook, grade_id) -> the run's visible failure message of that test cell."""
     failures = {}
     for r in ResultStore(out).all_results():
-        for stem, nb in (r.get("notebooks") or {}).items():
-            for gid, cell in (nb.get("cells") or {}).items():
-                errors = cell.get("errors") or []
-                if cell.get("verdict") == "failed" and errors:
-                    e = errors[-1]
-                    text = e.get("evalue") or e.get("ename") or "failed"
-                    failures[(r["student_id"], r["assignment"], stem, gid)] = text
+        for nb in r.notebooks:
+            for c in nb.cells:
+                if not c.passed and c.kind != "answer" and c.message:
+                    failures[(r.student_id, r.assignment, nb.notebook, c.grade_id)] = c.message
     return failures
 
 
 def _incidents(out: str, late: list[Incident]) -> list[Incident]:
     rows = list(late)
     for r in ResultStore(out).all_results():
-        if r.get("status") not in ("graded", None):
-            rows.append(Incident(r["student_id"], r["assignment"], r["status"], " | ".join(r.get("notes") or [])[:300]))
-        elif r.get("flags"):
-            rows.append(Incident(r["student_id"], r["assignment"], "flagged", " ".join(r["flags"])[:300]))
+        if r.status is not Status.GRADED:
+            rows.append(Incident(r.student_id, r.assignment, r.status.code, " | ".join(r.notes)[:300]))
+        elif r.flags:
+            rows.append(Incident(r.student_id, r.assignment, "flagged", " ".join(r.flags)[:300]))
     return sorted(rows, key=lambda i: (i.assignment, i.student_id, i.kind))
 
 

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import sysconfig
 
+from .files import world_readable_copy
 from .limits import MB, Limits
 
 RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
@@ -103,16 +104,9 @@ def copy_cache(dest: str) -> str | None:
     src = data_cache()
     if not src:
         return None
-    names = [n for n in os.listdir(src) if not n.startswith(".") and os.path.isfile(os.path.join(src, n))
-             and not os.path.islink(os.path.join(src, n)) and os.path.getsize(os.path.join(src, n)) < 100 * MB]
-    if not names:
-        return None
-    os.makedirs(dest, mode=0o755)
-    os.chmod(dest, 0o755)
-    for n in names:
-        shutil.copy(os.path.join(src, n), os.path.join(dest, n))
-        os.chmod(os.path.join(dest, n), 0o644)
-    return dest
+    return world_readable_copy([os.path.join(src, n) for n in sorted(os.listdir(src)) if not n.startswith(".")
+                                and os.path.isfile(os.path.join(src, n)) and not os.path.islink(os.path.join(src, n))
+                                and os.path.getsize(os.path.join(src, n)) < 100 * MB], dest)
 
 
 def sandbox_uid(slot: int) -> int | None:

@@ -34,6 +34,7 @@ import time
 from . import course, discover, pipeline
 from .files import write_atomic
 from .limits import Limits
+from .records import Status, SubmissionResult
 
 POLICIES = ("none", "visible", "score")
 HOUR_S = 3600.0
@@ -171,7 +172,7 @@ class Service:
                                target=self.target, force=True, runner=self.runner, echo=self.echo)
         batch.seed = self.seed
         try:
-            results = {(r["student_id"], r["assignment"]): r for r in batch.grade()}
+            results = {(r.student_id, r.assignment): r for r in batch.grade()}
         except Exception as e:  # noqa: BLE001 — the gradebook away (a restart): the next look tries again
             self.echo(f"on-submit: batch not finished ({type(e).__name__}: {str(e)[:300]}); trying again")
             for s in subs:
@@ -188,10 +189,10 @@ class Service:
                 continue
             self._release_pages(s, pages)
             now = time.time()
-            self.state["seen"][s.name] = {"status": "released", "at": now, "score": r["score"] if r else None}
+            self.state["seen"][s.name] = {"status": "released", "at": now, "score": r.score if r else None}
             self.state["released"].setdefault(s.student_id, []).append(now)
             released.append({"inbound": s.name, "student_id": s.student_id, "assignment": s.assignment, "at": now,
-                             "score": r["score"] if r else None})
+                             "score": r.score if r else None})
             with open(os.path.join(self.state_dir, "released.jsonl"), "a", encoding="utf-8") as f:
                 f.write(json.dumps(released[-1]) + "\n")
         shutil.rmtree(os.path.join(work, "submitted"), ignore_errors=True)
@@ -209,9 +210,9 @@ class Service:
         folder = os.path.join(self.source, assignment)
         return course.notebooks_of(folder) if os.path.isdir(folder) else []
 
-    def _pages(self, s: Inbound, r: dict | None, feedback_dir: str) -> dict[str, str] | None:
+    def _pages(self, s: Inbound, r: SubmissionResult | None, feedback_dir: str) -> dict[str, str] | None:
         """The page of each notebook under the policy, or None while the submission is not recorded."""
-        if r is None or r["status"] == "error" and any("internal error" in n for n in r.get("notes", [])):
+        if r is None or r.status is Status.ERROR and any("internal error" in n for n in r.notes):
             return None   # the record did not reach the gradebook (it restarted): grade again
         if self.policy.feedback == "visible":
             pages = {}
@@ -277,22 +278,22 @@ def _page(s: Inbound, headline: str, rows: list[tuple[str, str, str]]) -> str:
             f"<p>{html.escape(headline)}</p>{table}</body></html>")
 
 
-def score_page(s: Inbound, r: dict, stem: str) -> str:
+def score_page(s: Inbound, r: SubmissionResult, stem: str) -> str:
     """The ``score`` policy's page: each autograded cell passed or failed, and its points; no
     message of any test (a hidden test's text or its failure would make the grader an oracle)."""
-    nb = r.get("notebooks", {}).get(stem)
+    nb = next((n for n in r.notebooks if n.notebook == stem), None)
     if nb is None:
-        return _page(s, f"{stem}.ipynb was not graded ({r.get('status', 'error')}).", [])
+        return _page(s, f"{stem}.ipynb was not graded ({r.status.code}).", [])
     rows = []
-    for gid, g in sorted(nb.get("grades", {}).items()):
-        if g.get("manual"):
-            rows.append((gid, "graded by hand after the deadline", f"– / {g['max_score']:g}"))
+    cells = sorted({c.grade_id: c for c in nb.cells}.items())
+    for gid, c in cells:
+        if c.kind == "answer":
+            rows.append((gid, "graded by hand after the deadline", f"– / {c.max_points:g}"))
         else:
-            verdict = nb.get("cells", {}).get(gid, {}).get("verdict", "failed")
-            rows.append((gid, verdict, f"{g['score'] or 0:g} / {g['max_score']:g}"))
-    auto = sum(g["score"] or 0 for g in nb.get("grades", {}).values() if not g.get("manual"))
-    auto_max = sum(g["max_score"] for g in nb.get("grades", {}).values() if not g.get("manual"))
-    return _page(s, f"{stem}.ipynb: {auto:g} of {auto_max:g} autograded points ({nb['status']}). Hidden tests "
+            rows.append((gid, "passed" if c.passed else "failed", f"{c.points:g} / {c.max_points:g}"))
+    auto = sum(c.points for _, c in cells if c.kind != "answer")
+    auto_max = sum(c.max_points for _, c in cells if c.kind != "answer")
+    return _page(s, f"{stem}.ipynb: {auto:g} of {auto_max:g} autograded points ({nb.status.code}). Hidden tests "
                     "run again with new inputs after the deadline.", rows)
 
 

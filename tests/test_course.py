@@ -67,7 +67,7 @@ def test_grade_reads_each_source_and_submitted_notebook_once(tmp_path, monkeypat
     rows = pipeline.Batch(str(subs), str(tmp_path / "out"), source=source, jobs=1, limits=Limits(),
                           target=course.Course.load(str(tmp_path / "course")), echo=lambda m: None,
                           runner=_ok_runner).grade()
-    assert sorted((r["student_id"], r["assignment"], r["status"]) for r in rows) == [
+    assert sorted((r.student_id, r.assignment, r.status.code) for r in rows) == [
         ("ann", "a1", "graded"), ("ann", "a2", "graded"), ("bob", "a1", "graded"), ("cat", "a1", "graded")]
     notebooks = {k: n for k, n in reads.items() if k.endswith(".ipynb") and k.startswith(("source/", "submitted/"))}
     assert notebooks == {"source/a1/ps1.ipynb": 1, "source/a2/ps2.ipynb": 1, "submitted/ann/a1/ps1.ipynb": 1,

@@ -122,8 +122,7 @@ def graded(tmp_path_factory):
                            runner=runner)
     batch.seed = SEED   # the batch secret, fixed: the hidden tests draw the same inputs every time
     rows = batch.grade()
-    scores = {f"{r['student_id']}/{r['assignment']}": [r["status"], r["score"], r["max_score"], sorted(r["flags"])]
-              for r in rows}
+    scores = {f"{r.student_id}/{r.assignment}": [r.status.code, r.score, r.max_score, sorted(r.flags)] for r in rows}
     return scores, _outputs(out, course_dir, [root, os.path.realpath(root)]), sorted(ran)
 
 

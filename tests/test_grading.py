@@ -385,7 +385,7 @@ def test_skipping_experiments_gives_the_same_scores(tiny, tmp_path, monkeypatch)
         hostile.write(str(subs / name / "a1"), work)
     from autograder import feedback
     rendered = []  # each page is rendered once, from the gradebook (no per-run page for a recorded submission)
-    monkeypatch.setattr(feedback, "write_pages", lambda *a, **k: rendered.append("run-record") or [])
+    monkeypatch.setattr(feedback, "result_feedback", lambda *a, **k: rendered.append("run-record") or [])
     render = feedback.render_feedback
     monkeypatch.setattr(feedback, "render_feedback", lambda fb: rendered.append((fb.student_id, fb.notebook)) or render(fb))
     scores = {}
@@ -394,7 +394,7 @@ def test_skipping_experiments_gives_the_same_scores(tiny, tmp_path, monkeypatch)
                            limits=Limits(timeout_s=60, cell_timeout_s=20, memory_mb=2000),
                            target=course.Course.load(str(tmp_path / f"course{skip}")),
                            skip_experiments=skip, echo=lambda m: None)
-        scores[skip] = {r["student_id"]: r["score"] for r in b.grade()}
+        scores[skip] = {r.student_id: r.score for r in b.grade()}
     assert scores[True] == scores[False] == {"full": 5, "partial": 2, "blank": 0, "wrong": 0}
     assert sorted(rendered) == sorted([(s, "ps1") for s in ("full", "partial", "blank", "wrong")] * 2), rendered
 

@@ -12,7 +12,7 @@ import torch
 
 from autograder import course, discover, gradebook, judge, notebook, plan, runner
 from autograder.cli import build_parser
-from autograder.records import Status
+from autograder.records import CellVerdict, NotebookResult, Status, SubmissionResult
 from grading import tiny_course as T
 from gradlab import observe
 
@@ -151,11 +151,8 @@ def test_every_csv_neutralises_every_dangerous_first_character(which):
         if which == "grades_final.csv":
             rows.append(export.FinalGrade(text, text, 1.0, 2.0, "graded", False, 1.0, 0.0, 0.0, ""))
         else:
-            rows.append({"student_id": text, "assignment": text, "score": 1.0, "max_score": 2.0, "status": "graded",
-                         "needs_manual_grade": False, "flags": [text], "notes": [text], "timestamp": None,
-                         "notebooks": {text: {"status": "graded", "score": 1.0, "grades": {text: {
-                             "score": 1.0, "auto_score": 1.0, "max_score": 2.0, "needs_manual_grade": False,
-                             "manual": False}}, "cells": {}}}})
+            rows.append(SubmissionResult(text, text, Status.GRADED, [NotebookResult(text, Status.GRADED, [
+                CellVerdict(text, 1.0, 2.0, False)])], flags=[text], max_score=2.0, notes=[text]))
     text = {"grades.csv": lambda: gradebook.grades_csv(rows), "grades_detail.csv": lambda: gradebook.detail_csv(rows),
             "grades_final.csv": lambda: export.to_csv(rows)}[which]()
     parsed = list(csv.reader(io.StringIO(text, newline="")))
@@ -238,7 +235,7 @@ def test_plan_restores_locked_cells_and_skips_experiments():
 def test_gradebook_error_names_the_database(tmp_path):
     bad = course.Course.load(str(tmp_path), "sqlite:///" + str(tmp_path / "no" / "such" / "dir" / "\0gradebook.db"))
     with pytest.raises(gradebook.GradebookError) as exc:
-        gradebook.record_submission(bad, {"student_id": "s", "assignment": "a1", "notebooks": {}})
+        gradebook.record_submission(bad, SubmissionResult("s", "a1", Status.GRADED))
     assert "gradebook" in str(exc.value) and "gradebook.db" in str(exc.value)
     secret = course.Course.load(str(tmp_path), "postgresql://grader:p@ss:w/rd@127.0.0.1:1/gradebook")
     with pytest.raises(gradebook.GradebookError) as exc:
@@ -455,7 +452,7 @@ def test_nbcheck_rejects_an_oracle_outside_asserts_and_checking_blocks():
 
 # the stages of ``grade`` in the order the data flows; each module belongs to one
 STAGES = (("discover",), ("plan",), ("run", "sandbox", "runner", "cgroup"), ("judge", "integrity"),
-          ("gradebook", "feedback", "export"))
+          ("record", "gradebook", "feedback", "export"))
 GROUND = ("notebook", "files", "records", "limits")   # what every stage may import
 
 

@@ -236,11 +236,10 @@ def test_on_submit_policy_score_page_and_exchange_scan(tmp_path):
     assert sorted(os.listdir(tmp_path / "staged")) == ["check.ipynb"]
 
     # the score page: pass/fail and points per cell, never a test's message (hidden or not)
-    record = {"status": "graded", "notebooks": {"check": {"status": "graded", "grades": {
-        "test_double": {"score": 0.0, "max_score": 1.0, "manual": False},
-        "explain": {"score": None, "max_score": 2.0, "manual": True}},
-        "cells": {"test_double": {"verdict": "failed", "errors": [
-            {"ename": "AssertionError", "evalue": "double(-2.5) should be -5.0 <hidden input>"}]}}}}}
+    from autograder.records import CellVerdict, NotebookResult, Status, SubmissionResult
+    record = SubmissionResult("s", ASSIGNMENT, Status.GRADED, [NotebookResult("check", Status.GRADED, [
+        CellVerdict("test_double", 0.0, 1.0, False, "double(-2.5) should be -5.0 <hidden input>", "AssertionError"),
+        CellVerdict("explain", 0.0, 2.0, False, kind="answer", needs_manual_grade=True)])])
     page = service.score_page(found[0], record, "check")
     assert "test_double" in page and "failed" in page and "0 / 1" in page and "by hand" in page
     assert "double(-2.5)" not in page and "AssertionError" not in page and "<hidden" not in page
@@ -368,7 +367,7 @@ def _local_scores(course: Course, subs: list[dict], tmp: Path) -> dict[str, floa
             shutil.copy(s["folder"] / name, d / name)
     batch = pipeline.Batch(str(staged), str(tmp / "local-out"), source=str(local / "solutions"), jobs=2,
                            target=GradingCourse.load(str(local), None), echo=lambda m: None)
-    return {r["student_id"]: r["score"] for r in batch.grade()}
+    return {r.student_id: r.score for r in batch.grade()}
 
 
 @pytest.mark.hub
@@ -531,7 +530,7 @@ def test_throughput_of_1_and_2_workers_against_grade_jobs_1_and_2(course, tmp_pa
                                target=target, force=True, echo=lambda m: None, **kw)
         t = time.monotonic()
         results = batch.grade()
-        return time.monotonic() - t, {r["student_id"]: r["score"] for r in results}
+        return time.monotonic() - t, {r.student_id: r.score for r in results}
 
     runs = {}
     for jobs in (1, 2):

@@ -235,7 +235,7 @@ def test_read_file_never_follows_a_link(tmp_path):
 
 
 def test_feedback_exchange_files_never_follow_links(tmp_path):
-    from autograder import feedback
+    from autograder.record import write_exchange_files
     secret = tmp_path / "secret"
     secret.write_text("ROOT-ONLY-CONTENT")
     submitted, autograded, out = tmp_path / "sub", tmp_path / "ag", tmp_path / "fb"
@@ -243,7 +243,7 @@ def test_feedback_exchange_files_never_follow_links(tmp_path):
     (submitted / "timestamp.txt").symlink_to(secret)
     (submitted / "submission_secret.txt").symlink_to(secret)
     (submitted / "ps1.ipynb").symlink_to(tmp_path / "nowhere")     # dangling: must not stop anything
-    feedback._exchange_files(str(out), str(autograded), str(submitted))
+    write_exchange_files(str(out), [str(autograded), str(submitted)], fallback=True)
     for name in ("timestamp.txt", "submission_secret.txt"):
         assert "ROOT-ONLY" not in (out / name).read_text()
 
