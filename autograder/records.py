@@ -205,7 +205,7 @@ class NotebookResult:
 
     @property
     def score(self) -> float:
-        return sum(c.points for c in self.cells)
+        return sum((c.points for c in self.cells), 0.0)
 
 
 @dataclass
@@ -222,7 +222,7 @@ class SubmissionResult:
 
     @property
     def score(self) -> float:
-        return sum(n.score for n in self.notebooks)
+        return sum((n.score for n in self.notebooks), 0.0)
 
     @property
     def needs_manual_grade(self) -> bool:
