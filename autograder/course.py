@@ -40,11 +40,24 @@ from .notebook import Markers, grade_id, hidden_text, meta
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
-# nbgrader runs the `alembic` executable (by PATH) when it creates a gradebook; make it find the
-# one next to this interpreter even when the venv is not activated (`.venv/bin/python -m ...`).
-_BIN = os.path.dirname(sys.executable)
-if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
+
+
+def new_gradebook(db_url: str, course_id: str = ""):
+    """nbgrader's ``Gradebook`` at ``db_url`` (created when it does not exist yet).
+
+    A new gradebook gets its schema version from the ``alembic`` executable, which nbgrader runs by
+    ``PATH``: the one next to this interpreter is put first, so that it is found when the venv is
+    not activated (``.venv/bin/python -m ...``)."""
+    from nbgrader.api import Gradebook
+
+    _alembic_on_path()
+    return Gradebook(db_url, course_id) if course_id else Gradebook(db_url)
+
+
+def _alembic_on_path() -> None:
+    here = os.path.dirname(sys.executable)
+    if here not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
 
 
 def _config(root: str | None = None, db_url: str | None = None) -> Config:
@@ -135,14 +148,12 @@ class Course:
     def gradebook(self):
         """The course gradebook, open (nbgrader's ``Gradebook``, its SQLAlchemy warnings silenced);
         a database that cannot be opened is a :class:`GradebookError` naming it, password redacted."""
-        from nbgrader.api import Gradebook
-
         if self.db_url.startswith("sqlite:///"):   # a new course's folder: nbgrader creates the file, not the folder
             os.makedirs(os.path.dirname(self.db_url[len("sqlite:///"):]) or ".", exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # nbgrader's own SQLAlchemy autoflush warnings
             try:
-                gb = Gradebook(self.db_url)
+                gb = new_gradebook(self.db_url)
             except Exception as e:  # noqa: BLE001 — any driver error: say which database, never its secret
                 raise GradebookError(f"cannot open the gradebook {redact_db_url(self.db_url)}: {type(e).__name__}: "
                                      f"{redact_db_url(str(e))[:300]}") from None
@@ -190,6 +201,7 @@ def generate(source: str, assignments: list[str], course: str) -> Course:
     for a in assignments:
         shutil.copytree(os.path.join(source, a), made.path("source", assignment=a),
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    _alembic_on_path()   # generate_assignment creates the scratch course's gradebook (see new_gradebook)
     api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
     for a in assignments:
         result = api.generate_assignment(a, force=True, create=True)
@@ -262,9 +274,7 @@ def register(template_db_url: str, db_url: str, assignments: list[str], course_i
     submissions, grades, manual scores and comments already there stay. A notebook that vanished
     from the source is removed only while the assignment has no submission (nbgrader's rule).
     """
-    from nbgrader.api import Gradebook
-
-    with warnings.catch_warnings(), Gradebook(template_db_url) as src, Gradebook(db_url, course_id) as dst:
+    with warnings.catch_warnings(), new_gradebook(template_db_url) as src, new_gradebook(db_url, course_id) as dst:
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
         for a in assignments:
             new = src.find_assignment(a)

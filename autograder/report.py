@@ -148,11 +148,11 @@ def _incidents(out: str, late: list[Incident]) -> list[Incident]:
 
 def collect(db_url: str, out: str) -> ClassReport:
     """The class report from the gradebook at ``db_url`` and the run records in ``out`` (no similarity yet)."""
-    from nbgrader.api import Gradebook
+    from .course import new_gradebook
 
     failures = _record_failures(out)
     assignments, cells, pending, late = [], [], [], []
-    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+    with warnings.catch_warnings(), new_gradebook(db_url) as gb:
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
         students = len(gb.students)
         for a in sorted(gb.assignments, key=lambda a: a.name):
