@@ -42,8 +42,9 @@ PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 
-def new_gradebook(db_url: str, course_id: str = ""):
-    """nbgrader's ``Gradebook`` at ``db_url`` (created when it does not exist yet).
+def new_gradebook(db_url: str, course_id: str | None = None):
+    """nbgrader's ``Gradebook`` at ``db_url`` (created when it does not exist yet, with the folder
+    of an SQLite file).
 
     A new gradebook gets its schema version from the ``alembic`` executable, which nbgrader runs by
     ``PATH``: the one next to this interpreter is put first, so that it is found when the venv is
@@ -51,7 +52,9 @@ def new_gradebook(db_url: str, course_id: str = ""):
     from nbgrader.api import Gradebook
 
     _alembic_on_path()
-    return Gradebook(db_url, course_id) if course_id else Gradebook(db_url)
+    if db_url.startswith("sqlite:///"):   # a new course's folder: nbgrader creates the file, not the folder
+        os.makedirs(os.path.dirname(db_url[len("sqlite:///"):]) or ".", exist_ok=True)
+    return Gradebook(db_url) if course_id is None else Gradebook(db_url, course_id)
 
 
 def _alembic_on_path() -> None:
@@ -148,8 +151,6 @@ class Course:
     def gradebook(self):
         """The course gradebook, open (nbgrader's ``Gradebook``, its SQLAlchemy warnings silenced);
         a database that cannot be opened is a :class:`GradebookError` naming it, password redacted."""
-        if self.db_url.startswith("sqlite:///"):   # a new course's folder: nbgrader creates the file, not the folder
-            os.makedirs(os.path.dirname(self.db_url[len("sqlite:///"):]) or ".", exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # nbgrader's own SQLAlchemy autoflush warnings
             try:
@@ -266,36 +267,51 @@ def modified_notebooks(old: str, new: str) -> list[str]:
     return out
 
 
-def register(template_db_url: str, db_url: str, assignments: list[str], course_id: str = "") -> None:
+def register(template_db_url: str, db_url: str, assignments: list[str], course_id: str | None = None) -> None:
     """Copy the assignments' structure from a release's gradebook into the course gradebook.
 
     Does what ``nbgrader generate_assignment`` does to the database (assignment, notebooks,
     graded/solution/task cells, locked cells' sources and checksums) without touching students:
     submissions, grades, manual scores and comments already there stay. A notebook that vanished
     from the source is removed only while the assignment has no submission (nbgrader's rule).
+    Idempotent; a failure rolls back and is a :class:`GradebookError` naming the database.
     """
-    with warnings.catch_warnings(), new_gradebook(template_db_url) as src, new_gradebook(db_url, course_id) as dst:
-        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
-        for a in assignments:
-            new = src.find_assignment(a)
-            dst.update_or_create_assignment(a)
-            gone = {nb.name for nb in dst.find_assignment(a).notebooks} - {nb.name for nb in new.notebooks}
-            if gone and dst.find_assignment(a).submissions:
-                raise RuntimeError(f"cannot register {a}: notebook(s) {', '.join(sorted(gone))} vanished from the "
-                                   f"source but the assignment has submissions in {redact_db_url(db_url)}")
-            for name in sorted(gone):
-                dst.remove_notebook(name, a)
-            for nb in new.notebooks:
-                dst.update_or_create_notebook(nb.name, a)
-                for c in nb.grade_cells:
-                    dst.update_or_create_grade_cell(c.name, nb.name, a, max_score=c.max_score, cell_type=c.cell_type)
-                for c in nb.solution_cells:
-                    dst.update_or_create_solution_cell(c.name, nb.name, a)
-                for c in nb.task_cells:
-                    dst.update_or_create_task_cell(c.name, nb.name, a, max_score=c.max_score, cell_type=c.cell_type)
-                for c in nb.source_cells:
-                    dst.update_or_create_source_cell(c.name, nb.name, a, cell_type=c.cell_type, locked=c.locked,
-                                                     source=c.source, checksum=c.checksum)
+    doing = "opening"
+    try:
+        with warnings.catch_warnings(), new_gradebook(template_db_url) as src, new_gradebook(db_url, course_id) as dst:
+            warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
+            for a in assignments:
+                doing = f"registering {a} in"
+                try:
+                    _register(src, dst, a)
+                except Exception:
+                    dst.db.rollback()
+                    raise
+    except Exception as e:  # noqa: BLE001 — any driver error: say which database, never its secret
+        raise GradebookError(f"{doing} the gradebook {redact_db_url(db_url)} failed: {type(e).__name__}: "
+                             f"{redact_db_url(str(e))[:500]}") from None
+
+
+def _register(src, dst, a: str) -> None:
+    new = src.find_assignment(a)
+    dst.update_or_create_assignment(a)
+    gone = {nb.name for nb in dst.find_assignment(a).notebooks} - {nb.name for nb in new.notebooks}
+    if gone and dst.find_assignment(a).submissions:
+        raise RuntimeError(f"notebook(s) {', '.join(sorted(gone))} vanished from the source but the assignment "
+                           "has submissions")
+    for name in sorted(gone):
+        dst.remove_notebook(name, a)
+    for nb in new.notebooks:
+        dst.update_or_create_notebook(nb.name, a)
+        for c in nb.grade_cells:
+            dst.update_or_create_grade_cell(c.name, nb.name, a, max_score=c.max_score, cell_type=c.cell_type)
+        for c in nb.solution_cells:
+            dst.update_or_create_solution_cell(c.name, nb.name, a)
+        for c in nb.task_cells:
+            dst.update_or_create_task_cell(c.name, nb.name, a, max_score=c.max_score, cell_type=c.cell_type)
+        for c in nb.source_cells:
+            dst.update_or_create_source_cell(c.name, nb.name, a, cell_type=c.cell_type, locked=c.locked,
+                                             source=c.source, checksum=c.checksum)
 
 
 def release(assignments: list[str] | None = None, source: str | None = None,

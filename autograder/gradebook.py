@@ -130,32 +130,6 @@ def format_table(results: list[SubmissionResult]) -> str:
 
 
 # -- the course's nbgrader gradebook ----------------------------------------------------------
-def register_assignment(course, template, assignment: str) -> None:
-    """Make the ``course``'s gradebook know ``assignment`` as nbgrader generate_assignment made it in
-    the ``template`` course's gradebook (notebooks, grade/solution/task/source cells); idempotent."""
-    with template.gradebook() as src, course.gradebook() as gb:
-        try:
-            a = src.find_assignment(assignment)
-            gb.update_or_create_assignment(assignment)
-            for nb in a.notebooks:
-                gb.update_or_create_notebook(nb.name, assignment)
-                for c in nb.grade_cells:
-                    gb.update_or_create_grade_cell(c.name, nb.name, assignment, max_score=c.max_score,
-                                                   cell_type=c.cell_type)
-                for c in nb.solution_cells:
-                    gb.update_or_create_solution_cell(c.name, nb.name, assignment)
-                for c in nb.task_cells:
-                    gb.update_or_create_task_cell(c.name, nb.name, assignment, max_score=c.max_score,
-                                                  cell_type=c.cell_type)
-                for c in nb.source_cells:
-                    gb.update_or_create_source_cell(c.name, nb.name, assignment, cell_type=c.cell_type,
-                                                    locked=c.locked, source=c.source, checksum=c.checksum)
-        except Exception as e:  # noqa: BLE001
-            gb.db.rollback()
-            raise GradebookError(f"cannot register {assignment} in the gradebook {redact_db_url(course.db_url)}: "
-                                 f"{type(e).__name__}: {redact_db_url(str(e))}") from None
-
-
 def _submission(gb, assignment: str, student: str, timestamp):
     """The submission (created, with every grade and comment row, in the open transaction)."""
     from nbgrader.api import Comment, Grade, MissingEntry, Student, SubmittedAssignment, SubmittedNotebook

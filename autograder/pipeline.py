@@ -23,7 +23,7 @@ import time
 from . import __version__, course, discover, i18n, judge, plan, run, sandbox
 from .course import Assignment, Course, SourceNotebook
 from .files import world_readable_copy, write_atomic
-from .gradebook import ResultStore, register_assignment
+from .gradebook import ResultStore
 from .limits import Limits
 from .record import record, record_finals
 from .records import (
@@ -144,8 +144,8 @@ class Batch:
             os.makedirs(os.path.join(run_dir, "assets"), mode=0o755)
             os.chmod(os.path.join(run_dir, "assets"), 0o755)
             self.assets = {a: _assets(templates.release_dir(a), os.path.join(run_dir, "assets", a)) for a in needed}
-            for a in needed:
-                register_assignment(self.target, templates.course, a)
+            if needed:   # the course gradebook learns each assignment as this batch's templates have it
+                course.register(templates.course.db_url, self.target.db_url, needed)
             self.timing["templates_s"] = time.monotonic() - t
             self._grade_pending(pending, {a: assignments[a] for a in needed})
         finally:

@@ -122,9 +122,6 @@ class NotebookPlan:
     problem: str | None = None     # the submitted notebook cannot be graded (why)
     notes: tuple[str, ...] = ()    # e.g. "edited read-only cells were restored: ..."
 
-    def to_json(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
 class CellRun:
@@ -200,7 +197,6 @@ class NotebookResult:
     status: Status
     cells: list[CellVerdict] = field(default_factory=list)
     message: str = ""
-    autograded_path: str | None = None   # the executed notebook (nbgrader's autograded layout)
     flags: list[str] = field(default_factory=list)
 
     @property

@@ -73,3 +73,17 @@ def test_grade_reads_each_source_and_submitted_notebook_once(tmp_path, monkeypat
     assert notebooks == {"source/a1/ps1.ipynb": 1, "source/a2/ps2.ipynb": 1, "submitted/ann/a1/ps1.ipynb": 1,
                          "submitted/bob/a1/ps1.ipynb": 1, "submitted/cat/a1/ps1.ipynb": 1,
                          "submitted/ann/a2/ps2.ipynb": 1}, reads
+
+
+def test_register_is_idempotent_and_names_the_database(tmp_path):
+    source = T.write_source(str(tmp_path / "source"))
+    made = course.generate(source, ["a1"], str(tmp_path / "template"))
+    target = course.Course.load(str(tmp_path / "course"))
+    for _ in range(2):
+        course.register(made.db_url, target.db_url, ["a1"])
+    with target.gradebook() as gb:
+        [nb] = gb.find_assignment("a1").notebooks
+        assert nb.name == "ps1" and {c.name for c in nb.grade_cells} == set(T.PS1_TESTS) | set(T.PS1_MANUAL)
+    with pytest.raises(course.GradebookError) as e:
+        course.register(made.db_url, "postgresql://grader:p@ss:w/rd@127.0.0.1:1/gradebook", ["a1"])
+    assert "127.0.0.1" in str(e.value) and "p@ss" not in str(e.value) and "w/rd" not in str(e.value)
