@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import filecmp
 import os
+import re
 import subprocess
 import sys
 
 import nbformat
 import pytest
+from coursekit import ROOT
 
 from autograder import course
 from autograder.cli import build_parser
 from grading import tiny_course as T
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMANDS = ["release", "grade", "feedback", "export", "validate", "bench", "doctor"]
 
 
@@ -35,9 +36,12 @@ def test_module_entry_point_help():
 
 
 def test_makefile_forms_parse():
-    args = build_parser().parse_args(["grade", "--demo", "--jobs", "2"])
-    assert args.demo and args.jobs == 2
-    assert build_parser().parse_args(["release"]).assignments == []
+    """Each `python -m autograder ...` line of the Makefile parses, into the values make passes."""
+    lines = re.findall(r"^\t\$\(PY\) -m autograder (.+)$", (ROOT / "Makefile").read_text(), re.M)
+    parsed = {line.split()[0]: build_parser().parse_args(line.replace("$(JOBS)", "3").split()) for line in lines}
+    assert sorted(parsed) == ["grade", "release"], lines
+    assert parsed["grade"].demo is True and parsed["grade"].jobs == 3
+    assert parsed["release"].assignments == []
 
 
 def _dir_equal(a, b):
