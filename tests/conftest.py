@@ -191,6 +191,7 @@ def shared_python() -> str:
     return _SHARED[0]
 
 
+@functools.cache
 def sandbox_problem() -> str | None:
     """``sandbox.check()`` once per test session: each probe starts a sandbox that imports torch
     (seconds on a loaded machine), and whether bubblewrap works here does not change during a run.

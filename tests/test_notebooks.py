@@ -3,7 +3,8 @@ solutions, solutions pass ``nbgrader validate``, and a blank release stops only 
 
 Each solution notebook is executed once per test run, by ``nbgrader validate`` (the course's own
 Validator: every graded cell full marks) with every cell's output checked for errors, experiments
-included. nbval (``pytest solutions/<a>/<nb>.ipynb``) is the author's cell-by-cell runner for one
+included. Each blank release runs under ``nbgrader validate --invert`` up to its first error as Run
+All would, then without its experiments (no test needs one: checked on every solution). nbval (``pytest solutions/<a>/<nb>.ipynb``) is the author's cell-by-cell runner for one
 notebook; its configuration is tested below. Assignments are discovered from
 ``solutions/*/*.ipynb`` and ``course/*/*.ipynb``, so each one is covered as soon as it lands.
 

@@ -25,7 +25,7 @@ import pytest
 from coursekit import ROOT
 
 sys.path.insert(0, str(ROOT))
-from conftest import require  # noqa: E402
+from conftest import require, sandbox_problem  # noqa: E402
 from test_hub import tiny_notebook  # noqa: E402
 
 from autograder.course import Course as GradingCourse  # noqa: E402
@@ -69,8 +69,7 @@ def cluster():
 
 
 def _sandbox():
-    from autograder import sandbox
-    require("sandbox", sandbox.check())
+    require("sandbox", sandbox_problem())
 
 
 def student_notebook(who: str, full: bool) -> str:
