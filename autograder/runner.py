@@ -8,7 +8,8 @@ notebook starts in the time ``import torch`` takes). Every output path is captur
 ``print``/stderr, the display hook, ``display``/``update_display`` and the error (``ename``,
 ``evalue``, traceback). Around every graded test cell the runner calls
 ``gradlab.observe.begin(grade_id, cell_key)`` / ``end()`` and writes what the cell recorded as plain
-data (tensors as dtype + shape + raw bytes, base64; never pickle).
+data, each value tagged with its kind (``gradlab.observe.encode``: tensors as dtype + shape + raw
+bytes, base64; never pickle).
 
 A test cell arrives in parts: its visible pieces run as cells (they are in ``In`` as in a
 notebook), its hidden regions are compiled here and their text dropped. In a student's notebook
@@ -22,7 +23,6 @@ that match the reference run's.
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -107,26 +107,6 @@ class CappedStream:
 
     def fileno(self):
         raise OSError("no file descriptor while grading")
-
-
-def encode(value):
-    """Plain recorded data -> JSON (types kept exactly: bool, int, float, str, None, list, dict, tensor)."""
-    import torch
-    if type(value) is torch.Tensor:
-        with torch._C.DisableTorchFunction():
-            flat = torch.Tensor.contiguous(torch.Tensor.reshape(value, (-1,)))
-            raw = torch.Tensor.numpy(torch.Tensor.view(flat, torch.uint8)).tobytes() if value.numel() else b""
-        return {"tensor": str(value.dtype).replace("torch.", ""), "shape": list(value.shape),
-                "b64": base64.b64encode(raw).decode()}
-    if value is None or type(value) in (bool, int, str):
-        return value
-    if type(value) is float:
-        return {"float": repr(value)}
-    if type(value) is list:
-        return [encode(v) for v in value]
-    if type(value) is dict:
-        return {"dict": {str(k): encode(v) for k, v in value.items()}}
-    return f"<type-error: {type(value).__qualname__}>"
 
 
 def _error(exc) -> dict:
@@ -231,7 +211,7 @@ def main() -> int:
 
     from gradlab import observe
 
-    begin, end = observe.begin, observe.end  # the runner's own references
+    begin, end, encode = observe.begin, observe.end, observe.encode  # the runner's own references
     observe.set_checking(plan.get("checking") is True)
     outputs = Outputs()
 
@@ -291,7 +271,8 @@ def main() -> int:
                 line["observations"] = {str(k): encode(v) for k, v in recording.values.items()}
                 line["tolerances"] = {str(k): list(v) for k, v in recording.tolerances.items()}
             except BaseException as e:  # noqa: BLE001
-                line["observations"] = {"<error>": f"<type-error: {type(e).__name__}>"}
+                # written out by hand: the encoder is what failed (a str's encoding, as observe.encode writes it)
+                line["observations"] = {"<error>": {"kind": "str", "value": f"<type-error: {type(e).__name__}>"}}
         results.write(json.dumps(line) + "\n")
         if line["outcome"] in ("memory", "process_limit"):
             break  # what the notebook holds may starve every later cell: stop here, as a dead kernel would
