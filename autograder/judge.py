@@ -76,24 +76,12 @@ def observations_match(ref_obs: dict, ref_tol: dict, got_obs) -> bool:
 _SETUP_ALIASES = {"torch": "torch", "np": "numpy", "F": "torch.nn.functional", "nn": "torch.nn"}
 
 
-def _aliases(tree: ast.AST) -> dict[str, str]:
-    """Local name -> the dotted name it stands for, from every import of ``tree``."""
-    aliases: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                aliases[(a.asname or a.name).split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for a in node.names:
-                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
-    return {**_SETUP_ALIASES, **aliases}
-
-
-def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
+def _resolved(node: ast.AST, aliases: dict[str, str]) -> str | None:
+    """The dotted name a Name/Attribute chain stands for, its root through ``aliases``; else None."""
     if isinstance(node, ast.Name):
         return aliases.get(node.id, node.id)
     if isinstance(node, ast.Attribute):
-        base = _dotted(node.value, aliases)
+        base = _resolved(node.value, aliases)
         return f"{base}.{node.attr}" if base else None
     return None
 
@@ -105,7 +93,7 @@ def _member_uses(owner: ast.AST, attr: str, aliases: dict[str, str]) -> set[str]
     while isinstance(root, ast.Attribute):
         root = root.value
     used = set() if isinstance(root, ast.Name) and root.id in aliases else {"." + attr}
-    base = _dotted(owner, aliases)
+    base = _resolved(owner, aliases)
     return (used | {f"{base}.{attr}"}) if base else used
 
 
@@ -139,7 +127,7 @@ def forbidden_uses(source: str, names) -> list[str]:
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    aliases = _aliases(tree)
+    aliases = {**_SETUP_ALIASES, **integrity.import_aliases(tree)}
     used = set().union(*(_uses(node, aliases) for node in ast.walk(tree))) | _star_uses(tree)
 
     def method(name: str) -> bool:
