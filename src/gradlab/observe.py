@@ -313,9 +313,12 @@ def _decode_tensor(enc) -> torch.Tensor:
     numel = math.prod(shape)
     if len(raw) != numel * dtype.itemsize:   # also caps the tensor at the bytes actually sent
         raise Mismatch("tensor size")
-    if numel == 0:
-        return torch.empty(shape, dtype=dtype)
-    return torch.frombuffer(bytearray(raw), dtype=dtype).reshape(shape)
+    try:
+        if numel == 0:
+            return torch.empty(shape, dtype=dtype)
+        return torch.frombuffer(bytearray(raw), dtype=dtype).reshape(shape)
+    except (TypeError, ValueError, RuntimeError):   # a shape or dtype torch cannot make
+        raise Mismatch("not a tensor") from None
 
 
 def _compare_tensor(ref: torch.Tensor, got: torch.Tensor, tol) -> None:
