@@ -239,3 +239,17 @@ def test_the_first_failing_rule_gives_the_message(monkeypatch):
     assert _verdict(plan, other, run).message == "first"
     monkeypatch.setattr(judge, "RULES", [])
     assert _verdict(plan, other, run).passed      # no rule, no objection
+
+
+def test_a_type_that_claims_to_be_another_is_foreign():
+    class Meta(type):
+        def __eq__(cls, other):
+            return True
+
+        __hash__ = type.__hash__
+
+    class Liar(float, metaclass=Meta):
+        pass
+
+    assert Liar in (torch.Tensor, int)               # what ``in`` would believe
+    assert observe.kind_of(Liar(1.0)) is None and observe.holds_type_error(decode(_wire(Liar(1.0))))

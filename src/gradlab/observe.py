@@ -193,9 +193,10 @@ def register(kind: Kind) -> Kind:
 
 
 def kind_of(value) -> Kind | None:
-    """The kind of ``value``, by its exact type (None: a type no kind holds)."""
+    """The kind of ``value``, by its exact type (None: a type no kind holds). Types are matched by
+    identity: a metaclass's ``__eq__`` cannot pass one type off as another."""
     for kind in KINDS.values():
-        if type(value) in kind.types:
+        if any(type(value) is t for t in kind.types):
             return kind
     return None
 
