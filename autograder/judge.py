@@ -10,6 +10,10 @@ A graded test cell earns its points iff
 3. no forbidden built-in of its exercise appears in the student's solution cell, nor in a cell
    the student added (a static scan of the source; each hit is also a flag for the instructor).
 
+Each condition is a rule of :data:`RULES` (``ran``/``ran_ok``, ``matches_reference``,
+``no_forbidden_use``, after ``not_tampered``); the kinds and their comparisons are
+``gradlab.observe``'s codecs.
+
 What the student's process reports is data, not a verdict: patching comparisons, the kernel,
 IPython, ``torch.library`` or returning objects that lie changes nothing here, because the
 numbers are compared by this process — and that process never held an expected value to steal
