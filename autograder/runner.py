@@ -246,7 +246,7 @@ def _run_cell(shell, parts: list, last_error: list, timeout_s: float) -> tuple[B
     return exc, part
 
 
-def _result(cell: dict, items: list, exc, part, recording, encode) -> dict:
+def _result_line(cell: dict, items: list, exc, part, recording, encode) -> dict:
     """The result line of one cell: its outputs, its outcome and error, and, for a test cell, what
     it recorded (``part``: the part it stopped in)."""
     line = {"index": cell["index"], "grade_id": cell.get("grade_id"), "outcome": "ok", "outputs": items}
@@ -299,7 +299,7 @@ def main() -> int:
         exc, part = _run_cell(shell, hidden_code[cell["index"]] if test else [("visible", cell["source"])],
                               last_error, float(plan["cell_timeout_s"]))
         recording = end() if test else None
-        line = _result(cell, outputs.items, exc, part, recording, encode)
+        line = _result_line(cell, outputs.items, exc, part, recording, encode)
         results.write(json.dumps(line) + "\n")
         if line["outcome"] in ("memory", "process_limit"):
             break  # what the notebook holds may starve every later cell: stop here, as a dead kernel would

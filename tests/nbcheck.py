@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import coursekit
 import nbformat
 
 from autograder import notebook
@@ -30,7 +31,7 @@ from autograder.notebook import release_leak_problems as release_leak_problems
 from autograder.notebook import text as _src
 
 # the checkout under test; GRADLAB_TEST_ROOT points the notebook checks at another one
-ROOT = Path(os.environ.get("GRADLAB_TEST_ROOT") or Path(__file__).resolve().parents[1]).resolve()
+ROOT = Path(os.environ.get("GRADLAB_TEST_ROOT") or coursekit.ROOT).resolve()
 
 #: what nbgrader puts in place of a solution (autograder/nbgrader_config.py: ClearSolutions.code_stub)
 STUB_LINE = 'raise NotImplementedError("replace this line with your solution")'
@@ -359,7 +360,7 @@ def first_error(nb):
 
 
 def stub_error_problems(nb) -> list[str]:
-    """Where an *executed* blank release stopped, judged by the rule of issue 7:
+    """Where an *executed* blank release stopped, judged by one rule:
 
     Run All on a blank release must stop at an exercise stub and nowhere else. So the first
     error of the run must be a ``NotImplementedError`` whose innermost traceback frame is the

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from coursekit import cell, notebook
+from nbformat.v4 import new_output
 
 import nbcheck
 from nbcheck import ROOT
@@ -138,29 +139,21 @@ def test_blank_release(path, tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------------------------
 # every check can fail: the checkers on small broken notebooks
-def _meta(gid, **kw):
-    m = {"grade": False, "solution": False, "locked": True, "grade_id": gid, "schema_version": 3, "task": False}
-    m.update(kw)
-    return {"nbgrader": m}
-
-
 def _tiny_source():
     """A miniature course notebook: locked setup, an exercise with a stub-able solution, its test
     (with hidden tests), an experiment using it, and a written answer."""
-    return new_notebook(cells=[
-        new_markdown_cell("# Tiny\n**Points:** 1 + 1 = 2", metadata=_meta("title")),
-        new_code_cell("import math\nfrom gradlab.observe import record\nx = 3", metadata=_meta("setup")),
-        new_markdown_cell("Implement `double`.", metadata=_meta("ex_md")),
-        new_code_cell("def double(v):\n    ### BEGIN SOLUTION\n    return 2 * v\n    ### END SOLUTION",
-                      metadata=_meta("double", solution=True, locked=False)),
-        new_code_cell("assert double(2) == 4, 'double(2) should be 4'\n### BEGIN HIDDEN TESTS\n"
-                      "assert double(-21) == -42, 'hidden: the secret negative case'\n"
-                      "_ = record('double(-21)', double(-21))\n### END HIDDEN TESTS",
-                      metadata=_meta("test_double", grade=True, points=1)),
-        new_code_cell("y = double(x)", metadata=_meta("experiment")),
-        new_markdown_cell("Why does doubling commute with negation? Because multiplication by two is linear.",
-                          metadata=_meta("answer_why", grade=True, solution=True, locked=False, points=1)),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    return notebook([
+        cell("# Tiny\n**Points:** 1 + 1 = 2", "title", markdown=True),
+        cell("import math\nfrom gradlab.observe import record\nx = 3", "setup"),
+        cell("Implement `double`.", "ex_md", markdown=True),
+        cell("def double(v):\n    ### BEGIN SOLUTION\n    return 2 * v\n    ### END SOLUTION", "double", solution=True),
+        cell("assert double(2) == 4, 'double(2) should be 4'\n### BEGIN HIDDEN TESTS\n"
+             "assert double(-21) == -42, 'hidden: the secret negative case'\n"
+             "_ = record('double(-21)', double(-21))\n### END HIDDEN TESTS", "test_double", grade=True, points=1),
+        cell("y = double(x)", "experiment"),
+        cell("Why does doubling commute with negation? Because multiplication by two is linear.", "answer_why",
+             markdown=True, grade=True, solution=True, points=1),
+    ])
 
 
 def _blank(nb):

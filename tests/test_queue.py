@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import pytest
+from coursekit import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from conftest import require  # noqa: E402
 from test_hub import tiny_notebook  # noqa: E402
