@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from autograder import judge, notebook, runner
+from autograder import judge, notebook
 from autograder.records import Status
 from gradlab import observe
 
@@ -33,7 +33,7 @@ def test_status_order():
 
 # -- judge: exact kinds, the reference's tolerances, forbidden built-ins ------------------------
 def _enc(v):
-    return runner.encode(observe.plain(v))
+    return observe.encode(observe.plain(v))
 
 
 def test_judge_compares_exact_kinds_and_values():
@@ -55,7 +55,7 @@ def test_judge_compares_exact_kinds_and_values():
 
     assert not ok(x, x.clone().as_subclass(Liar))               # a subclass is recorded as a type error
     assert not ok(2.0, Anything(2.0))
-    assert not judge.observations_match({"k": _enc(x)}, {}, {"k": {"tensor": "float32", "shape": [7], "b64": "AA=="}})
+    assert not judge.observations_match({"k": _enc(x)}, {}, {"k": {"kind": "tensor", "dtype": "float32", "shape": [7], "b64": "AA=="}})
     assert not judge.observations_match({"k": _enc(x)}, {}, {})  # a missing observation fails
     assert not judge.observations_match({"k": _enc(x)}, {}, "garbage")
 
@@ -77,7 +77,7 @@ def test_judge_treats_extra_or_reordered_results_as_tampering():
     p = NotebookPlan("s", "a1", "ps1", (CellPlan(0, "setup", "imports", "import torch"),
                                         CellPlan(1, "solution", "impl", "def f(x): return x"),
                                         CellPlan(2, "test", "test_f", "assert f(1) == 1", 1.0)))
-    ok = [CellRun(0, "imports", "ok"), CellRun(1, "impl", "ok"), CellRun(2, "test_f", "ok", observations={"a": 1})]
+    ok = [CellRun(0, "imports", "ok"), CellRun(1, "impl", "ok"), CellRun(2, "test_f", "ok", observations={"a": observe.encode(1)})]
     assert tampering(p, RunOutput(Status.GRADED, ok)) == ""
     assert tampering(p, RunOutput(Status.GRADED, ok[:2])) == ""       # the notebook stopped: not tampering
     for cells in (ok + [ok[2]], [ok[0], ok[2], ok[1]], [ok[0], CellRun(1, "test_f", "ok"), ok[2]]):
@@ -166,7 +166,7 @@ def test_added_cells_are_scanned_but_copied_test_lines_are_not_the_students():
                  CellPlan(1, "test", "test_f", test_src, 1.0)]
         cells += [CellPlan(2 + i, "student", None, src) for i, src in enumerate(added)]
         p = NotebookPlan("s", "a1", "ps1", tuple(cells), forbid)
-        run = RunOutput(Status.GRADED, [CellRun(c.index, c.grade_id, "ok", observations={"a": 1} if c.kind == "test"
+        run = RunOutput(Status.GRADED, [CellRun(c.index, c.grade_id, "ok", observations={"a": observe.encode(1)} if c.kind == "test"
                                                 else None) for c in cells])
         return judge(p, run, run, solution_of={"test_f": "impl"}, hidden_lines=[])
     assert verdict(test_src).score == 1 and verdict(test_src).flags == []      # a duplicated test cell
