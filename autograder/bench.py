@@ -90,8 +90,7 @@ def main(args) -> int:
         print(f"{len(pairs)} full submissions of {', '.join(assignments)}", flush=True)
         t_nb, theirs = nbgrader_autograde(os.path.join(tmp, "nbgrader"), source, submitted, assignments)
         print(f"nbgrader autograde (sequential): {t_nb:.1f} s", flush=True)
-        limits = Limits(timeout_s=float(args.timeout), cell_timeout_s=int(args.cell_timeout),
-                        memory_mb=int(args.memory), max_procs=int(args.max_procs))
+        limits = Limits.from_args(args)
         batch = pipeline.Batch(submitted, os.path.join(tmp, "out"), source=source, jobs=args.jobs, limits=limits,
                                target=course.Course.load(os.path.join(tmp, "course")), force=True,
                                echo=lambda m: None)

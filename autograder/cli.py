@@ -18,11 +18,6 @@ from .limits import Limits
 DEMO_OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "artifacts", "grading-demo")
 
 
-def _limits(args) -> Limits:
-    return Limits(timeout_s=float(args.timeout), cell_timeout_s=int(args.cell_timeout),
-                  memory_mb=int(args.memory), max_procs=int(args.max_procs))
-
-
 def cmd_grade(args) -> int:
     from . import pipeline
     from .course import Course
@@ -57,7 +52,7 @@ def cmd_grade(args) -> int:
         print(f"grade --queue: {type(e).__name__}: {redact_db_url(str(e))[:500]}", file=sys.stderr)
         return 2
     batch = pipeline.Batch(submissions, out, source=source, jobs=args.jobs or (64 if runner else None),
-                           limits=_limits(args), target=target, force=args.force or args.demo,
+                           limits=Limits.from_args(args), target=target, force=args.force or args.demo,
                            unsafe=args.unsafe_no_sandbox, runner=runner)
     try:
         results = batch.grade()
@@ -166,10 +161,14 @@ def cmd_bench(args) -> int:
     return bench.main(args)
 
 
+def _add_jobs(p: argparse.ArgumentParser, default: int | None) -> None:
+    shown = "number of cores" if default is None else default
+    p.add_argument("--jobs", "-j", type=int, default=default,
+                   help=f"notebooks graded at once (default: {shown}); one torch thread each")
+
+
 def _add_limits(p: argparse.ArgumentParser) -> None:
     d = Limits()
-    p.add_argument("--jobs", "-j", type=int, default=None,
-                   help="notebooks graded at once (default: number of cores); one torch thread each")
     p.add_argument("--timeout", type=float, default=d.timeout_s,
                    help=f"seconds per notebook (default {d.timeout_s:g})")
     p.add_argument("--cell-timeout", type=int, default=d.cell_timeout_s,
@@ -213,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run student code without the sandbox (only when it cannot start; every row is flagged)")
     p.add_argument("--queue", action="store_true",
                    help="run the notebooks on the workers of the course's PostgreSQL (python -m autograder worker)")
+    _add_jobs(p, None)
     _add_limits(p)
     p.set_defaults(func=cmd_grade)
 
@@ -248,8 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "with plain sequential `nbgrader autograde` and with `grade --jobs N`; print "
                                    "both times, the ratio, whether the scores are identical, and where the time went.")
     p.add_argument("--students", type=int, default=9, help="full submissions to grade (default 9)")
+    _add_jobs(p, 2)
     _add_limits(p)
-    p.set_defaults(func=cmd_bench, jobs=2)
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -59,9 +59,10 @@ TORCHISH = {"torch", "sys", "threading", "gc", "inspect", "builtins", "torch.nn"
             "torch.special", "torch.utils", "torch.nn.init", "numpy", "math"}
 
 
-def _aliases(tree) -> dict[str, str]:
-    """Local name -> module it names (``import torch.nn.functional as F`` -> ``F: torch.nn.functional``)."""
-    out = {"torch": "torch", "np": "numpy", "F": "torch.nn.functional", "nn": "torch.nn", "math": "math"}
+def import_aliases(tree) -> dict[str, str]:
+    """Local name -> the dotted name an import of ``tree`` binds it to (``import torch.nn.functional
+    as F`` -> ``F: torch.nn.functional``; ``from torch import sigmoid`` -> ``sigmoid: torch.sigmoid``)."""
+    out = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
@@ -70,6 +71,12 @@ def _aliases(tree) -> dict[str, str]:
             for a in node.names:
                 out[a.asname or a.name] = f"{node.module}.{a.name}"
     return out
+
+
+def _aliases(tree) -> dict[str, str]:
+    """:func:`import_aliases`, and the names the setup cells bind (``torch``, ``np``, ``F``, ``nn``, ``math``)."""
+    return {"torch": "torch", "np": "numpy", "F": "torch.nn.functional", "nn": "torch.nn", "math": "math",
+            **import_aliases(tree)}
 
 
 def _module_of(node, aliases: dict[str, str]) -> str | None:

@@ -19,3 +19,9 @@ class Limits:
     tmpfs_mb: int = 512          # size of each of HOME, /tmp, /dev/shm and the work dir (/ and /dev: read-only)
     result_mb: int = 64          # bytes the parent reads back from the runner
     nofile: int = 1024
+
+    @classmethod
+    def from_args(cls, args) -> Limits:
+        """The limits a command line gave (``--timeout``, ``--cell-timeout``, ``--memory``, ``--max-procs``)."""
+        return cls(timeout_s=float(args.timeout), cell_timeout_s=int(args.cell_timeout),
+                   memory_mb=int(args.memory), max_procs=int(args.max_procs))

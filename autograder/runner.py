@@ -8,7 +8,8 @@ notebook starts in the time ``import torch`` takes). Every output path is captur
 ``print``/stderr, the display hook, ``display``/``update_display`` and the error (``ename``,
 ``evalue``, traceback). Around every graded test cell the runner calls
 ``gradlab.observe.begin(grade_id, cell_key)`` / ``end()`` and writes what the cell recorded as plain
-data (tensors as dtype + shape + raw bytes, base64; never pickle).
+data, each value tagged with its kind (``gradlab.observe.encode``: tensors as dtype + shape + raw
+bytes, base64; never pickle).
 
 A test cell arrives in parts: its visible pieces run as cells (they are in ``In`` as in a
 notebook), its hidden regions are compiled here and their text dropped. In a student's notebook
@@ -22,7 +23,6 @@ that match the reference run's.
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -109,26 +109,6 @@ class CappedStream:
         raise OSError("no file descriptor while grading")
 
 
-def encode(value):
-    """Plain recorded data -> JSON (types kept exactly: bool, int, float, str, None, list, dict, tensor)."""
-    import torch
-    if type(value) is torch.Tensor:
-        with torch._C.DisableTorchFunction():
-            flat = torch.Tensor.contiguous(torch.Tensor.reshape(value, (-1,)))
-            raw = torch.Tensor.numpy(torch.Tensor.view(flat, torch.uint8)).tobytes() if value.numel() else b""
-        return {"tensor": str(value.dtype).replace("torch.", ""), "shape": list(value.shape),
-                "b64": base64.b64encode(raw).decode()}
-    if value is None or type(value) in (bool, int, str):
-        return value
-    if type(value) is float:
-        return {"float": repr(value)}
-    if type(value) is list:
-        return [encode(v) for v in value]
-    if type(value) is dict:
-        return {"dict": {str(k): encode(v) for k, v in value.items()}}
-    return f"<type-error: {type(value).__qualname__}>"
-
-
 def _error(exc) -> dict:
     ename = cap(type(exc).__name__, MAX_ENAME)
     evalue = cap(exc, MAX_EVALUE)
@@ -208,13 +188,9 @@ def _run_part(shell, part: str, code, last_error: list):
     return None
 
 
-def main() -> int:
-    import time
-    t0 = time.monotonic()
-    site.addsitedir(sys.argv[1])
-    plan = json.loads(sys.stdin.read(50_000_000))
-    hidden_code = _compile_hidden(plan["cells"])  # the hidden regions' text is gone from here on
-    results = os.fdopen(int(plan["results_fd"]), "w", buffering=1)
+def _prepare(plan: dict) -> None:
+    """The sandbox's setup before any of the notebook's code: the process limit, the plotting
+    backend, the data cache and the release's data files in the working directory."""
     import resource  # counted in this user namespace only: the sandbox's own tasks
     resource.setrlimit(resource.RLIMIT_NPROC, (plan["max_procs"], plan["max_procs"]))
     os.environ["MPLBACKEND"] = "Agg"
@@ -225,15 +201,13 @@ def main() -> int:
             if os.path.isfile(path) and not name.endswith(".ipynb"):
                 shutil.copy(path, name)
 
+
+def _shell(outputs: Outputs, last_error: list):
+    """The in-process IPython shell the cells run in: every display path goes to ``outputs``
+    (capped), every error to ``last_error``; no traceback printing, no GUI, no figures."""
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
     from IPython.core.interactiveshell import InteractiveShell
-
-    from gradlab import observe
-
-    begin, end = observe.begin, observe.end  # the runner's own references
-    observe.set_checking(plan.get("checking") is True)
-    outputs = Outputs()
 
     class Hook(DisplayHook):
         def write_output_prompt(self):
@@ -250,8 +224,64 @@ def main() -> int:
     shell.showtraceback = lambda *a, **k: None  # errors are taken from the run result
     shell.enable_gui = lambda gui=None: None
     shell.register_magic_function(lambda line="": None, "line", "matplotlib")  # stays on Agg: no figures kept
-    last_error: list = []
     shell.set_custom_exc((BaseException,), lambda sh, etype, value, tb, tb_offset=None: last_error.append(value))
+    return shell
+
+
+def _run_cell(shell, parts: list, last_error: list, timeout_s: float) -> tuple[BaseException | None, str | None]:
+    """Run one cell's parts in order under the cell timer: (the error that stopped it, or None;
+    the part it stopped in)."""
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    exc, part = None, None
+    try:
+        for part, code in parts:
+            last_error.clear()
+            exc = _run_part(shell, part, code, last_error)
+            if exc is not None:
+                break
+    except BaseException as e:  # noqa: BLE001 — a timer firing between statements
+        exc = e
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    return exc, part
+
+
+def _result_line(cell: dict, items: list, exc, part, recording, encode) -> dict:
+    """The result line of one cell: its outputs, its outcome and error, and, for a test cell, what
+    it recorded (``part``: the part it stopped in)."""
+    line = {"index": cell["index"], "grade_id": cell.get("grade_id"), "outcome": "ok", "outputs": items}
+    if exc is not None:
+        line["outcome"] = _outcome(exc)
+        error = _error(exc)
+        if cell["kind"] == "test":
+            error["part"] = part  # where the test failed: a visible failure's message may be shown
+        line["outputs"] = items + [error]
+    if recording is not None:
+        try:
+            line["observations"] = {str(k): encode(v) for k, v in recording.values.items()}
+            line["tolerances"] = {str(k): list(v) for k, v in recording.tolerances.items()}
+        except BaseException as e:  # noqa: BLE001
+            # written out by hand: the encoder is what failed (a str's encoding, as observe.encode writes it)
+            line["observations"] = {"<error>": {"kind": "str", "value": f"<type-error: {type(e).__name__}>"}}
+    return line
+
+
+def main() -> int:
+    import time
+    t0 = time.monotonic()
+    site.addsitedir(sys.argv[1])
+    plan = json.loads(sys.stdin.read(50_000_000))
+    hidden_code = _compile_hidden(plan["cells"])  # the hidden regions' text is gone from here on
+    results = os.fdopen(int(plan["results_fd"]), "w", buffering=1)
+    _prepare(plan)
+
+    from gradlab import observe
+
+    begin, end, encode = observe.begin, observe.end, observe.encode  # the runner's own references
+    observe.set_checking(plan.get("checking") is True)
+    outputs = Outputs()
+    last_error: list = []
+    shell = _shell(outputs, last_error)
     sys.stdout, sys.stderr = CappedStream(outputs, "stdout"), CappedStream(outputs, "stderr")
 
     def on_alarm(signum, frame):
@@ -266,32 +296,10 @@ def main() -> int:
         test = cell["kind"] == "test"
         if test:
             begin(cell["grade_id"], cell["key"])
-        signal.setitimer(signal.ITIMER_REAL, float(plan["cell_timeout_s"]))
-        exc, part = None, None
-        try:
-            for part, code in (hidden_code[cell["index"]] if test else [("visible", cell["source"])]):
-                last_error.clear()
-                exc = _run_part(shell, part, code, last_error)
-                if exc is not None:
-                    break
-        except BaseException as e:  # noqa: BLE001 — a timer firing between statements
-            exc = e
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+        exc, part = _run_cell(shell, hidden_code[cell["index"]] if test else [("visible", cell["source"])],
+                              last_error, float(plan["cell_timeout_s"]))
         recording = end() if test else None
-        line = {"index": cell["index"], "grade_id": cell.get("grade_id"), "outcome": "ok", "outputs": outputs.items}
-        if exc is not None:
-            line["outcome"] = _outcome(exc)
-            error = _error(exc)
-            if test:
-                error["part"] = part  # where the test failed: a visible failure's message may be shown
-            line["outputs"] = outputs.items + [error]
-        if recording is not None:
-            try:
-                line["observations"] = {str(k): encode(v) for k, v in recording.values.items()}
-                line["tolerances"] = {str(k): list(v) for k, v in recording.tolerances.items()}
-            except BaseException as e:  # noqa: BLE001
-                line["observations"] = {"<error>": f"<type-error: {type(e).__name__}>"}
+        line = _result_line(cell, outputs.items, exc, part, recording, encode)
         results.write(json.dumps(line) + "\n")
         if line["outcome"] in ("memory", "process_limit"):
             break  # what the notebook holds may starve every later cell: stop here, as a dead kernel would

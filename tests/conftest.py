@@ -26,10 +26,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
 if str(TESTS) not in sys.path:  # so test modules can `import nbcheck` / `import browser_utils`
     sys.path.insert(0, str(TESTS))
+
+from coursekit import ROOT  # noqa: E402  (the checkout's root: one definition for every test module)
 
 # Set at import time, before any kernel is started; an explicit setting in the caller's
 # environment wins (e.g. MPLBACKEND=module://matplotlib_inline.backend_inline to see figures).
@@ -190,6 +191,7 @@ def shared_python() -> str:
     return _SHARED[0]
 
 
+@functools.cache
 def sandbox_problem() -> str | None:
     """``sandbox.check()`` once per test session: each probe starts a sandbox that imports torch
     (seconds on a loaded machine), and whether bubblewrap works here does not change during a run.
@@ -199,6 +201,11 @@ def sandbox_problem() -> str | None:
     """
     from autograder import sandbox
     return sandbox.check()
+
+
+def png_outputs(output_widget) -> list[str]:
+    """The base64 PNGs an ``ipywidgets.Output`` holds, in order: what a widget test compares to see a redraw."""
+    return [o["data"]["image/png"] for o in output_widget.outputs if "image/png" in o.get("data", {})]
 
 
 def world_dir(prefix: str) -> str:

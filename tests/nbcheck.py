@@ -9,8 +9,11 @@ Used by ``tests/test_notebooks.py`` (stored notebooks, release sync, blank-relea
 """
 from __future__ import annotations
 
+import ast
+import builtins
 import difflib
 import filecmp
+import functools
 import json
 import os
 import re
@@ -19,6 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import coursekit
 import nbformat
 
 from autograder import notebook
@@ -28,9 +32,10 @@ from autograder.notebook import label as _label
 from autograder.notebook import meta as nbg
 from autograder.notebook import release_leak_problems as release_leak_problems
 from autograder.notebook import text as _src
+from autograder.plan import EXPERIMENT_TAG
 
 # the checkout under test; GRADLAB_TEST_ROOT points the notebook checks at another one
-ROOT = Path(os.environ.get("GRADLAB_TEST_ROOT") or Path(__file__).resolve().parents[1]).resolve()
+ROOT = Path(os.environ.get("GRADLAB_TEST_ROOT") or coursekit.ROOT).resolve()
 
 #: what nbgrader puts in place of a solution (autograder/nbgrader_config.py: ClearSolutions.code_stub)
 STUB_LINE = 'raise NotImplementedError("replace this line with your solution")'
@@ -152,6 +157,51 @@ def metadata_problems(nb, *, release: bool = False) -> list[str]:
             if is_test_cell(cell) and cell.cell_type == "code":
                 problems += _observation_problems(where, src)
                 problems += convention_problems(where, src, forbid)
+    return problems
+
+
+def _bound_and_read(source: str) -> tuple[set[str], set[str]]:
+    """(names a cell binds, names it reads), anywhere in it; IPython's magic and shell lines left out."""
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set(), set()
+    bound, read = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return bound, read
+
+
+def experiment_dependency_problems(nb) -> list[str]:
+    """Graded test cells that read a name only an ``experiment`` cell above them defines.
+
+    The grader skips experiments (``autograder.plan``), and so does a blank release's run past its
+    first error (``blank_run_all``): a test that needs one would be graded, and validated, against a
+    notebook the student never ran.
+    """
+    problems, ordinary, experiments = [], set(), {}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        bound, read = _bound_and_read(_src(cell))
+        if EXPERIMENT_TAG in cell.metadata.get("tags", []):
+            experiments.update({name: _label(i, cell) for name in bound})
+            continue
+        if is_grade(cell):
+            needs = sorted((read - bound - ordinary - set(dir(builtins))) & set(experiments))
+            problems += [f"{_label(i, cell)} reads {name!r}, which only the experiment {experiments[name]} defines "
+                         "(the grader skips experiments: move it to a cell without the tag)" for name in needs]
+        ordinary |= bound
     return problems
 
 
@@ -325,7 +375,38 @@ def validator(invert: bool = False, root: Path = ROOT):
     if (root / "nbgrader_config.py").exists():
         cfg.merge(PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config())
     cfg.Validator.invert = invert
-    return RecordingValidator(config=cfg)
+    v = RecordingValidator(config=cfg)
+    if invert:
+        from nbgrader.preprocessors import Execute
+        v.preprocessors = [blank_run_all() if p is Execute else p for p in v.preprocessors]
+    return v
+
+
+@functools.cache
+def blank_run_all():
+    from nbgrader.preprocessors import Execute
+
+    class BlankRunAll(Execute):
+        """nbgrader's executor for a blank release: every cell up to the first error, as Run All runs
+        them (the student stops there); after it, every cell but the experiments.
+
+        Past the first error only the test cells' verdicts are read (each must fail), and no test cell
+        needs an experiment: the grader skips experiments too, and ``experiment_dependency_problems``
+        holds every solution notebook to it. An experiment of a blank release trains with the
+        course's built-ins (the student's functions raise), nine tenths of the run's time.
+        """
+
+        def preprocess(self, nb, resources=None, km=None):
+            self.errored = False
+            return super().preprocess(nb, resources, km)
+
+        def preprocess_cell(self, cell, resources, index):
+            if self.errored and EXPERIMENT_TAG in cell.metadata.get("tags", []):
+                return cell, resources
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            self.errored = self.errored or any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+            return cell, resources
+    return BlankRunAll
 
 
 def validate(path: Path, invert: bool = False, root: Path = ROOT):
@@ -359,7 +440,7 @@ def first_error(nb):
 
 
 def stub_error_problems(nb) -> list[str]:
-    """Where an *executed* blank release stopped, judged by the rule of issue 7:
+    """Where an *executed* blank release stopped, judged by one rule:
 
     Run All on a blank release must stop at an exercise stub and nowhere else. So the first
     error of the run must be a ``NotImplementedError`` whose innermost traceback frame is the

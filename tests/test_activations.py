@@ -94,7 +94,7 @@ def test_builtin_suited_inits_and_bounds():
     assert activations.negative_slope(nn.RReLU(0.1, 0.3)) == pytest.approx(0.2)
     assert activations.negative_slope(nn.PReLU(init=0.3)) == pytest.approx(0.3)
     assert not activations.is_stackable(nn.PReLU())            # parameters: the sweep handles PReLU itself
-    assert activations.is_stackable(gradlab.nets._Lambda(torch.relu))
+    assert activations.is_stackable(gradlab.activations.LambdaActivation(torch.relu))
 
 
 @pytest.mark.parametrize("name, module", [("gelu", nn.GELU), ("silu", nn.SiLU), ("mish", nn.Mish)])

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import re
 import resource
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from coursekit import ROOT, cell, notebook, tiny_course
 
-ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `book` and `tests` are imported from the checkout (plain `pytest` too)
     sys.path.insert(0, str(ROOT))
 
@@ -42,47 +40,35 @@ def _cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _meta(gid, **kw):
-    m = {"grade": False, "solution": False, "locked": True, "grade_id": gid, "schema_version": 3, "task": False}
-    m.update(kw)
-    return {"nbgrader": m}
-
-
 def fixture_notebook(n: int, title: str) -> nbformat.NotebookNode:
     """A small course notebook with every kind of cell the book treats differently."""
-    return new_notebook(cells=[
-        new_markdown_cell(f"# Assignment {n} · {title}\n\nIntro.\n\n**You will learn**\n"
-                          f"- why Xavier initialization keeps $\\mathrm{{Var}}(y)$ stable;\n- to double a number.\n\n"
-                          "**Points:** 2 autograded + 1 manually graded = 3", metadata=_meta("title")),
-        new_code_cell("%matplotlib inline\nimport matplotlib.pyplot as plt", metadata=_meta("setup")),
-        new_markdown_cell("## The Xavier variance\n\n$$\\mathrm{Var}(w) = \\frac{2}{n_\\text{in} + n_\\text{out}}$$\n\n"
-                          "and inline $\\sigma(z) = 1/(1+e^{-z})$. Display math inside a paragraph,\n"
-                          "$$\ne^{-z} = \\frac{\\varepsilon}{1-\\varepsilon}\n$$\nwhich is $\\ln 99$ here.",
-                          metadata=_meta("derivation")),
-        new_code_cell("fig, ax = plt.subplots(figsize=(4, 3))\nax.plot([0, 1, 2], [0, 1, 4])\nplt.show()",
-                      metadata=_meta("figure")),
-        new_code_cell(f"def double(x):\n    ### BEGIN SOLUTION\n    {SOLUTION_LINE}\n    ### END SOLUTION",
-                      metadata=_meta("double", solution=True, locked=False)),
-        new_code_cell(f"assert double(2) == 4, 'double(2) should be 4'\n### BEGIN HIDDEN TESTS\n{HIDDEN_LINE}\n"
-                      "print('hidden tests passed')\n### END HIDDEN TESTS",
-                      metadata=_meta("test_double", grade=True, points=2)),
-        new_code_cell("print('experiment: double(5) =', double(5))", metadata=_meta("experiment")),
-        new_markdown_cell("Explain doubling.", metadata=_meta("question")),
-        new_markdown_cell(f"=== BEGIN MARK SCHEME ===\n{MARK_LINE}\n=== END MARK SCHEME ===\n\n"
-                          "It multiplies by two, as the model answer says.",
-                          metadata=_meta("answer", grade=True, solution=True, locked=False, points=1)),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    return notebook([
+        cell(f"# Assignment {n} · {title}\n\nIntro.\n\n**You will learn**\n"
+             f"- why Xavier initialization keeps $\\mathrm{{Var}}(y)$ stable;\n- to double a number.\n\n"
+             "**Points:** 2 autograded + 1 manually graded = 3", "title", markdown=True),
+        cell("%matplotlib inline\nimport matplotlib.pyplot as plt", "setup"),
+        cell("## The Xavier variance\n\n$$\\mathrm{Var}(w) = \\frac{2}{n_\\text{in} + n_\\text{out}}$$\n\n"
+             "and inline $\\sigma(z) = 1/(1+e^{-z})$. Display math inside a paragraph,\n"
+             "$$\ne^{-z} = \\frac{\\varepsilon}{1-\\varepsilon}\n$$\nwhich is $\\ln 99$ here.",
+             "derivation", markdown=True),
+        cell("fig, ax = plt.subplots(figsize=(4, 3))\nax.plot([0, 1, 2], [0, 1, 4])\nplt.show()", "figure"),
+        cell(f"def double(x):\n    ### BEGIN SOLUTION\n    {SOLUTION_LINE}\n    ### END SOLUTION", "double",
+             solution=True),
+        cell(f"assert double(2) == 4, 'double(2) should be 4'\n### BEGIN HIDDEN TESTS\n{HIDDEN_LINE}\n"
+             "print('hidden tests passed')\n### END HIDDEN TESTS", "test_double", grade=True, points=2),
+        cell("print('experiment: double(5) =', double(5))", "experiment"),
+        cell("Explain doubling.", "question", markdown=True),
+        cell(f"=== BEGIN MARK SCHEME ===\n{MARK_LINE}\n=== END MARK SCHEME ===\n\n"
+             "It multiplies by two, as the model answer says.", "answer", markdown=True, grade=True, solution=True,
+             points=1),
+    ])
 
 
 def make_course(root: Path, notebooks=None) -> Path:
     """A checkout-like folder: the course's nbgrader config and ``solutions/`` with fixture notebooks."""
-    (root / "autograder").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copy2(ROOT / "autograder" / "nbgrader_config.py", root / "autograder" / "nbgrader_config.py")
-    for rel, nb in (notebooks or {"01_alpha/01_first.ipynb": fixture_notebook(1, "First"),
-                                  "02_beta/01_second.ipynb": fixture_notebook(2, "Second")}).items():
-        (root / "solutions" / rel).parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, str(root / "solutions" / rel))
+    notebooks = notebooks or {"01_alpha/01_first.ipynb": fixture_notebook(1, "First"),
+                              "02_beta/01_second.ipynb": fixture_notebook(2, "Second")}
+    tiny_course(root, {f"solutions/{rel}": nb for rel, nb in notebooks.items()}, config=True)
     return root
 
 
@@ -164,7 +150,7 @@ def test_build_fails_when_the_student_edition_would_leak(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_build_fails_on_a_notebook_error(tmp_path):
     nb = fixture_notebook(1, "Broken")
-    nb.cells.insert(2, new_code_cell("raise ValueError('broken on purpose')", metadata=_meta("broken")))
+    nb.cells.insert(2, cell("raise ValueError('broken on purpose')", "broken"))
     root = make_course(tmp_path, {"01_alpha/01_broken.ipynb": nb})
     with pytest.raises(RuntimeError, match="broken on purpose"):
         build(root, tmp_path / "out")

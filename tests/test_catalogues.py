@@ -1,7 +1,7 @@
 """Every catalogued mistake is caught, by a visible test with the message it names where possible.
 
-For issue 11's question "which wrong implementations pass the visible tests but fail the hidden
-ones", each assignment's table is written to ``artifacts/catalogues/<assignment>.md``; an entry that
+So that anyone can see which wrong implementations pass the visible tests but fail the hidden
+ones, each assignment's table is written to ``artifacts/catalogues/<assignment>.md``; an entry that
 only hidden tests catch must say why (``why_hidden``).
 """
 from __future__ import annotations
@@ -10,9 +10,8 @@ import importlib
 import os
 import pkgutil
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from coursekit import cell, notebook, tiny_course
 
 from tests import catalogues
 from tests.catalogues import Wrong
@@ -36,21 +35,15 @@ def test_catalogue(name):
 
 
 def _tiny(tmp_path) -> str:
-    def cell(source, **meta):
-        c = new_code_cell(source)
-        c.metadata["nbgrader"] = {"schema_version": 3, "locked": not meta.get("solution", False),
-                                  "solution": False, "grade": False, "task": False, **meta}
-        return c
-    nb = new_notebook(cells=[
-        cell("import math", grade_id="setup"),
-        cell("def double(x):\n    return 2 * x", solution=True, grade_id="double"),
+    nb = notebook([
+        cell("import math", "setup"),
+        cell("def double(x):\n    return 2 * x", "double", solution=True),
         cell("assert double(2) == 4, 'double(2) should be 4: did you add instead of multiplying?'\n"
              "### BEGIN HIDDEN TESTS\nassert double(-3) == -6, 'hidden: negative input'\n### END HIDDEN TESTS",
-             grade=True, points=1, grade_id="test_double"),
+             "test_double", grade=True, points=1),
     ])
-    path = os.path.join(tmp_path, "tiny.ipynb")
-    nbformat.write(nb, path)
-    return path
+    tiny_course(tmp_path, {"tiny.ipynb": nb})
+    return os.path.join(tmp_path, "tiny.ipynb")
 
 
 def test_runner_can_fail(tmp_path):

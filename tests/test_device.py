@@ -6,11 +6,14 @@ import torch
 import gradlab
 
 
-def test_get_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (True, False, "cuda"),
+                                                (False, True, "mps"), (False, False, "cpu")])
+def test_get_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    """Each machine the course meets, by what torch reports: a CUDA GPU wins, then Apple's MPS, then the CPU."""
     monkeypatch.delenv("GRADLAB_DEVICE", raising=False)
-    expected = "cuda" if torch.cuda.is_available() else (
-        "mps" if torch.backends.mps.is_available() else "cpu")
-    assert gradlab.get_device().type == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert gradlab.get_device() == torch.device(expected)
 
 
 def test_get_device_override(monkeypatch):

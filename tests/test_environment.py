@@ -1,11 +1,9 @@
 """The environment is pinned, and pinned the same way everywhere."""
 import re
 import tomllib
-from pathlib import Path
 
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
+from coursekit import ROOT
 
 
 def _pyproject():

@@ -15,12 +15,12 @@ from urllib.parse import urlparse
 import nbformat
 import pytest
 from conftest import require
+from coursekit import ROOT
 
 import browser_utils as bu
 from grading import tiny_course as T
 from tests.test_instructor_loop import _source_with_task, _submission, autograder, grade_step
 
-ROOT = Path(__file__).resolve().parents[1]
 STUDENTS = {"full": "5", "partial": "1", "blank": "0"}  # autograded points out of 8 (5 tests, 1 answer, 2 task)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -2,17 +2,19 @@
 the real CLI (``python -m autograder grade ... --jobs 2``) once as the user running the tests and,
 when that is root (CI), once more as an unprivileged user (``gradlab-test``): same verdicts.
 
-The cases (tests/grading/hostile.py) cover the developers' hostile suite and every finding of
-issues 17 (isolation, hostile submission trees, output caps, CSV injection) and 18 (routes around
-an in-kernel verdict: each earns what a blank notebook earns).
+The cases (tests/grading/hostile.py) cover the developers' hostile suite: isolation between
+notebooks and from the host, hostile submission trees, output caps, CSV injection, and routes around
+an in-kernel verdict (each earns what a blank notebook earns).
 """
 from __future__ import annotations
 
 import csv
 import glob
 import hashlib
+import io
 import os
 import pwd
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -22,13 +24,13 @@ import time
 
 import pytest
 from conftest import require, sandbox_problem, shared_python
+from coursekit import ROOT
 
 from autograder import course, sandbox
 from grading import hostile
 from grading import tiny_course as T
 from grading.nbgrader_cli import make_course, nbgrader
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ORDINARY = ["full", "blank", "partial"]
 # each of these fools plain nbgrader into giving marks; none may earn anything here
 CHEATS = ["patch_allclose", "patch_numpy_allclose", "patch_tensor_eq", "patch_isinstance", "patch_transformer",
@@ -52,10 +54,10 @@ def _root_home_entries() -> list[str]:
     """What a student must not see of root's home: ``/root`` itself, or, when this checkout lies in
     it, everything there but the folders down to the checkout's environment, which the sandbox
     recreates (empty) to mount the environment's packages at their own path."""
-    if not ROOT.startswith("/root/"):
+    if not str(ROOT).startswith("/root/"):
         return ["/root"]
     try:
-        return [os.path.join("/root", n) for n in os.listdir("/root") if not ROOT.startswith(os.path.join("/root", n) + "/")]
+        return [os.path.join("/root", n) for n in os.listdir("/root") if not str(ROOT).startswith(os.path.join("/root", n) + "/")]
     except OSError:
         return ["/root"]
 
@@ -151,7 +153,7 @@ CASES = ["full", "full_control", "blank", "partial", "infinite_loop", "unkillabl
          "fifo_beside", "unreadable", "linked_student", "non_utf8_\\xff", "non_utf8_file", "=SUM(1,2)", "csv_note",
          "aa_plant", "zz_persistence_probe", "peek", "shm_fill", "output_flood", "display_update_flood",
          "huge_error", "gradebook_attack", "stderr_noise", "leak_hidden_tests", "leak_in_exception_name",
-         # issue 23: forged observations, unflagged built-ins, leaks to the page, messages students need
+         # the verdict is the judge's: forged observations, unflagged built-ins, leaks to the page, messages students need
          "trace_hook_forgery", "record_forgery_from_frames", "string_built_builtin", "builtin_in_added_cell",
          "leak_hidden_in_class_name", "extra_result_lines", "print_running_cell", "stash_and_print_later",
          "hidden_marker_in_solution", "visible_message_smuggle",
@@ -229,7 +231,7 @@ def test_nothing_outside_the_sandbox_changed_or_survived(batch):
             uid = os.stat(f"/proc/{pid}").st_uid
         except (OSError, ValueError, IndexError):
             continue
-        ours = hostile.DAEMON_MARK.encode() in cmd or ROOT.encode() in cmd and (
+        ours = hostile.DAEMON_MARK.encode() in cmd or str(ROOT).encode() in cmd and (
             sandbox.UID_BASE <= uid < sandbox.UID_BASE + 1000 or b"/opt/gradlab/runner.py" in cmd)
         if ours and started < batch["ended"]:  # (a grader started later, e.g. a concurrent run, is not ours)
             survivors.append((pid, uid, cmd[:80]))
@@ -293,15 +295,30 @@ def test_rerun_resumes_without_regrading(batch):
 
 @pytest.mark.slow
 def test_export_and_feedback_commands(batch):
-    """After grade, `export` and `feedback` read the same course gradebook (README's loop)."""
+    """After grade, `export` and `feedback` read the same course gradebook (README's loop): the export
+    holds grade's scores, and feedback rewrites one page per graded notebook, as many as it says."""
+    from autograder import export
     course = str(batch["course"])
     proc = run_cli("export", batch["out"], "--course", course, "--to", "-")
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
-    assert lines[0].startswith("student_id,assignment,score,max_score,status,needs_manual_grade"), lines[:2]
-    assert any(line.startswith("full,a1,") for line in lines), lines
+    exported = list(csv.DictReader(io.StringIO(proc.stdout, newline="")))
+    assert exported and list(exported[0]) == export.COLUMNS, proc.stdout[:500]
+    final = {(r["student_id"], r["assignment"]): r for r in exported}
+    for student in ORDINARY:
+        row, graded = final[(student, "a1")], batch["rows"][student]
+        assert (float(row["score"]), float(row["max_score"]), row["status"]) == (
+            float(graded["score"]), float(graded["max_score"]), "graded"), (student, row, graded)
+    full = final[("full", "a1")]
+    assert (float(full["auto_score"]), float(full["max_score"])) == (sum(T.PS1_TESTS.values()), T.PS1_MAX), full
+    pages = os.path.join(batch["out"], "feedback", "*", "*", "*.html")
+    before = {p: os.stat(p).st_mtime_ns for p in glob.glob(pages)}
+    time.sleep(0.01)   # a rewritten page gets a later mtime
     proc = run_cli("feedback", batch["out"], "--course", course)
-    assert proc.returncode == 0 and "feedback page(s)" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rewritten = sorted(p for p in glob.glob(pages) if os.stat(p).st_mtime_ns != before.get(p))
+    said = re.search(r"wrote (\d+) feedback page\(s\)", proc.stdout)
+    assert said and int(said.group(1)) == len(rewritten), (proc.stdout, rewritten)
+    assert os.path.join(batch["out"], "feedback", "full", "a1", "ps1.html") in rewritten, rewritten
 
 
 @pytest.mark.slow

@@ -13,11 +13,10 @@ import subprocess
 import sys
 
 import pytest
+from coursekit import ROOT
 
 from grading import tiny_course as T
 from grading.nbgrader_cli import make_course, nbgrader
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")

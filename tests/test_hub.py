@@ -28,8 +28,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from coursekit import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from conftest import require, shared_environment_problem  # noqa: E402
 
@@ -219,25 +219,17 @@ TINY = "00_class_check"  # a one-exercise assignment: the concurrency and failur
 def tiny_notebook():
     """One autograded exercise (1 point; its hidden test records what it asserts) and one written answer."""
     import nbformat
-    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+    from coursekit import cell, notebook
 
-    def cell(make, source, grade_id, **flags):
-        c = make(source)
-        c.metadata["nbgrader"] = {"schema_version": 3, "grade_id": grade_id, "locked": False,
-                                  "solution": False, "grade": False, **flags}
-        return c
-    nb = new_notebook(cells=[
-        cell(new_markdown_cell, "# Class check\nWrite `double(x)`.", "intro", locked=True),
-        cell(new_code_cell, "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
-             "double", solution=True),
-        cell(new_code_cell, "from gradlab.observe import record\nassert double(3) == 6\n"
+    return nbformat.writes(notebook([
+        cell("# Class check\nWrite `double(x)`.", "intro", markdown=True),
+        cell("def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION", "double", solution=True),
+        cell("from gradlab.observe import record\nassert double(3) == 6\n"
              "### BEGIN HIDDEN TESTS\nassert double(-2.5) == -5.0\n"
              "record(\"double/values\", [double(3), double(-2.5)])\n### END HIDDEN TESTS",
-             "test_double", grade=True, locked=True, points=1),
-        cell(new_markdown_cell, "Doubling twice quadruples.", "explain", solution=True, grade=True, points=2),
-    ])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nbformat.writes(nb)
+             "test_double", grade=True, points=1),
+        cell("Doubling twice quadruples.", "explain", markdown=True, solution=True, grade=True, points=2),
+    ]))
 
 
 @pytest.fixture(scope="module")

@@ -27,11 +27,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_markdown_cell
+from coursekit import ROOT, cell, tiny_course
 
 from tests.grading import tiny_course as T
 
-ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
            MPLBACKEND="Agg", GRADLAB_PROGRESS="0")
 MARK_SCHEME = "MARKSCHEME_b41e: full marks only if the overflow of exp(-z) is named"
@@ -71,13 +70,10 @@ def grade_step(course: Path, assignment: str) -> subprocess.CompletedProcess:
 
 
 def _source_with_task(root: Path) -> None:
-    T.write_source(str(root / "solutions"))
-    path = root / "solutions" / "a1" / "ps1.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    nb.cells.append(new_markdown_cell(TASK, metadata={"nbgrader": {
-        "grade": False, "solution": False, "task": True, "locked": True, "points": 2,
-        "grade_id": "task_overflow", "schema_version": 3}}))
-    nbformat.write(nb, path)
+    """The tiny course's sources, ps1 ending in a manually graded task cell."""
+    ps1 = T.ps1_source()
+    ps1.cells.append(cell(TASK, "task_overflow", markdown=True, task=True, points=2))
+    tiny_course(root / "solutions", {"a1/ps1.ipynb": ps1, "a2/ps2.ipynb": T.ps2_source()})
 
 
 def _submission(course: Path, kind: str) -> nbformat.NotebookNode:

@@ -90,3 +90,17 @@ def test_init_matches_torch_init_bitwise():
 def test_mlp_dtype_and_device():
     net = gradlab.mlp(1, 4, in_features=3, dtype=torch.float64, device="cpu")
     assert all(p.dtype == torch.float64 for p in net.parameters())
+
+
+def test_every_init_name_reaches_init_linear_and_mlp():
+    """INITS is read from the one registry: every name and alias initializes a layer, and a scheme
+    registered at run time reaches ``mlp`` with no other change."""
+    for name in gradlab.nets.INITS:
+        torch.manual_seed(0)
+        gradlab.mlp(2, 8, init=name, in_features=8)
+    gradlab.nets.register_init(gradlab.nets.Init("half", lambda w, **_: nn.init.constant_(w, 0.5), ("halves",)))
+    try:
+        net = gradlab.mlp(1, 4, init="halves", in_features=3)
+        assert torch.all(net[0].weight == 0.5) and torch.count_nonzero(net[0].bias) == 0
+    finally:
+        del gradlab.nets.INIT_REGISTRY["half"], gradlab.nets._INIT_NAMES["half"], gradlab.nets._INIT_NAMES["halves"]

@@ -3,7 +3,8 @@ solutions, solutions pass ``nbgrader validate``, and a blank release stops only 
 
 Each solution notebook is executed once per test run, by ``nbgrader validate`` (the course's own
 Validator: every graded cell full marks) with every cell's output checked for errors, experiments
-included. nbval (``pytest solutions/<a>/<nb>.ipynb``) is the author's cell-by-cell runner for one
+included. Each blank release runs under ``nbgrader validate --invert`` up to its first error as Run
+All would, then without its experiments (no test needs one: checked on every solution). nbval (``pytest solutions/<a>/<nb>.ipynb``) is the author's cell-by-cell runner for one
 notebook; its configuration is tested below. Assignments are discovered from
 ``solutions/*/*.ipynb`` and ``course/*/*.ipynb``, so each one is covered as soon as it lands.
 
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from coursekit import cell, notebook
+from nbformat.v4 import new_output
 
 import nbcheck
 from nbcheck import ROOT
@@ -76,6 +78,13 @@ def test_source_metadata(path):
     _report(nbcheck.metadata_problems(nbcheck.read(path)), f"nbgrader metadata of {path.relative_to(ROOT)}")
 
 
+@pytest.mark.parametrize("path", _params(SOLUTIONS, "solutions"))
+def test_no_test_needs_an_experiment(path):
+    """No graded test reads a name only an `experiment` cell defines: the grader skips experiments, and
+    so does the blank release's run past its first error (nbcheck.blank_run_all)."""
+    _report(nbcheck.experiment_dependency_problems(nbcheck.read(path)), f"tests needing experiments in {path.relative_to(ROOT)}")
+
+
 @pytest.mark.parametrize("path", _params(RELEASES, "course"))
 def test_release_metadata_and_no_leaks(path):
     """The release keeps valid metadata and gives away no solution, hidden test or mark scheme."""
@@ -127,7 +136,9 @@ def test_solution_passes_nbgrader_validate(path, tmp_path, monkeypatch):
 @pytest.mark.parametrize("path", _params(RELEASES, "course"))
 def test_blank_release(path, tmp_path, monkeypatch):
     """`nbgrader validate --invert` passes on the blank release (no test passes, no locked cell changed),
-    and running it stops first at an exercise stub's NotImplementedError (rule: nbcheck.stub_error_problems)."""
+    and running it stops first at an exercise stub's NotImplementedError (rule: nbcheck.stub_error_problems).
+    Past that first error the run leaves out the experiments (nbcheck.blank_run_all): they would train
+    with the course's built-ins for nothing, and no test needs one (test_no_test_needs_an_experiment)."""
     _env(monkeypatch, STUDENT_ENV)
     results, executed = nbcheck.validate(_copy_assignment(path, tmp_path), invert=True)
     problems = [f"nbgrader validate --invert: {k}: " + "; ".join(c["source"][:200] for c in v) for k, v in results.items()]
@@ -138,29 +149,21 @@ def test_blank_release(path, tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------------------------
 # every check can fail: the checkers on small broken notebooks
-def _meta(gid, **kw):
-    m = {"grade": False, "solution": False, "locked": True, "grade_id": gid, "schema_version": 3, "task": False}
-    m.update(kw)
-    return {"nbgrader": m}
-
-
 def _tiny_source():
     """A miniature course notebook: locked setup, an exercise with a stub-able solution, its test
     (with hidden tests), an experiment using it, and a written answer."""
-    return new_notebook(cells=[
-        new_markdown_cell("# Tiny\n**Points:** 1 + 1 = 2", metadata=_meta("title")),
-        new_code_cell("import math\nfrom gradlab.observe import record\nx = 3", metadata=_meta("setup")),
-        new_markdown_cell("Implement `double`.", metadata=_meta("ex_md")),
-        new_code_cell("def double(v):\n    ### BEGIN SOLUTION\n    return 2 * v\n    ### END SOLUTION",
-                      metadata=_meta("double", solution=True, locked=False)),
-        new_code_cell("assert double(2) == 4, 'double(2) should be 4'\n### BEGIN HIDDEN TESTS\n"
-                      "assert double(-21) == -42, 'hidden: the secret negative case'\n"
-                      "_ = record('double(-21)', double(-21))\n### END HIDDEN TESTS",
-                      metadata=_meta("test_double", grade=True, points=1)),
-        new_code_cell("y = double(x)", metadata=_meta("experiment")),
-        new_markdown_cell("Why does doubling commute with negation? Because multiplication by two is linear.",
-                          metadata=_meta("answer_why", grade=True, solution=True, locked=False, points=1)),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    return notebook([
+        cell("# Tiny\n**Points:** 1 + 1 = 2", "title", markdown=True),
+        cell("import math\nfrom gradlab.observe import record\nx = 3", "setup"),
+        cell("Implement `double`.", "ex_md", markdown=True),
+        cell("def double(v):\n    ### BEGIN SOLUTION\n    return 2 * v\n    ### END SOLUTION", "double", solution=True),
+        cell("assert double(2) == 4, 'double(2) should be 4'\n### BEGIN HIDDEN TESTS\n"
+             "assert double(-21) == -42, 'hidden: the secret negative case'\n"
+             "_ = record('double(-21)', double(-21))\n### END HIDDEN TESTS", "test_double", grade=True, points=1),
+        cell("y = double(x)", "experiment"),
+        cell("Why does doubling commute with negation? Because multiplication by two is linear.", "answer_why",
+             markdown=True, grade=True, solution=True, points=1),
+    ])
 
 
 def _blank(nb):
@@ -310,6 +313,37 @@ def test_validate_run_catches_a_raising_experiment(tmp_path):
     assert results == {}, results  # every graded cell still gets its points
     errors = nbcheck.errors_before(executed, len(executed.cells))
     assert len(errors) == 1 and "this experiment is broken" in errors[0], errors
+
+
+def test_experiment_dependency_check_can_fail():
+    nb = _tiny_source()
+    nb.cells[5].metadata["tags"] = ["experiment"]   # y = double(x)
+    assert nbcheck.experiment_dependency_problems(nb) == []
+    nb.cells.append(cell("assert y == 6", "test_y", grade=True, points=1))
+    problems = nbcheck.experiment_dependency_problems(nb)
+    assert len(problems) == 1 and "'y'" in problems[0] and "experiment" in problems[0], problems
+    nb.cells.insert(2, cell("y = 6", "setup_y"))       # defined outside the experiments too: no problem
+    assert nbcheck.experiment_dependency_problems(nb) == []
+
+
+@pytest.mark.slow
+def test_blank_run_skips_experiments_only_past_the_first_error(tmp_path):
+    """The blank release's run executes every cell up to the first error, experiments included (what
+    the student's Run All reaches); past it, every cell but the experiments, tests included."""
+    nb = _blank(_tiny_source())
+    nb.cells.insert(2, cell("early = 'ran'", "early"))
+    nb.cells[2].metadata["tags"] = ["experiment"]
+    late = next(i for i, c in enumerate(nb.cells) if c.source == "y = double(x)")
+    nb.cells[late].metadata["tags"] = ["experiment"]
+    nb.cells.insert(late + 1, cell("assert double(1) == 2", "test_after", grade=True, points=1))
+    nbformat.write(nb, str(tmp_path / "rel.ipynb"))
+    results, executed = nbcheck.validate(tmp_path / "rel.ipynb", invert=True)
+    assert results == {}, results
+    ran = {c.metadata.nbgrader.grade_id: c.execution_count is not None for c in executed.cells if c.cell_type == "code"}
+    assert ran == {"setup": True, "early": True, "double": True, "test_double": True, "experiment": False,
+                   "test_after": True}, ran
+    assert "NotImplementedError" in str(executed.cells[late + 1].outputs)
+    assert nbcheck.stub_error_problems(executed) == []
 
 
 @pytest.mark.slow

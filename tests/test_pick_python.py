@@ -1,4 +1,4 @@
-"""tools/pick_python.py: ``make`` builds .venv from a Python every user can run (issue 17)."""
+"""tools/pick_python.py: ``make`` builds .venv from a Python every user can run (the sandbox runs it as another uid)."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from coursekit import ROOT
 
 from autograder import sandbox
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 spec = importlib.util.spec_from_file_location("pick_python", os.path.join(ROOT, "tools", "pick_python.py"))
 pick_python = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(pick_python)

@@ -5,6 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from conftest import png_outputs  # noqa: E402
 
 import gradlab  # noqa: E402
 from gradlab import plots, widgets  # noqa: E402
@@ -45,17 +46,13 @@ def test_profile_histogram_and_learning_curves():
     plt.close("all")
 
 
-def _png_outputs(output_widget):
-    return [o["data"]["image/png"] for o in output_widget.outputs if "image/png" in o.get("data", {})]
-
-
 def test_network_explorer_redraws_when_a_control_changes():
     box = widgets.network_explorer(depth=3, width=16, n=64)
     out = box.children[-1]
-    first = _png_outputs(out)
+    first = png_outputs(out)
     assert len(first) == 1
     box.controls["depth"].value = 12
-    second = _png_outputs(out)
+    second = png_outputs(out)
     assert len(second) == 1 and second != first
     assert "first / last layer gradient norm" in box.children[2].value
 
@@ -63,16 +60,16 @@ def test_network_explorer_redraws_when_a_control_changes():
 def test_activation_explorer_redraws():
     box = widgets.activation_explorer(depth=4, width=16, n=64)
     out = box.children[-1]
-    first = _png_outputs(out)
+    first = png_outputs(out)
     box.controls["activations"].value = ("tanh",)
-    assert _png_outputs(out) != first and len(_png_outputs(out)) == 1
+    assert png_outputs(out) != first and len(png_outputs(out)) == 1
 
 
 def test_variance_explorer_redraws_and_reports_the_ratios():
     box = widgets.variance_explorer(depth=6, width=16, n=64)
     out = box.children[-1]
-    first = _png_outputs(out)
+    first = png_outputs(out)
     assert len(first) == 1 and "Var(a) last / first layer" in box.children[1].value
     box.controls["init"].value = "He (fan_in)"
-    assert _png_outputs(out) != first and len(_png_outputs(out)) == 1
+    assert png_outputs(out) != first and len(png_outputs(out)) == 1
     assert set(box.controls["init"].options) == set(widgets.INIT_CHOICES)

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 from conftest import require, sandbox_problem, seed_venv
+from coursekit import ROOT
 from test_grading import LIMITS
 
 from autograder import sandbox
 from grading import hostile
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3000)]
 
 

@@ -28,10 +28,10 @@ import warnings
 import nbformat
 import pytest
 from conftest import require, sandbox_problem
+from coursekit import ROOT
 
 from autograder import course
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 A01, NB = "01_vanishing_gradients", "01_sigmoid_saturation"
 ANSWER = "answer_tanh_vs_logistic"
 ON_TIME, LATE, DUE = "2026-12-01 10:00:00.000000 UTC", "2026-12-03 09:30:00.000000 UTC", datetime.datetime(2026, 12, 2)

@@ -12,11 +12,11 @@ import textwrap
 
 import pytest
 from conftest import require, sandbox_problem
+from coursekit import ROOT
 
 from autograder import cgroup, discover, sandbox, sanitize
 from autograder.limits import MB, Limits
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY_SPEC_SESSION_KEYRING = -3
 NR = {"x86_64": {"add_key": 248, "request_key": 249, "keyctl": 250}}.get(os.uname().machine, {})
 

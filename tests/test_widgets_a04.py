@@ -7,21 +7,19 @@ import math
 import pytest
 
 pytest.importorskip("ipywidgets")
+from conftest import png_outputs  # noqa: E402
+
 from gradlab import widgets  # noqa: E402
-
-
-def _png_outputs(out):
-    return [o["data"]["image/png"] for o in out.outputs if "image/png" in o.get("data", {})]
 
 
 def test_batchnorm_explorer_redraws_for_every_control():
     box = widgets.batchnorm_explorer(depth=3, width=16, n=64, steps=5, batch_size=32)
     out = box.children[-1]
-    seen = [_png_outputs(out)]
+    seen = [png_outputs(out)]
     assert len(seen[0]) == 1
     for name, value in (("batchnorm", True), ("depth", 5), ("activation", "tanh"), ("lr", 0.01)):
         box.controls[name].value = value
-        now = _png_outputs(out)
+        now = png_outputs(out)
         assert len(now) == 1 and now not in seen, f"changing {name} did not redraw a new figure"
         seen.append(now)
     assert len(box.losses) == 5 and all(math.isfinite(v) for v in box.losses)
@@ -33,7 +31,7 @@ def test_batchnorm_explorer_reports_divergence_and_recovers():
                                      init="normal", lr=10.0)
     assert "diverged" in box.children[2].value
     assert not math.isfinite(box.losses[-1]) and len(box.losses) < 20, "a diverged run stops at the first non-finite loss"
-    assert len(_png_outputs(box.children[-1])) == 1, "a diverged run still draws its figure"
+    assert len(png_outputs(box.children[-1])) == 1, "a diverged run still draws its figure"
     box.controls["lr"].value = 0.001
     assert "diverged" not in box.children[2].value and len(box.losses) == 20
 

@@ -4,13 +4,10 @@ import matplotlib
 matplotlib.use("Agg")
 
 import torch  # noqa: E402
+from conftest import png_outputs  # noqa: E402
 
 import gradlab  # noqa: E402
 from gradlab import widgets  # noqa: E402
-
-
-def _png_outputs(output_widget):
-    return [o["data"]["image/png"] for o in output_widget.outputs if "image/png" in o.get("data", {})]
 
 
 def _toy_data():
@@ -23,12 +20,12 @@ def _toy_data():
 def test_regularization_explorer_redraws_for_every_control():
     box = widgets.regularization_explorer(_toy_data(), sizes=(50, 200), n_train=50, epochs=3, width=16)
     out = box.children[-1]
-    shown = [_png_outputs(out)]
+    shown = [png_outputs(out)]
     assert len(shown[0]) == 1
     assert len(box.history.epoch) == 4  # epoch 0 + 3 epochs
     for key, value in (("n_train", 200), ("dropout", 0.5), ("l2", 1e-2)):
         box.controls[key].value = value
-        shown.append(_png_outputs(out))
+        shown.append(png_outputs(out))
         assert len(shown[-1]) == 1 and shown[-1] != shown[-2], f"changing {key} did not redraw"
     assert "gap" in box.children[1].value
 

@@ -7,21 +7,19 @@ import numpy as np
 import pytest
 
 pytest.importorskip("ipywidgets")
+from conftest import png_outputs  # noqa: E402
+
 from gradlab import widgets  # noqa: E402
-
-
-def _png_outputs(out):
-    return [o["data"]["image/png"] for o in out.outputs if "image/png" in o.get("data", {})]
 
 
 def test_diagnostics_explorer_redraws_for_every_control():
     box = widgets.diagnostics_explorer(depth=2, width=16, n=64, steps=10, every=5, batch_size=32)
     out = box.children[-1]
-    seen = [_png_outputs(out)]
+    seen = [png_outputs(out)]
     assert len(seen[0]) == 1
     for name, value in (("activation", "relu"), ("init", "he"), ("depth", 3), ("lr", 0.01)):
         box.controls[name].value = value
-        now = _png_outputs(out)
+        now = png_outputs(out)
         assert len(now) == 1 and now not in seen, f"changing {name} did not redraw a new figure"
         seen.append(now)
     assert len(box.losses) == 10 and all(math.isfinite(v) for v in box.losses)
@@ -43,6 +41,6 @@ def test_diagnostics_explorer_shows_dead_relus_and_divergence():
     box = widgets.diagnostics_explorer(depth=3, width=16, n=64, steps=30, batch_size=32, activation="relu",
                                        init="normal", lr=3.0)
     assert "diverged" in box.children[2].value
-    assert len(_png_outputs(box.children[-1])) == 1, "a diverged run still draws its figure"
+    assert len(png_outputs(box.children[-1])) == 1, "a diverged run still draws its figure"
     box.controls["lr"].value = 0.01
     assert "diverged" not in box.children[2].value

@@ -23,7 +23,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from .i18n import _
-from .observe import checking, record
+from .observe import checking, record, tolerance
 
 __all__ = ["ForbiddenCallError", "forbid", "forbid_ops", "forbidding", "check_elementwise",
            "extreme_inputs", "first_mismatch", "available_devices", "each_device_and_dtype",
@@ -108,10 +108,6 @@ def first_mismatch(actual: torch.Tensor, expected: torch.Tensor, inputs: torch.T
         got=float(a.flatten()[i]), expected=float(e.flatten()[i]), n=n, total=a.numel())
 
 
-def _tolerances(dtype) -> tuple[float, float]:
-    return (1e-5, 1e-6) if dtype in (torch.float32, torch.float16, torch.bfloat16) else (1e-10, 1e-12)
-
-
 def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
                       dtypes: Iterable[torch.dtype] = (torch.float32, torch.float64),
                       devices: Iterable | None = None, inputs: torch.Tensor | None = None,
@@ -144,7 +140,7 @@ def check_elementwise(fn: Callable, oracle: Callable, *, name: str,
     for device in (devices or available_devices()):
         for dtype in dtypes:
             z = (inputs if inputs is not None else extreme_inputs(dtype, device)).to(dtype=dtype, device=device)
-            rtol, atol = _tolerances(dtype)
+            rtol, atol = tolerance(dtype)
             where = f"{name} ({str(dtype).replace('torch.', '')}, {torch.device(device).type})"
 
             z1 = z.clone().requires_grad_(grad)

@@ -27,15 +27,16 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from . import activations
 
-__all__ = ["mlp", "make_activation", "init_linear_", "ACTIVATIONS", "INITS", "linear_layers",
-           "activation_gain"]
+__all__ = ["mlp", "make_activation", "init_linear_", "ACTIVATIONS", "INITS", "INIT_REGISTRY", "Init", "register_init",
+           "linear_layers"]
 
 class _Factories(Mapping):
     """``{name: module factory}``, read live from :mod:`gradlab.activations` (aliases included)."""
@@ -58,9 +59,56 @@ class _Factories(Mapping):
 # Short names → module factories (the registry's). Any other torch.nn class name works too.
 ACTIVATIONS = _Factories()
 
-INITS = ("default", "normal", "uniform", "xavier", "glorot", "xavier_uniform", "glorot_uniform",
-         "xavier_normal", "glorot_normal", "he", "kaiming", "he_normal", "kaiming_normal",
-         "he_uniform", "kaiming_uniform", "lecun", "lecun_normal", "lecun_uniform", "orthogonal")
+
+@dataclass(frozen=True)
+class Init:
+    """One initialization scheme: its names and what it does to a weight matrix ``w`` ([out, in]).
+
+    ``apply(w, gain=, slope=, sigma=, mode=)`` fills ``w`` in place; ``slope`` is the negative slope
+    of the activation that follows (He), ``gain`` Xavier's/orthogonal's gain.
+    """
+    name: str
+    apply: Callable[..., object]
+    aliases: tuple[str, ...] = ()
+
+
+def _lecun_uniform(w, **_):
+    bound = math.sqrt(3.0 / w.shape[1])
+    return nn.init.uniform_(w, -bound, bound)
+
+
+# One entry per scheme (the module docstring's table); "default" is nn.Linear's own reset.
+INIT_REGISTRY: dict[str, Init] = {i.name: i for i in (
+    Init("default", lambda w, **_: None),
+    Init("normal", lambda w, sigma, **_: nn.init.normal_(w, 0.0, sigma)),
+    Init("uniform", lambda w, sigma, **_: nn.init.uniform_(w, -sigma, sigma)),
+    Init("xavier", lambda w, gain, **_: nn.init.xavier_uniform_(w, gain=gain),
+         ("glorot", "xavier_uniform", "glorot_uniform")),
+    Init("xavier_normal", lambda w, gain, **_: nn.init.xavier_normal_(w, gain=gain), ("glorot_normal",)),
+    Init("he", lambda w, slope, mode, **_: nn.init.kaiming_normal_(w, a=slope, mode=mode, nonlinearity="leaky_relu"),
+         ("kaiming", "he_normal", "kaiming_normal")),
+    Init("he_uniform", lambda w, slope, mode, **_: nn.init.kaiming_uniform_(w, a=slope, mode=mode,
+                                                                           nonlinearity="leaky_relu"),
+         ("kaiming_uniform",)),
+    Init("lecun", lambda w, **_: nn.init.normal_(w, 0.0, 1.0 / math.sqrt(w.shape[1])), ("lecun_normal",)),
+    Init("lecun_uniform", _lecun_uniform),
+    Init("orthogonal", lambda w, gain, **_: nn.init.orthogonal_(w, gain=gain)),
+)}
+_INIT_NAMES = {alias: i for i in INIT_REGISTRY.values() for alias in (i.name, *i.aliases)}
+INITS = tuple(_INIT_NAMES)   # every accepted name, aliases included (the registry's at import)
+
+
+def register_init(scheme: Init) -> Init:
+    """Add (or replace) an initialization scheme: ``mlp(init=name)`` and the sweeps then take it.
+
+    Examples:
+        >>> _ = register_init(Init("zeros", lambda w, **_: nn.init.zeros_(w)))
+        >>> float(mlp(1, 4, init="zeros", in_features=3)[0].weight.abs().sum())
+        0.0
+    """
+    INIT_REGISTRY[scheme.name] = scheme
+    _INIT_NAMES.update({alias: scheme for alias in (scheme.name, *scheme.aliases)})
+    return scheme
 
 
 def make_activation(activation, **kwargs) -> nn.Module:
@@ -70,21 +118,13 @@ def make_activation(activation, **kwargs) -> nn.Module:
     if isinstance(activation, type) and issubclass(activation, nn.Module):
         return activation(**kwargs)
     if callable(activation) and not isinstance(activation, str):
-        return _Lambda(activation)
+        return activations.LambdaActivation(activation)
     entry = activations.lookup(str(activation))
     cls = entry.factory if entry is not None else getattr(nn, str(activation), None)
     if cls is None:
         raise ValueError(f"unknown activation {activation!r}; try one of {activations.names()}, "
                          "a torch.nn class name, or register it (gradlab.activations.register)")
     return cls(**kwargs)
-
-
-_Lambda = activations.LambdaActivation  # the old private name, kept for code that imports it
-
-
-def activation_gain(act: nn.Module) -> float:
-    """``torch.nn.init.calculate_gain`` for an activation module (1 for unregistered ones)."""
-    return activations.gain(act)
 
 
 @torch.no_grad()
@@ -101,35 +141,16 @@ def init_linear_(layer: nn.Linear, init: str = "default", activation: nn.Module 
         gain: Xavier/orthogonal gain, or ``"auto"`` for ``calculate_gain`` of ``activation``.
         mode: ``"fan_in"`` (preserve forward variance) or ``"fan_out"`` (backward) for He.
     """
-    w = layer.weight
-    name = init.lower()
-    if gain == "auto":
-        gain = activation_gain(activation) if activation is not None else 1.0
-    slope = activations.negative_slope(activation) if activation is not None else 0.0
-    if name == "default":
+    scheme = _INIT_NAMES.get(init.lower())
+    if scheme is None:
+        raise ValueError(f"unknown init {init!r}; choose one of {tuple(_INIT_NAMES)} (or register_init)")
+    if scheme.name == "default":
         layer.reset_parameters()
         return layer
-    if name == "normal":
-        nn.init.normal_(w, 0.0, sigma)
-    elif name == "uniform":
-        nn.init.uniform_(w, -sigma, sigma)
-    elif name in ("xavier", "glorot", "xavier_uniform", "glorot_uniform"):
-        nn.init.xavier_uniform_(w, gain=gain)
-    elif name in ("xavier_normal", "glorot_normal"):
-        nn.init.xavier_normal_(w, gain=gain)
-    elif name in ("he", "kaiming", "he_normal", "kaiming_normal"):
-        nn.init.kaiming_normal_(w, a=slope, mode=mode, nonlinearity="leaky_relu")
-    elif name in ("he_uniform", "kaiming_uniform"):
-        nn.init.kaiming_uniform_(w, a=slope, mode=mode, nonlinearity="leaky_relu")
-    elif name in ("lecun", "lecun_normal"):
-        nn.init.normal_(w, 0.0, 1.0 / math.sqrt(w.shape[1]))
-    elif name == "lecun_uniform":
-        bound = math.sqrt(3.0 / w.shape[1])
-        nn.init.uniform_(w, -bound, bound)
-    elif name == "orthogonal":
-        nn.init.orthogonal_(w, gain=gain)
-    else:
-        raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
+    if gain == "auto":
+        gain = activations.gain(activation) if activation is not None else 1.0
+    slope = activations.negative_slope(activation) if activation is not None else 0.0
+    scheme.apply(layer.weight, gain=gain, slope=slope, sigma=sigma, mode=mode)
     if layer.bias is not None:
         layer.bias.zero_()
     return layer

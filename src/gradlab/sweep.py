@@ -15,16 +15,13 @@ r"""Train a grid of MLP configurations, many models at once where their shapes a
     history = gradlab.train(model, data, seed=seed, ...)  # the config's training keys
 
 would give — same initial weights, same batch order — up to float rounding (the batched path
-sums in another order: measured ≤ 2e-7 relative on losses, ≤ 1e-6 on weights; the tests allow
-1e-4). The global RNG is left as it was.
+sums in another order; ``tests/test_sweep.py`` holds the two to 1e-4). The global RNG is left as it was.
 
 **How it is fast.** A small MLP trained on its own pays per-op overhead (Python, dispatch,
-autograd, ~10 µs an op) on ops of a few µs of arithmetic (measured: a width-100 MLP on one CPU
-thread reaches 17–20 % of the core's GEMM peak). Runs whose layers have the
+autograd, some µs an op) on ops of a few µs of arithmetic, far below the core's GEMM peak. Runs whose layers have the
 same shapes and that share the training settings are stacked into one network: layer ``l``
 holds ``W_l`` as a ``[K, in, out]`` tensor and runs as one ``torch.baddbmm`` for all K members,
-so every op does K models' work for one op's overhead, and a step becomes GEMM-bound (measured:
-a K = 8, depth-10, width-128 step costs ~1.3× its GEMMs alone, 6 % of it Adam). Members are
+so every op does K models' work for one op's overhead, and a step becomes GEMM-bound. Members are
 sorted by activation; each group sharing one gets one activation call on its contiguous slice
 (``split`` → activation → ``cat``: two copies per layer, not one autograd node per member).
 The loss is the sum of the members' mean losses, so each member's gradient is exactly its own.
@@ -33,8 +30,10 @@ names are elementwise, so one Adam over ``[K, …]`` tensors *is* K independent 
 decay stays per member). Gradient-norm clipping is per member. A member whose loss turns
 NaN/inf is recorded and frozen where :func:`gradlab.train` would stop it; the others carry on.
 On the CPU, :func:`gradlab.train.tune_cpu_allocator` stops glibc from page-faulting the
-stack's 0.5 MiB activations in again every step (1.6× on its own); a GEMM-bound stack also
+stack's 0.5 MiB activations in again every step; a GEMM-bound stack also
 gains most from a second *free* core (``gradlab.set_threads``), a small model hardly does.
+``make bench`` (``benchmarks/bench.py``) measures all of this on the machine at hand: samples/s and
+GFLOP/s of the naive loop, :func:`gradlab.train` and the sweep, side by side, against the GEMM peak.
 
 Runs that cannot be stacked (BatchNorm, dropout, activations with parameters other than
 ``PReLU``, modules not registered as ``stackable`` in :mod:`gradlab.activations`, optimizer

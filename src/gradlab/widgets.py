@@ -111,14 +111,9 @@ def network_explorer(data=None, *, activations=DEFAULT_ACTIVATIONS, inits=DEFAUL
                                "<b>last layer activation std:</b> {std:.3g}").format(ratio=ratio, std=stats[-1].act_std)
         show_figure(out, fig)
 
-    for c in controls.values():
-        c.observe(redraw, names="value")
-    redraw()
     box = W.VBox([W.HBox([controls["activation"], controls["init"]]),
                   W.HBox([controls["depth"], controls["sigma"]]), summary, out])
-    box.controls = controls  # handy for tests and for notebooks that drive it
-    box.redraw = redraw
-    return box
+    return _live(box, controls, redraw)
 
 
 def variance_explorer(data=None, *, activation: str = "relu", init: str = "Xavier (gain 1)",
@@ -171,13 +166,8 @@ def variance_explorer(data=None, *, activation: str = "relu", init: str = "Xavie
                                                                                        bwd=bwd[0] / bwd[-1])
         show_figure(out, fig)
 
-    for c in controls.values():
-        c.observe(redraw, names="value")
-    redraw()
     box = W.VBox([W.HBox([controls["activation"], controls["init"], controls["depth"]]), summary, out])
-    box.controls = controls
-    box.redraw = redraw
-    return box
+    return _live(box, controls, redraw)
 
 
 def _suited_init(name: str, fn) -> str:
@@ -223,13 +213,8 @@ def activation_explorer(functions: dict | None = None, *, depth: int = 20, width
         fig.tight_layout()
         show_figure(out, fig)
 
-    select.observe(redraw, names="value")
-    depth_slider.observe(redraw, names="value")
-    redraw()
     box = W.VBox([W.HBox([select, depth_slider]), out])
-    box.controls = {"activations": select, "depth": depth_slider}
-    box.redraw = redraw
-    return box
+    return _live(box, {"activations": select, "depth": depth_slider}, redraw)
 
 
 def batchnorm_explorer(data=None, *, depth: int = 10, max_depth: int = 30, width: int = 64,

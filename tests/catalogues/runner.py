@@ -16,12 +16,11 @@ import sys
 from dataclasses import dataclass
 
 import nbformat
+from coursekit import ROOT
 
 from autograder.notebook import grade_id, hidden_segments, is_grade, is_solution
 
 from . import Wrong
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclass

@@ -106,7 +106,7 @@ def probe_before_tests(nb, condition: str):
 
 
 def plant_source() -> str:
-    """Leaves files in every writable place and a daemon that keeps re-planting (issue 17)."""
+    """Leaves files in every writable place and a daemon that keeps re-planting: no notebook may see another's."""
     return f"""import os, subprocess
 for p in {PLANTED!r}:
     p = os.path.expanduser(p)
@@ -175,7 +175,7 @@ def build(c: Course, root: str, attack_targets: list[str], peek_targets: list[st
                             "def double(x):\n    torch.Tensor.__eq__ = lambda self, other: "
                             "torch.ones_like(self, dtype=torch.bool)\n    return x")
     case("patch_during_call", during, "graded", 0)
-    # issue 18: routes around an in-kernel verdict
+    # routes around an in-kernel verdict: each earns what a blank notebook earns
     case("override_run_cell", after_imports(c.wrong(), "ip = get_ipython()\n_run = ip.run_cell\n"
                                                        "ip.run_cell = lambda cell, *a, **k: _run('pass', *a, **k)\n"
                                                        "type(ip).run_cell = ip.run_cell\n"
@@ -253,7 +253,7 @@ _lib.impl('eq.Tensor', lambda a, b: torch.ones(torch.broadcast_shapes(a.shape, b
     cases["empty_file"] = ("invalid_notebook", 0)
     case("other_assignment", course.fill_solutions(c.ps2_release, c.ps2_source), "invalid_notebook", 0,
          name="ps2.ipynb")
-    # issue 17: the submission tree is hostile input
+    # the submission tree is hostile input
     os.makedirs(os.path.join(root, "fifo_notebook", "a1"))
     os.mkfifo(os.path.join(root, "fifo_notebook", "a1", "ps1.ipynb"))
     cases["fifo_notebook"] = ("rejected", 0)
@@ -271,7 +271,7 @@ _lib.impl('eq.Tensor', lambda a, b: torch.ones(torch.broadcast_shapes(a.shape, b
         f.write(b"hello")
     case("=SUM(1,2)", c.full(), "graded", 5)                       # CSV formula injection: the id
     case("csv_note", c.full(), "graded", 5, name="=HYPERLINK(1).ipynb")  # ... and a note naming a file
-    # issue 17: isolation between notebooks, from the repository and from the host
+    # isolation between notebooks, from the repository and from the host
     case("aa_plant", after_imports(c.wrong(), plant_source()), "graded", 0)
     planted = " or ".join(f"os.path.exists(os.path.expanduser({p!r}))" for p in PLANTED)
     case("zz_persistence_probe", probe_before_tests(c.full(), planted), "graded", 5)
@@ -301,7 +301,7 @@ _lib.impl('eq.Tensor', lambda a, b: torch.ones(torch.broadcast_shapes(a.shape, b
                                "def sigmoid(z):\n    src = get_ipython().user_ns['In'][-1]\n"
                                "    raise type(src, (Exception,), {})('see the class name')")
     case("leak_in_exception_name", leak_name, "graded", 3)
-    # issue 23, class 1: observations made in the student's process. A trace hook hands the hidden
+    # observations made in the student's process are forgeable: a trace hook hands the hidden
     # test its own expected value (it waits for the oracle's comparison): the oracle never runs there
     trace = T.set_solution(c.full(), "sigmoid_impl", """import sys
 import gradlab.observe as _obs
@@ -419,7 +419,7 @@ def make_zeros(n):  # wrong for n = 0, which only the hidden test tries
     return cases
 
 
-# student -> flags its row must carry (issue 23: flagged for review, or zeroed as a forbidden use)
+# student -> flags its row must carry (what the judge cannot trust is flagged for review, or zeroed as a forbidden use)
 FLAGS: dict[str, list[str]] = {}
 # the cases whose page, autograded/ notebook and CSV row must hold no hidden-test text
 LEAK_CASES = ["trace_hook_forgery", "record_forgery_from_frames", "string_built_builtin", "builtin_in_added_cell",

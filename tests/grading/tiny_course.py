@@ -9,38 +9,30 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-
-def _meta(grade_id, *, grade=False, solution=False, locked=False, points=0):
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-            "solution": solution, "task": False}
-    if grade:
-        meta["points"] = points
-    return {"nbgrader": meta}
+from coursekit import cell, notebook, tiny_course
+from nbformat.v4 import new_markdown_cell
 
 
 def solution(grade_id, source, forbid=()):
-    meta = _meta(grade_id, solution=True)
+    c = cell(source, grade_id, solution=True)
     if forbid:
-        meta["gradlab"] = {"forbid": list(forbid)}
-    return new_code_cell(source, metadata=meta)
+        c.metadata["gradlab"] = {"forbid": list(forbid)}
+    return c
 
 
 def test(grade_id, source, points):
-    return new_code_cell(source, metadata=_meta(grade_id, grade=True, locked=True, points=points))
+    return cell(source, grade_id, grade=True, points=points)
 
 
 def locked(grade_id, source):
-    return new_code_cell(source, metadata=_meta(grade_id, locked=True))
+    return cell(source, grade_id)
 
 
 def answer(grade_id, points):
-    return new_markdown_cell("YOUR ANSWER HERE\n### BEGIN SOLUTION\nBecause exp overflows.\n### END SOLUTION",
-                             metadata=_meta(grade_id, grade=True, solution=True, points=points))
+    return cell("YOUR ANSWER HERE\n### BEGIN SOLUTION\nBecause exp overflows.\n### END SOLUTION", grade_id,
+                markdown=True, grade=True, solution=True, points=points)
 
 
 HIDDEN_MARK = "hidden_check_7f3a"  # appears only in hidden tests: must never reach a student
@@ -106,7 +98,7 @@ PS1_MAX = sum(PS1_TESTS.values()) + sum(PS1_MANUAL.values())
 
 
 def ps1_source() -> nbformat.NotebookNode:
-    return new_notebook(cells=[
+    return notebook([
         new_markdown_cell("# Problem set 1\nImplement the functions; run the tests."),
         locked("imports", "import numpy as np\nimport torch\nfrom gradlab.observe import checking, record, seed"),
         solution("sigmoid_impl", SIGMOID, forbid=SIGMOID_BUILTINS),
@@ -119,24 +111,20 @@ def ps1_source() -> nbformat.NotebookNode:
         test("test_zeros", TEST_ZEROS, 1),
         new_markdown_cell("Why does the naive sigmoid overflow?"),
         answer("explain", 1),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                 "language_info": {"name": "python"}})
+    ], language_info=True)
 
 
 def ps2_source() -> nbformat.NotebookNode:
-    return new_notebook(cells=[
+    return notebook([
         new_markdown_cell("# Problem set 2"),
         solution("triple_impl", "def triple(x):\n    ### BEGIN SOLUTION\n    return 3 * x\n    ### END SOLUTION"),
         test("test_triple", "assert triple(2) == 6", 1),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                 "language_info": {"name": "python"}})
+    ], language_info=True)
 
 
 def write_source(root: str) -> str:
     """Write ``root/a1/ps1.ipynb`` and ``root/a2/ps2.ipynb`` (nbgrader source format)."""
-    for a, stem, nb in (("a1", "ps1", ps1_source()), ("a2", "ps2", ps2_source())):
-        os.makedirs(os.path.join(root, a), exist_ok=True)
-        nbformat.write(nb, os.path.join(root, a, stem + ".ipynb"))
+    tiny_course(root, {"a1/ps1.ipynb": ps1_source(), "a2/ps2.ipynb": ps2_source()})
     return root
 
 
