@@ -218,8 +218,9 @@ class Batch:
                 result.notebooks.append(NotebookResult(stem, ran.problem.status, [], f"{stem}.ipynb: {ran.problem.detail}"))
                 result.notes.append(f"{stem}.ipynb: {ran.problem.detail}")
                 continue
-            nbr = judge.judge(ran.plan, ran.output, ref, solution_of=source.solution_of,
-                              hidden_lines=list(source.hidden), unsafe=self.unsafe)
+            with run.AST_LOCK:   # the judge parses the student's cells while other threads build payloads
+                nbr = judge.judge(ran.plan, ran.output, ref, solution_of=source.solution_of,
+                                  hidden_lines=list(source.hidden), unsafe=self.unsafe)
             if nbr.status is Status.GRADED or nbr.cells:
                 _complete(nbr, source)
             result.notebooks.append(nbr)

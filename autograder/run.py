@@ -92,6 +92,13 @@ def _drain(stream, limit: int, box: dict, key: str) -> None:
     box[key + "_size"] = size
 
 
+#: Held while the grading parent builds or walks Python syntax trees (a payload's oracle stripping,
+#: the judge's scans): CPython before 3.11.5 keeps one recursion counter for every thread's AST
+#: conversion, and two threads converting at once fail with "SystemError: AST constructor
+#: recursion depth mismatch" (CPython gh-106905), which was an internal-error row.
+AST_LOCK = threading.Lock()
+
+
 def build_payload(plan: NotebookPlan, *, seed: int, limits: Limits) -> bytes:
     """The runner's input for ``plan``, less the one thing local to the process that executes it.
 
@@ -105,8 +112,9 @@ def build_payload(plan: NotebookPlan, *, seed: int, limits: Limits) -> bytes:
         >>> data = build_payload(p, seed=batch.seed, limits=Limits())        # doctest: +SKIP
         >>> out = execute(data, limits=Limits(), assignment_dir=assets)      # doctest: +SKIP
     """
-    return plan_json(plan, seed=seed, cell_timeout_s=limits.cell_timeout_s, max_procs=limits.max_procs,
-                     results_fd=-1)
+    with AST_LOCK:
+        return plan_json(plan, seed=seed, cell_timeout_s=limits.cell_timeout_s, max_procs=limits.max_procs,
+                         results_fd=-1)
 
 
 def run_notebook(plan: NotebookPlan, *, seed: int, limits: Limits, slot: int = 0,
