@@ -130,7 +130,7 @@ class CellRun:
     grade_id: str | None
     outcome: Outcome               # a code ("ok", "timeout" ...) is taken too: the runner's JSON speaks codes
     outputs: list = field(default_factory=list)          # nbformat outputs, capped by the runner
-    observations: dict | None = None                     # runner.encode()d values (test cells)
+    observations: dict | None = None                     # gradlab.observe.encode()d values (test cells)
     tolerances: dict | None = None
 
     def __post_init__(self):

@@ -239,7 +239,7 @@ def _result(line: bytes) -> CellRun | dict | None:
     """A well-formed line of the results channel: a ``CellRun``, or the ``done`` dict; else None."""
     try:
         d = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):   # a line nested past the parser's depth is malformed too
         return None
     if not isinstance(d, dict):
         return None

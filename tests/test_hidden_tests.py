@@ -381,9 +381,9 @@ DONE = b'{"done": true, "dropped_output": 0, "timing": {"imports_s": 1.0}}'
                                  b'{"index": 1, "grade_id": null, "outcome": "ok", "outputs": [], "score": 1}',
                                  b'{"index": -1, "grade_id": null, "outcome": "ok", "outputs": []}',
                                  b'{"index": 1, "grade_id": 3, "outcome": "ok", "outputs": []}',
-                                 b'{"done": true, "secret": 1}'],
+                                 b'{"done": true, "secret": 1}', b"[" * 100_000 + b"]" * 100_000],
                          ids=["text", "list", "empty", "no-outcome", "bool-index", "unknown-outcome", "extra-key",
-                              "negative-index", "int-grade-id", "done-extra-key"])
+                              "negative-index", "int-grade-id", "done-extra-key", "nested-past-the-parser"])
 def test_a_malformed_line_is_tampering(bad):
     from autograder.judge import tampering
     out = _channel(_ok(0), bad, _ok(1), _ok(2), DONE)
