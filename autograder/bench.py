@@ -17,31 +17,18 @@ import sys
 import tempfile
 import time
 
-import nbformat
-
 from . import course, pipeline
 from .limits import Limits
 
 
 def write_full_class(dest: str, source: str, n: int) -> tuple[str, list[tuple[str, str]]]:
-    """``dest/submitted/<student>/<assignment>/`` with ``n`` full submissions; returns (folder, pairs)."""
+    """``dest/submitted/<student>/<assignment>/`` with ``n`` full submissions (the demo class's
+    "solution" recipe), assignments in turn; returns (folder, pairs)."""
+    from .demo import write_class
+
     assignments = course.list_assignments(source)
-    release = os.path.join(dest, "release-course")
-    course.generate(source, assignments, release)
-    pairs, i = [], 0
-    while len(pairs) < n:
-        student = f"full{i // len(assignments) + 1:02d}"
-        pairs.append((student, assignments[i % len(assignments)]))
-        i += 1
-    submitted = os.path.join(dest, "submitted")
-    for student, a in pairs:
-        folder = os.path.join(submitted, student, a)
-        os.makedirs(folder)
-        for stem in course.notebooks_of(os.path.join(source, a)):
-            rel = nbformat.read(os.path.join(release, "release", a, stem + ".ipynb"), as_version=4)
-            src = nbformat.read(os.path.join(source, a, stem + ".ipynb"), as_version=4)
-            nbformat.write(course.fill_solutions(rel, src), os.path.join(folder, stem + ".ipynb"))
-    return submitted, pairs
+    pairs = [(f"full{i // len(assignments) + 1:02d}", assignments[i % len(assignments)]) for i in range(n)]
+    return write_class(dest, source, {pair: "solution" for pair in pairs}), pairs
 
 
 def nbgrader_autograde(root: str, source: str, submitted: str, assignments: list[str]) -> tuple[float, dict]:

@@ -123,9 +123,9 @@ def write_exchange_files(dest: str, sources: Sequence[str], *, fallback: bool = 
         >>> os.listdir(d)
         []
     """
-    stamp, secret = _exchange_text(sources, "timestamp.txt"), _exchange_text(sources, "submission_secret.txt")
+    stamp = _exchange_text(sources, "timestamp.txt")
     stamp = "".join(ch for ch in stamp.strip()[:64] if ch.isprintable()) if stamp is not None else ""
-    secret = "".join(ch for ch in secret.strip()[:256] if ch.isalnum()) if secret is not None else ""
+    secret = submission_secret(sources)
     if not stamp and not fallback:
         return
     write_atomic(os.path.join(dest, "timestamp.txt"), stamp or _newest_notebook_time(sources))
@@ -133,6 +133,13 @@ def write_exchange_files(dest: str, sources: Sequence[str], *, fallback: bool = 
         write_atomic(os.path.join(dest, "submission_secret.txt"), secret)
     elif fallback and not os.path.exists(os.path.join(dest, "submission_secret.txt")):
         write_atomic(os.path.join(dest, "submission_secret.txt"), secrets.token_hex(64))
+
+
+def submission_secret(sources: Sequence[str]) -> str:
+    """The submission's ``submission_secret.txt`` from the first of ``sources`` that has one, as
+    nbgrader writes it (ASCII letters and digits; whatever else a student's tree holds is dropped), or ''."""
+    secret = _exchange_text(sources, "submission_secret.txt")
+    return "".join(ch for ch in secret.strip()[:256] if ch.isascii() and ch.isalnum()) if secret is not None else ""
 
 
 def _exchange_text(sources: Sequence[str], name: str) -> str | None:

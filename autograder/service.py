@@ -34,6 +34,7 @@ import time
 from . import course, discover, pipeline
 from .files import write_atomic
 from .limits import Limits
+from .record import submission_secret
 from .records import Status, SubmissionResult
 
 POLICIES = ("none", "visible", "score")
@@ -228,14 +229,9 @@ class Service:
     def _release_pages(self, s: Inbound, pages: dict[str, str]) -> None:
         """Each page where ``nbgrader fetch_feedback`` finds it for this submission (and only it)."""
         from nbgrader.utils import notebook_hash
-        try:
-            raw = discover.read_file(os.path.join(self.exchange, "inbound", s.name, "submission_secret.txt"),
-                                     discover.EXCHANGE_FILE_BYTES)
-        except (ValueError, OSError):
-            return   # no secret: nbgrader cannot pair a page with this submission
-        secret = "".join(ch for ch in raw[:256].decode("ascii", "replace").strip() if ch.isalnum())
+        secret = submission_secret([os.path.join(self.exchange, "inbound", s.name)])
         if not secret:
-            return
+            return   # no secret: nbgrader cannot pair a page with this submission
         outbound = os.path.join(self.exchange, "feedback")
         if not os.path.isdir(outbound):
             os.makedirs(outbound, exist_ok=True)

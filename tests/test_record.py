@@ -75,7 +75,7 @@ def test_exchange_files_hostile_input_and_fallback(tmp_path):
     write_exchange_files(str(dest), [str(sub)])
     assert not dest.exists(), "no timestamp, no fallback: nothing written"
     (sub / "timestamp.txt").write_text("2026-12-01 10:00:00.000000 UTC\x1b[2J\n")
-    (sub / "submission_secret.txt").write_text("ab12<script>cd34\n")
+    (sub / "submission_secret.txt").write_text("ab12<script>cd34é٣\n")
     write_exchange_files(str(dest), [str(sub)])
     assert (dest / "timestamp.txt").read_text() == "2026-12-01 10:00:00.000000 UTC[2J"
     assert (dest / "submission_secret.txt").read_text() == "ab12scriptcd34"

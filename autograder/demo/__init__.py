@@ -50,24 +50,37 @@ def _notebook_for(recipe: str, release_nb, source_nb):
     return nb
 
 
+def write_class(dest: str, source: str, work: dict[tuple[str, str], str]) -> str:
+    """``dest/submitted/<student>/<assignment>/``: for each (student, assignment) of ``work``, the
+    release's notebooks with the solution cells filled in by its recipe (``"solution"``,
+    ``"partial"``, ``"blank"``, each with an optional ``+noise``/``+cheat``; ``"missing"``: an empty
+    folder). The release is made by nbgrader from ``source`` once, in ``dest/release-course``.
+    Returns the submissions folder."""
+    assignments = sorted({a for _, a in work})
+    tmp_course = os.path.join(dest, "release-course")
+    course.generate(source, assignments, tmp_course)
+    notebooks = {}
+    for a in assignments:
+        for stem in course.notebooks_of(os.path.join(source, a)):
+            notebooks[a, stem] = (nbformat.read(os.path.join(tmp_course, "release", a, stem + ".ipynb"), as_version=4),
+                                  nbformat.read(os.path.join(source, a, stem + ".ipynb"), as_version=4))
+    submitted = os.path.join(dest, "submitted")
+    for (student, a), recipe in work.items():
+        folder = os.path.join(submitted, student, a)
+        os.makedirs(folder, exist_ok=True)
+        if recipe == "missing":
+            continue  # submitted an empty folder
+        for (assignment, stem), (release_nb, source_nb) in notebooks.items():
+            if assignment == a:
+                nbformat.write(_notebook_for(recipe, release_nb, source_nb), os.path.join(folder, stem + ".ipynb"))
+    return submitted
+
+
 def write_demo_class(dest: str, source: str | None = None) -> tuple[str, str]:
     """Write the demo submissions under ``dest/submitted``; returns (source, submissions)."""
     source = source or course.default_source()
     assignments = course.list_assignments(source)
     if not assignments:
         source, assignments = BUNDLED_SOURCE, course.list_assignments(BUNDLED_SOURCE)
-    tmp_course = os.path.join(dest, "release-course")
-    course.generate(source, assignments, tmp_course)
-    submitted = os.path.join(dest, "submitted")
-    for student in load_class():
-        for a in assignments:
-            folder = os.path.join(submitted, student["id"], a)
-            os.makedirs(folder, exist_ok=True)
-            if student["work"] == "missing":
-                continue  # submitted an empty folder
-            for stem in course.notebooks_of(os.path.join(source, a)):
-                release_nb = nbformat.read(os.path.join(tmp_course, "release", a, stem + ".ipynb"), as_version=4)
-                source_nb = nbformat.read(os.path.join(source, a, stem + ".ipynb"), as_version=4)
-                nbformat.write(_notebook_for(student["work"], release_nb, source_nb),
-                               os.path.join(folder, stem + ".ipynb"))
-    return source, submitted
+    work = {(student["id"], a): student["work"] for student in load_class() for a in assignments}
+    return source, write_class(dest, source, work)
