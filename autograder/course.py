@@ -41,7 +41,6 @@ from .notebook import Markers, grade_id, hidden_text, meta
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-
 def new_gradebook(db_url: str, course_id: str | None = None):
     """nbgrader's ``Gradebook`` at ``db_url`` (created when it does not exist yet, with the folder
     of an SQLite file).
@@ -378,18 +377,12 @@ class SourceNotebook:
     digest: str                                 # sha256 of the file's bytes (the reference cache key)
     cells: tuple[GradedCell, ...]
     hidden: tuple[str, ...]                     # hidden-test text that must never reach a student
-    forbidden: Mapping[str, tuple[str, ...]]    # solution grade_id -> names its exercise forbids
     solution_of: Mapping[str, str]              # test grade_id -> the solution cell it grades
     cell_metadata: Mapping[str, dict] = field(repr=False, compare=False)   # grade_id -> the cell's metadata
 
     @property
     def max_score(self) -> float:
         return sum(c.points for c in self.cells)
-
-    def info(self) -> dict:
-        """The plain-JSON summary ``OUT/assignments/<a>.json`` keeps (graded cells, secrets, points)."""
-        return {"cells": [{"id": c.grade_id, "kind": c.kind, "points": c.points} for c in self.cells],
-                "hidden_lines": list(self.hidden), "max_score": self.max_score}
 
 
 @dataclass(frozen=True)
@@ -403,10 +396,6 @@ class Assignment:
     @property
     def max_score(self) -> float:
         return sum(nb.max_score for nb in self.notebooks.values())
-
-    def info(self) -> dict:
-        return {"assignment": self.name, "notebooks": {s: nb.info() for s, nb in self.notebooks.items()},
-                "max_score": self.max_score}
 
 
 def _read_source(path: str) -> bytes:
@@ -428,7 +417,7 @@ def source_notebook(name: str, data: bytes) -> SourceNotebook:
             cells.append(GradedCell(gid, kind, float(m.get("points", 0))))
     return SourceNotebook(
         name, nb, hashlib.sha256(data).hexdigest(), tuple(cells), tuple(hidden_text(nb)),
-        MappingProxyType(plan.forbidden(nb)), MappingProxyType(plan.solution_of(nb)),
+        MappingProxyType(plan.solution_of(nb)),
         MappingProxyType({grade_id(c): dict(c.metadata) for c in nb.cells if grade_id(c)}))
 
 

@@ -87,6 +87,7 @@ class NotebookFeedback:
     cells: list[CellFeedback] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)   # from the grading run: shown as is
     status: Status | None = None    # the grading run's status of this notebook (None: not known here)
+    lang: str = "en"                # the language the student worked in: the page is written in it
 
 
 def failure_message(cell, secret_text: list[str]) -> str:
@@ -119,14 +120,17 @@ def failure_message(cell, secret_text: list[str]) -> str:
     return f"{ename}: {value}" if value else ename
 
 
-def _graded_cells_of(path: str) -> dict[str, dict]:
+def _read_autograded(path: str) -> tuple[dict[str, dict], str]:
+    """The graded cells (by grade id) of the autograded notebook at ``path``, and the language it
+    says the student worked in; ``({}, "en")`` for a missing or broken one (it has no messages)."""
     import nbformat
 
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception:  # noqa: BLE001 — a missing or broken notebook just has no messages
-        return {}
-    return {c.metadata.nbgrader["grade_id"]: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")}
+        return {}, "en"
+    return ({c.metadata.nbgrader["grade_id"]: c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")},
+            i18n.language_of(nb))
 
 
 def _cell_outcome(kind: str, g, message: str) -> str:
@@ -150,7 +154,7 @@ def notebook_feedback(gb, course, assignment: str, student_id: str, notebook: st
     kinds.update({c.name: "task" for c in source_nb.task_cells})
     secret_text = secrets_in([c.source or "" for c in source_nb.source_cells])
     nb_path = course.path("autograded", student_id, assignment, notebook)
-    executed = _graded_cells_of(nb_path)
+    executed, lang = _read_autograded(nb_path)
     comments = {c.name: (c.manual_comment if c.manual_comment is not None else c.auto_comment) or ""
                 for c in sub.comments}
     order = {name: i for i, name in enumerate(executed)}
@@ -167,7 +171,7 @@ def notebook_feedback(gb, course, assignment: str, student_id: str, notebook: st
     return NotebookFeedback(student_id=student_id, assignment=assignment, notebook=notebook,
                             score=float(sub.score or 0) - penalty, max_score=float(sub.max_score or 0),
                             late_penalty=penalty, pending=bool(sub.needs_manual_grade),
-                            autograded=os.path.exists(nb_path), cells=cells)
+                            autograded=os.path.exists(nb_path), cells=cells, lang=lang)
 
 
 def collect_feedback(course, assignments: list[str] | None = None,
@@ -298,8 +302,7 @@ def write_feedback(course, out: str | None = None, *, assignments: list[str] | N
         if result is not None:
             fb.notes = list(result.notes)
             fb.status = next((n.status for n in result.notebooks if n.notebook == fb.notebook), None)
-        page = i18n.localize_page(render_feedback(fb), i18n.notebook_language(
-            course.path("autograded", fb.student_id, fb.assignment, fb.notebook)))
+        page = i18n.localize_page(render_feedback(fb), fb.lang)
         course_fb = course.path("feedback", fb.student_id, fb.assignment)
         write_atomic(os.path.join(course_fb, fb.notebook + ".html"), page)
         write_exchange_files(course_fb, [course.path("autograded", fb.student_id, fb.assignment),

@@ -226,14 +226,19 @@ def hidden_line_numbers(source: str, markers: Markers = Markers()) -> set[int]:
     return out
 
 
+def hide(text: str, secret) -> str:
+    """``text`` with every piece of ``secret`` (longest first, as :func:`secrets_in` orders them)
+    replaced by "[hidden]"."""
+    for piece in secret:
+        if piece and piece in text:
+            text = text.replace(piece, "[hidden]")
+    return text
+
+
 def redact(message: str, secret: list[str]) -> str:
     """``message`` as a student may read it: no ANSI codes or runner scaffolding, every piece of
     ``secret`` replaced by "[hidden]", whitespace folded, at most ``MAX_MESSAGE`` characters."""
-    out = SCAFFOLD.sub("", ANSI.sub("", message or ""))
-    for piece in secret:
-        if piece and piece in out:
-            out = out.replace(piece, "[hidden]")
-    out = " ".join(out.split())
+    out = " ".join(hide(SCAFFOLD.sub("", ANSI.sub("", message or "")), secret).split())
     return out if len(out) <= MAX_MESSAGE else out[:MAX_MESSAGE] + " …"
 
 

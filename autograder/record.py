@@ -26,7 +26,7 @@ from .course import Assignment, Course, SourceNotebook
 from .discover import EXCHANGE_FILE_BYTES, read_file
 from .files import write_atomic
 from .gradebook import GradebookError, ResultStore, record_submission, write_autograded
-from .notebook import ANSI, Markers
+from .notebook import ANSI, Markers, hide
 from .records import NotebookResult, RunOutput, Status, StudentRun, Submission, SubmissionResult
 
 
@@ -162,10 +162,7 @@ def _newest_notebook_time(folders: Sequence[str]) -> str:
 def _redacted(o: dict | None, secret: Sequence[str]) -> dict | None:
     """A student cell's output with hidden-test text it smuggled out replaced by "[hidden]"."""
     def clean(text: str) -> str:
-        for piece in secret:
-            if piece in text:
-                text = text.replace(piece, "[hidden]")
-        return text
+        return hide(text, secret)
 
     if o is None:
         return None

@@ -7,7 +7,7 @@ import os
 import nbformat
 import pytest
 
-from autograder import course, discover, pipeline
+from autograder import course, discover, pipeline, plan
 from autograder.limits import Limits
 from autograder.records import CellRun, RunOutput, Status
 from grading import tiny_course as T
@@ -24,7 +24,7 @@ def test_assignment_snapshot_is_typed_and_frozen(tmp_path):
     assert {c.grade_id: c.kind for c in ps1.cells if c.kind != "test"} == {"explain": "answer"}
     assert a1.max_score == ps1.max_score == T.PS1_MAX
     assert ps1.solution_of["test_double"] == "double_impl"
-    assert ps1.forbidden["sigmoid_impl"] == tuple(T.SIGMOID_BUILTINS)
+    assert plan.forbidden(ps1.nb)["sigmoid_impl"] == tuple(T.SIGMOID_BUILTINS)
     assert ps1.hidden and all(isinstance(h, str) for h in ps1.hidden)
     with pytest.raises(AttributeError):
         ps1.name = "other"   # frozen: every stage sees the one snapshot
