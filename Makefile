@@ -62,10 +62,15 @@ lab: $(STAMP) ## set up (first time) and open your workspace (a copy of course/)
 # Everything: package tests, every solutions/ notebook under nbgrader validate, release-in-sync and blank-release
 # checks, grading suite, real-browser test (screenshots in artifacts/browser/). The venv's bin goes
 # on PATH because nbgrader runs `alembic` by name; kernels get a headless backend, no progress bars.
+# The suite runs on TEST_WORKERS processes (pytest-xdist; every core, at most 4): a module's tests stay on one
+# worker, the longest modules go first (tests/conftest.py); TEST_WORKERS=0 runs it in this one process.
 # Each test's duration goes to build/test-times.xml: `python benchmarks/suite_times.py build/test-times.xml`
-# says which modules the time went to (give it a second file to compare two runs).
-test: $(STAMP) ## set up (first time) and run the whole test suite (PYTEST_ARGS)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=Agg GRADLAB_PROGRESS=0 $(PY) -m pytest --junitxml=build/test-times.xml $(PYTEST_ARGS)
+# says which modules the time went to (give it a second file to compare two runs; --durations
+# tests/durations.json refreshes the order the workers take the modules in).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+test: $(STAMP) ## set up (first time) and run the whole test suite (PYTEST_ARGS; TEST_WORKERS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MPLBACKEND=Agg GRADLAB_PROGRESS=0 $(PY) -m pytest \
+	  -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --junitxml=build/test-times.xml $(PYTEST_ARGS)
 
 test-fast: $(STAMP) ## the tests that are neither slow nor browser tests
 	$(PY) -m pytest -m "not slow and not browser" $(PYTEST_ARGS)

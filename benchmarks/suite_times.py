@@ -9,12 +9,15 @@ the per-module shares compare better between a run before and a run after a chan
     python benchmarks/suite_times.py before.xml build/test-times.xml
 
 Prints one line per module (tests, seconds; with two files the second run's and the ratio), the
-heaviest first, then the totals and the outcome counts.
+heaviest first, then the totals and the outcome counts. ``--durations tests/durations.json`` also
+writes each test's seconds of the first run there: ``make test``'s workers take the longest
+modules first by that file (tests/conftest.py).
 """
 from __future__ import annotations
 
 import argparse
 import collections
+import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
@@ -60,6 +63,23 @@ def load(path: str) -> Run:
     return run
 
 
+def durations(path: str) -> dict[str, float]:
+    """Each test's seconds in ``path``, keyed ``classname::name``.
+
+    Examples:
+        >>> import tempfile, os
+        >>> xml = ('<testsuites><testsuite><testcase classname="tests.test_a" name="test_b[x]" '
+        ...        'time="1.25"/></testsuite></testsuites>')
+        >>> with tempfile.NamedTemporaryFile("w", suffix=".xml", delete=False) as f:
+        ...     _ = f.write(xml)
+        >>> found = durations(f.name); os.unlink(f.name)
+        >>> found
+        {'tests.test_a::test_b[x]': 1.25}
+    """
+    return {f"{case.get('classname', '')}::{case.get('name', '')}": round(float(case.get("time", 0) or 0), 2)
+            for case in ET.parse(path).getroot().iter("testcase")}
+
+
 def table(before: Run, after: Run | None = None) -> str:
     """One line per module, the heaviest of ``before`` first; totals last."""
     names = sorted(set(before.seconds) | set(after.seconds if after else ()), key=lambda m: -before.seconds.get(m, 0))
@@ -82,7 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("before", help="JUnit XML of a run (pytest --junitxml)")
     parser.add_argument("after", nargs="?", help="JUnit XML of a second run, to compare")
+    parser.add_argument("--durations", metavar="JSON", help="also write each test's seconds in BEFORE to JSON "
+                        "(tests/durations.json: the order make test's workers take the modules in)")
     args = parser.parse_args(argv)
+    if args.durations:
+        with open(args.durations, "w", encoding="utf-8") as f:
+            json.dump(durations(args.before), f, indent=0, sort_keys=True)
+            f.write("\n")
     print(table(load(args.before), load(args.after) if args.after else None))
     return 0
 

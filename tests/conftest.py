@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import collections
 import functools
 import os
 import shutil
@@ -77,15 +78,82 @@ def pytest_configure(config):
             opt.nbval_sanitize_with = str(TESTS / "nbval_sanitize.cfg")
 
 
+# `make test` runs the suite in worker processes (pytest-xdist, ``--dist loadscope``, with the scopes
+# below). A module's tests stay together on one worker: most modules share an expensive module or
+# session fixture (a graded class, a running hub, a browser) that a split would build twice. Each
+# test of a module in EACH_TEST_ALONE is scheduled alone (the notebooks: two dozen independent
+# executions of half a minute each). The workers take these units longest first, by
+# tests/durations.json (a previous run's times: `python benchmarks/suite_times.py --durations
+# tests/durations.json build/test-times.xml`), so that no long module starts last while the other
+# worker sits idle.
+EACH_TEST_ALONE = ("tests/test_notebooks.py",)
+DURATIONS = TESTS / "durations.json"
+UNKNOWN_TEST_S = 1.0   # a test the durations file does not know yet (new since it was written)
+
+
+def junit_key(nodeid: str) -> str:
+    """A test as JUnit XML names it, ``classname::name``: the key of tests/durations.json.
+
+    Examples:
+        >>> junit_key("tests/test_x.py::test_y[a/b.ipynb]")
+        'tests.test_x::test_y[a/b.ipynb]'
+        >>> junit_key("tests/test_x.py::TestZ::test_y")
+        'tests.test_x.TestZ::test_y'
+    """
+    path, _, rest = nodeid.partition("::")
+    parts = [path.removesuffix(".py").replace("/", "."), *rest.split("::")]
+    return ".".join(parts[:-1]) + "::" + parts[-1]
+
+
+def schedule_unit(nodeid: str) -> str:
+    """What the test ``nodeid`` is scheduled with: its module, or itself alone (EACH_TEST_ALONE).
+
+    Examples:
+        >>> schedule_unit("tests/test_grading.py::test_case_outcome[full]")
+        'tests/test_grading.py'
+        >>> schedule_unit("tests/test_notebooks.py::test_blank_release[course/a/b.ipynb]")
+        'tests/test_notebooks.py::test_blank_release[course/a/b.ipynb]'
+    """
+    module = nodeid.split("::")[0]
+    return nodeid if module in EACH_TEST_ALONE else module
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadscope`` with :func:`schedule_unit`'s scopes, in the workers' order (longest first)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return schedule_unit(nodeid)
+
+    return ByUnit(config, log)
+
+
+def _longest_first(items) -> None:
+    import json
+    try:
+        seconds = json.loads(DURATIONS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        seconds = {}
+    cost: dict[str, float] = collections.defaultdict(float)
+    for item in items:
+        cost[schedule_unit(item.nodeid)] += seconds.get(junit_key(item.nodeid), UNKNOWN_TEST_S)
+    items.sort(key=lambda item: -cost[schedule_unit(item.nodeid)])   # stable: a module's tests keep their order
+
+
 def pytest_collection_modifyitems(config, items):
     try:
         from nbval.plugin import IPyNbCell
     except ImportError:  # nbval not installed: nothing of ours to mark
-        return
+        IPyNbCell = ()
     for item in items:
         if isinstance(item, IPyNbCell):
             item.add_marker(pytest.mark.notebook)
             item.add_marker(pytest.mark.slow)
+    if os.environ.get("PYTEST_XDIST_WORKER"):   # a worker: its collection is the order the units are handed out
+        _longest_first(items)
 
 
 @pytest.fixture(scope="session")
@@ -235,3 +303,4 @@ def tiny():
             os.chmod(os.path.join(dirpath, n), 0o644)
     yield source, release, hostile.Course(source, release)
     shutil.rmtree(root, ignore_errors=True)
+
