@@ -161,17 +161,15 @@ def _newest_notebook_time(folders: Sequence[str]) -> str:
 # -- autograded/ ---------------------------------------------------------------------------------
 def _redacted(o: dict | None, secret: Sequence[str]) -> dict | None:
     """A student cell's output with hidden-test text it smuggled out replaced by "[hidden]"."""
-    def clean(text: str) -> str:
-        return hide(text, secret)
-
     if o is None:
         return None
     if o["output_type"] == "stream":
-        o["text"] = clean(ANSI.sub("", o["text"]))
+        o["text"] = hide(ANSI.sub("", o["text"]), secret)
     elif o["output_type"] == "error":
-        o.update(ename=clean(o["ename"]), evalue=clean(o["evalue"]), traceback=[clean(t) for t in o["traceback"]])
+        o.update(ename=hide(o["ename"], secret), evalue=hide(o["evalue"], secret),
+                 traceback=[hide(t, secret) for t in o["traceback"]])
     else:
-        o["data"] = {k: clean(v) if not k.startswith("image/") else v for k, v in o["data"].items()}
+        o["data"] = {k: hide(v, secret) if not k.startswith("image/") else v for k, v in o["data"].items()}
     return o
 
 

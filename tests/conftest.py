@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import json
 import os
 import shutil
 import sys
@@ -132,7 +133,6 @@ def pytest_xdist_make_scheduler(config, log):
 
 
 def _longest_first(items) -> None:
-    import json
     try:
         seconds = json.loads(DURATIONS.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -303,4 +303,3 @@ def tiny():
             os.chmod(os.path.join(dirpath, n), 0o644)
     yield source, release, hostile.Course(source, release)
     shutil.rmtree(root, ignore_errors=True)
-

@@ -215,6 +215,13 @@ def test_feedback_never_shows_hidden_tests(batch):
         assert "NotImplementedError" in f.read()
 
 
+def _stat_fields(pid: int | str) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (the state is [0], the parent [1],
+    the start time [19]); OSError when the process is gone."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
 def _another_workers(pid: int) -> bool:
     """Whether ``pid`` or one of its ancestors belongs to another of `make test`'s workers (xdist
     sets ``PYTEST_XDIST_WORKER`` in each, and every grader a worker starts inherits it): that grader
@@ -223,8 +230,7 @@ def _another_workers(pid: int) -> bool:
     me = os.environ.get("PYTEST_XDIST_WORKER", "").encode()
     while pid > 1:
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            ppid = int(_stat_fields(pid)[1])
         except (OSError, ValueError, IndexError):
             return False   # gone: nothing above it to tell
         try:
@@ -253,8 +259,7 @@ def test_nothing_outside_the_sandbox_changed_or_survived(batch):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmd = f.read()
-            with open(f"/proc/{pid}/stat") as f:
-                started = int(f.read().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+            started = int(_stat_fields(pid)[19]) / os.sysconf("SC_CLK_TCK")
             uid = os.stat(f"/proc/{pid}").st_uid
         except (OSError, ValueError, IndexError):
             continue
