@@ -49,6 +49,10 @@ BASE_ENV = {
     "GRADLAB_PROGRESS": "0",
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     "GRADLAB_LANG": s.lang,  # the course language (make class COURSE_LANG=zh_CN)
+    # the class shares this machine: two kernels whose torch each takes every core spin against each
+    # other (25x slower, measured on 2 cores), and the course's small nets run as fast on one thread
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
 }
 c.Spawner.environment = dict(BASE_ENV)
 

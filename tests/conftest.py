@@ -2,7 +2,8 @@
 
 * A quiet, headless, reproducible environment for every kernel the tests start (nbval, nbgrader,
   nbclient): ``MPLBACKEND=Agg``, ``GRADLAB_PROGRESS=0`` (no tqdm bars), and the venv's ``bin`` on
-  ``PATH`` (nbgrader runs ``alembic`` by name when it creates a gradebook).
+  ``PATH`` (nbgrader runs ``alembic`` by name when it creates a gradebook); ``OMP_NUM_THREADS``
+  and ``MKL_NUM_THREADS`` at each xdist worker's share of the cores.
 * nbval (``--nbval-lax`` over ``solutions/``, see ``[tool.pytest.ini_options]``): its sanitizer
   file, and the markers ``notebook`` + ``slow`` on every notebook cell item so that
   ``make test-fast`` (``-m "not slow and not browser"``) skips them.
@@ -39,6 +40,15 @@ from coursekit import ROOT  # noqa: E402  (the checkout's root: one definition f
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("GRADLAB_PROGRESS", "0")
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # debugpy's frozen-modules warning
+# Torch's CPU kernels busy-wait for their OpenMP threads, so two processes that each take every
+# core slow each other down 25x (one notebook's validation: 19 s alone with one thread, 609 s beside
+# another with two). Each xdist worker, and every kernel, grader and server it starts, gets its
+# share of the cores; one process alone gets them all. A value the caller set wins; the one this
+# file set in xdist's controller (GRADLAB_TEST_THREADS says which) is replaced in its workers.
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+if all(os.environ.get(v) in (None, os.environ.get("GRADLAB_TEST_THREADS")) for v in _THREAD_VARS):
+    _share = len(os.sched_getaffinity(0)) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    os.environ.update(dict.fromkeys(_THREAD_VARS + ("GRADLAB_TEST_THREADS",), str(max(1, _share))))
 _venv_bin = str(Path(sys.executable).parent)
 if _venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = os.pathsep.join([_venv_bin, os.environ.get("PATH", "")])

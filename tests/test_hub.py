@@ -591,6 +591,21 @@ def test_z2jh_values_use_only_keys_of_the_chart_schema():
     assert values["hub"]["services"][COURSE_ID]["url"]
 
 
+def test_kernels_get_the_same_environment_from_make_class_and_z2jh():
+    """What a member's kernel runs with (one torch thread on a shared machine, inline figures, no
+    progress bars) is set twice, in the class hub's config and in the chart's values: the same."""
+    import ast
+
+    import yaml
+    tree = ast.parse((ROOT / "hub" / "jupyterhub_config.py").read_text())
+    base = next(n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                and any(getattr(t, "id", None) == "BASE_ENV" for t in n.targets))
+    make_class = {k.value: v.value for k, v in zip(base.keys, base.values) if isinstance(v, ast.Constant)}
+    values = yaml.safe_load((DEPLOY / "z2jh" / "values.yaml").read_text())
+    assert make_class == values["singleuser"]["extraEnv"]
+    assert make_class["OMP_NUM_THREADS"] == make_class["MKL_NUM_THREADS"] == "1"
+
+
 def test_course_service_manifest_uses_the_postgresql_gradebook_and_the_course_layout():
     import yaml
     docs = list(yaml.safe_load_all((DEPLOY / "z2jh" / "course-service.yaml").read_text()))
