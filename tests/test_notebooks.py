@@ -73,6 +73,15 @@ def test_stored_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", _params(SOLUTIONS, "solutions"))
+def test_setup_pins_one_torch_thread(path):
+    """The locked claims are checked with one torch thread (make test gives each worker its share of
+    the cores), and a student's notebooks must not spin against each other on a shared machine."""
+    setup = [c for c in nbcheck.read(path).cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "setup"]
+    assert setup and "gradlab.set_threads(1)" in setup[0].source, \
+        f"{path.relative_to(ROOT)}: the setup cell does not call gradlab.set_threads(1)"
+
+
+@pytest.mark.parametrize("path", _params(SOLUTIONS, "solutions"))
 def test_source_metadata(path):
     """nbgrader schema 3, unique grade ids, points on graded cells, locked tests, paired delimiters."""
     _report(nbcheck.metadata_problems(nbcheck.read(path)), f"nbgrader metadata of {path.relative_to(ROOT)}")
