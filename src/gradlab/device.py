@@ -75,9 +75,9 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generato
 def set_threads(n: int | None = None, workers: int = 1) -> int:
     r"""Set torch's intra-op thread count and return it.
 
-    On a small CPU, two torch processes that each use every core slow each other down 5–10×
-    (measured on a 2-core machine). Give each of ``workers`` concurrent processes an equal share of the cores,
-    at least one.
+    On a small CPU, two torch processes that each use every core slow each other down 5–25×
+    (measured on 2-core machines: training loops 5–10×, two notebooks of the course 25×). Give each
+    of ``workers`` concurrent processes an equal share of the cores, at least one.
 
     Args:
         n: threads to use; default ``max(1, cpu_count // workers)``.
