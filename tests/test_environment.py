@@ -48,3 +48,13 @@ def test_constraints_lock_agrees_with_pyproject():
         wanted.update(_pins(extra))
     for name, version in wanted.items():
         assert lock.get(name) == version, f"constraints.txt has {name}=={lock.get(name)}, pyproject {version}"
+
+
+def test_importing_nbformat_compiles_no_uri_grammars():
+    """jsonschema 4.24+ imports rfc3987-syntax, which compiles 39 grammars at import: 1.2 s of CPU in
+    every grade, nbgrader command and Jupyter server (0.23 s for all of nbformat without it)."""
+    import subprocess
+    import sys
+    probe = "import sys, nbformat; print(sorted(m for m in ('rfc3987_syntax', 'lark') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", f"importing nbformat also imports {out.strip()} (jsonschema is pinned below 4.24)"
