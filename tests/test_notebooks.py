@@ -24,6 +24,7 @@ from coursekit import cell, notebook
 from nbformat.v4 import new_output
 
 import nbcheck
+from autograder.notebook import grade_id
 from nbcheck import ROOT
 
 SOLUTIONS = nbcheck.notebooks("solutions")
@@ -76,7 +77,7 @@ def test_stored_without_outputs(path):
 def test_setup_pins_one_torch_thread(path):
     """The locked claims are checked with one torch thread (make test gives each worker its share of
     the cores), and a student's notebooks must not spin against each other on a shared machine."""
-    setup = [c for c in nbcheck.read(path).cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "setup"]
+    setup = [c for c in nbcheck.read(path).cells if grade_id(c) == "setup"]
     assert setup and "gradlab.set_threads(1)" in setup[0].source, \
         f"{path.relative_to(ROOT)}: the setup cell does not call gradlab.set_threads(1)"
 
